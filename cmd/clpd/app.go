@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"clpkit/cmd/internal/command"
+	"clpkit/pkg/config"
+	"clpkit/pkg/daemon"
+	"clpkit/pkg/version"
+)
+
+// Exit statuses, documented in man/clpd.8 (systemd's RestartPreventExitStatus= uses 2 and 3).
+const (
+	exitFailure   = 1
+	exitConfig    = 2
+	exitRunning   = 3
+	defaultConfig = "/etc/clpkit/cluster.toml"
+)
+
+// help is what --help prints; man/clpd.8 documents the same synopsis and options.
+const help = `Usage:
+  clpd [-c file] [--server name] [--socket path]
+  clpd --check [-c file]
+  clpd --version
+
+The clpkit cluster daemon. Runs in the foreground: joins the cluster, runs this server's
+failover groups and serves the local API until SIGTERM or SIGINT, then stops its groups
+in reverse dependency order and exits.
+
+Options:
+  -c, --config file  cluster configuration (default /etc/clpkit/cluster.toml)
+  --server name      this server's name in the configuration (default: the host name,
+                     or the only server of a one-server cluster)
+  --socket path      API socket (default <run_dir>/clpd.sock)
+  --check            validate the configuration, print a summary and exit
+  --version          print the version and exit
+  --help             show this help
+
+Exit status: 0 stopped cleanly, 1 failed, 2 invalid configuration or usage,
+3 another clpd is already running.
+`
+
+func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
+	app := &cli.App{
+		Name:  "clpd",
+		Usage: "clpkit cluster daemon",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: defaultConfig},
+			&cli.StringFlag{Name: "server"},
+			&cli.StringFlag{Name: "socket"},
+			&cli.BoolFlag{Name: "check"},
+			&cli.BoolFlag{Name: "version"},
+		},
+		Action: func(c *cli.Context) error { return action(c, stdout, stderr, env) },
+	}
+	command.Setup(app, stdout, stderr, exitConfig, help)
+	return app
+}
+
+func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
+	return command.Run(newApp(stdout, stderr, env), args)
+}
+
+func action(c *cli.Context, stdout, stderr io.Writer, env func(string) string) error {
+	if c.NArg() > 0 {
+		return command.Fail(exitConfig, "clpd: unexpected argument %q (see clpd --help)", c.Args().First())
+	}
+	if c.Bool("version") {
+		fmt.Fprintln(stdout, "clpd (clpkit) "+version.Version)
+		return nil
+	}
+	path := c.String("config")
+	if c.Bool("check") {
+		cfg, err := config.Load(path)
+		if err != nil {
+			return command.Fail(exitConfig, "%v", err)
+		}
+		if _, err := daemon.SelectServer(cfg, c.String("server"), os.Hostname); err != nil && c.IsSet("server") {
+			return command.Fail(exitConfig, "%v", err)
+		}
+		res := 0
+		for _, g := range cfg.Groups {
+			res += len(g.Resources)
+		}
+		fmt.Fprintf(stdout, "%s: configuration OK: cluster %s, %d server(s), %d group(s), %d resource(s)\n",
+			cfg.File, cfg.Cluster.Name, len(cfg.Servers), len(cfg.Groups), res)
+		return nil
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	err := daemon.Run(ctx, daemon.Options{
+		ConfigPath: path, Server: c.String("server"), Socket: c.String("socket"),
+		Env: env, Environ: os.Environ(), Log: log, Hostname: os.Hostname,
+	})
+	var ce *config.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ce):
+		return command.Fail(exitConfig, "%v", err)
+	case errors.Is(err, daemon.ErrAlreadyRunning):
+		return command.Fail(exitRunning, "clpd: %v", err)
+	default:
+		return command.Fail(exitFailure, "clpd: %v", err)
+	}
+}

@@ -1,0 +1,101 @@
+// Package command holds what every clpkit command does the same way: run an urfave/cli App to an
+// exit status without os.Exit (so tests can run commands in-process), print failures as one line,
+// and find clpd's socket.
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"clpkit/pkg/api"
+)
+
+// EnvSocket names clpd's API socket for clients; unset means api.DefaultSocket.
+const EnvSocket = "CLPKIT_SOCKET"
+
+// Socket returns the API socket path clients use.
+func Socket(env func(string) string) string {
+	if s := env(EnvSocket); s != "" {
+		return s
+	}
+	return api.DefaultSocket
+}
+
+// Failure is an error with the exit status it maps to.
+type Failure struct {
+	Code int
+	Msg  string
+}
+
+func (f *Failure) Error() string { return f.Msg }
+
+// Fail returns a Failure with exit status code.
+func Fail(code int, format string, a ...any) error {
+	return &Failure{Code: code, Msg: fmt.Sprintf(format, a...)}
+}
+
+// Setup makes app behave like a legacy command: no built-in -h (clpgrp and clpstat use -h for a
+// host), --help printing help (the same text as the man page's synopsis and options), one line on
+// a usage error, and no os.Exit from inside the library.
+func Setup(app *cli.App, stdout, stderr io.Writer, usageCode int, help string) {
+	app.HideHelp = true
+	app.HideHelpCommand = true
+	app.HideVersion = true
+	app.Writer, app.ErrWriter = stdout, stderr
+	app.ExitErrHandler = func(*cli.Context, error) {}
+	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+		return Fail(usageCode, "%s: %v (see %s --help)", app.Name, err, app.Name)
+	}
+	app.Metadata = map[string]any{"help": help}
+}
+
+// Run runs app on args and returns the exit status; a failure's message goes to stderr.
+func Run(app *cli.App, args []string) int {
+	// urfave/cli treats any flag named "help" as its own and prints its generated text, so
+	// --help is answered here, before the App sees it.
+	for _, a := range args[1:] {
+		if a == "--" {
+			break
+		}
+		if a == "--help" || a == "-help" {
+			fmt.Fprint(app.Writer, app.Metadata["help"])
+			return 0
+		}
+	}
+	err := app.Run(args)
+	if err == nil {
+		return 0
+	}
+	var f *Failure
+	if errors.As(err, &f) {
+		if f.Msg != "" {
+			fmt.Fprintln(app.ErrWriter, f.Msg)
+		}
+		return f.Code
+	}
+	fmt.Fprintf(app.ErrWriter, "%s: %v\n", app.Name, err)
+	return 1
+}
+
+// RequireRoot refuses to run for anyone but root, with the legacy message.
+func RequireRoot() error {
+	if os.Geteuid() != 0 {
+		return Fail(1, "Log in as root.")
+	}
+	return nil
+}
+
+// APIContext returns a context bounded by --apito seconds (0: the default of one hour, which
+// outlasts CLUSTERPRO's 1800 s default script timeout).
+func APIContext(seconds int) (context.Context, context.CancelFunc) {
+	if seconds <= 0 {
+		seconds = 3600
+	}
+	return context.WithTimeout(context.Background(), time.Duration(seconds)*time.Second)
+}

@@ -1,0 +1,200 @@
+package compat
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"clpkit/pkg/status"
+)
+
+// fuzzSource turns fuzz bytes into a cluster deterministically; running out of bytes yields
+// zeros, so every input decodes to some cluster.
+type fuzzSource struct{ b []byte }
+
+func (s *fuzzSource) byte() byte {
+	if len(s.b) == 0 {
+		return 0
+	}
+	c := s.b[0]
+	s.b = s.b[1:]
+	return c
+}
+
+func (s *fuzzSource) upTo(n int) int { return int(s.byte()) % (n + 1) }
+
+func (s *fuzzSource) str() string {
+	n := min(s.upTo(45), len(s.b))
+	v := string(s.b[:n])
+	s.b = s.b[n:]
+	return v
+}
+
+func (s *fuzzSource) state() status.State {
+	known := []status.State{
+		status.Online, status.Offline, status.OnlinePending, status.OfflinePending, status.OnlineFailure,
+		status.OfflineFailure, status.Normal, status.Caution, status.Error, status.Suspend, status.Unknown, "",
+	}
+	if c := int(s.byte()); c < 240 {
+		return known[c%len(known)]
+	}
+	return status.State(s.str())
+}
+
+// serverRef mostly names a configured server, so that stars and group-map rows get exercised,
+// and sometimes anything at all.
+func (s *fuzzSource) serverRef(servers []status.Server) string {
+	if c := int(s.byte()); len(servers) > 0 && c%4 != 0 {
+		return servers[c%len(servers)].Name
+	}
+	return s.str()
+}
+
+func (s *fuzzSource) cluster() status.Cluster {
+	c := status.Cluster{Name: s.str(), Suspended: s.byte()%2 == 1}
+	for range s.upTo(5) {
+		srv := status.Server{Name: s.str(), Comment: s.str(), State: s.state()}
+		for range s.upTo(3) {
+			srv.Heartbeats = append(srv.Heartbeats, status.Heartbeat{Name: s.str(), State: s.state(), Comment: s.str()})
+		}
+		c.Servers = append(c.Servers, srv)
+	}
+	c.LocalServer = s.serverRef(c.Servers)
+	for range s.upTo(5) {
+		g := status.Group{Name: s.str(), Comment: s.str(), State: s.state(), Current: s.serverRef(c.Servers)}
+		for range s.upTo(3) {
+			g.Resources = append(g.Resources, status.Resource{Name: s.str(), State: s.state(), Comment: s.str(), PID: int(s.byte())})
+		}
+		c.Groups = append(c.Groups, g)
+	}
+	for range s.upTo(5) {
+		c.Monitors = append(c.Monitors, status.Monitor{Name: s.str(), State: s.state(), Comment: s.str()})
+	}
+	var sec [8]byte
+	for i := range sec {
+		sec[i] = s.byte()
+	}
+	// Arbitrary seconds reach years JSON cannot encode, which must come back as an error.
+	c.Taken = time.Unix(int64(binary.LittleEndian.Uint64(sec[:])), 0).UTC()
+	return c
+}
+
+func FuzzRenderers(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte("\x03\x05node1\x00\x01\x02\x02hb\x00\x00"))
+	f.Add([]byte("\x10container-recovery\x00\x02\x1cabcdefghijklmnopqrstuvwxyz12\x00\x03\x03\x02\x0fthirty-four-characters-long-name"))
+	f.Add([]byte("\x06\xe3\x82\xb5\xff\n*\x02\x04\x07\t\r\n:\xc3\x01\x05\x03abc"))
+	f.Add(bytes.Repeat([]byte{0xf3, 0x11, 0x2a, 0x41, 0x0a, 0xe3, 0x81}, 40))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := (&fuzzSource{b: data}).cluster()
+		for _, long := range []bool{false, true} {
+			var b bytes.Buffer
+			if err := WriteStatus(&b, c, StatusOptions{Long: long}); err != nil {
+				t.Fatal(err)
+			}
+			checkStatusLayout(t, b.String(), c, layoutFor(StatusOptions{Long: long}))
+		}
+		var m bytes.Buffer
+		if err := WriteGroupMap(&m, c); err != nil {
+			t.Fatal(err)
+		}
+		if want := 5 + 2*len(c.Servers); strings.Count(m.String(), "\n") != want {
+			t.Fatalf("group map has %d lines, want %d:\n%s", strings.Count(m.String(), "\n"), want, m.String())
+		}
+		var j bytes.Buffer
+		if err := WriteJSON(&j, c); err != nil {
+			if y := c.Taken.Year(); y >= 0 && y <= 9999 {
+				t.Fatalf("json: %v", err)
+			}
+		} else if !json.Valid(j.Bytes()) {
+			t.Fatalf("invalid json:\n%s", j.String())
+		}
+	})
+}
+
+// checkStatusLayout walks the block in the order the model dictates and checks that every item
+// line has its colon at l.colonCol: in runes always, and in bytes when the line is ASCII, which is
+// what `cut -c` and fixed-offset parsers see.
+func checkStatusLayout(t *testing.T, text string, c status.Cluster, l layout) {
+	t.Helper()
+	if !strings.HasSuffix(text, "\n") {
+		t.Fatalf("no trailing newline")
+	}
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	i := 0
+	next := func() string {
+		t.Helper()
+		if i >= len(lines) {
+			t.Fatalf("output ended early:\n%s", text)
+		}
+		i++
+		return lines[i-1]
+	}
+	exact := func(want string) {
+		t.Helper()
+		if got := next(); got != want {
+			t.Fatalf("line %d: got %q, want %q", i, got, want)
+		}
+	}
+	item := func(prefix string) {
+		t.Helper()
+		line := next()
+		if !strings.HasPrefix(line, prefix) {
+			t.Fatalf("line %d %q does not start with %q", i, line, prefix)
+		}
+		if r := []rune(line); len(r) < l.colonCol+2 || string(r[l.colonCol:l.colonCol+2]) != ": " {
+			t.Fatalf("line %d %q: no \": \" at rune column %d", i, line, l.colonCol)
+		}
+		if isASCII(line) && line[l.colonCol:l.colonCol+2] != ": " {
+			t.Fatalf("line %d %q: no \": \" at byte column %d", i, line, l.colonCol)
+		}
+	}
+
+	exact(statusHeader)
+	if line := next(); !strings.HasPrefix(line, "  Cluster : ") {
+		t.Fatalf("cluster line %q", line)
+	}
+	exact("  <server>")
+	stars := 0
+	for _, s := range c.Servers {
+		if strings.HasPrefix(lines[i], "   *") {
+			stars++
+		}
+		item("   ")
+		for range s.Heartbeats {
+			item("      ")
+		}
+	}
+	if want := min(1, max(0, localIndex(c)+1)); stars != want {
+		t.Fatalf("%d starred server lines, want %d", stars, want)
+	}
+	exact("  <group>")
+	for _, g := range c.Groups {
+		item("    ")
+		item("      ")
+		for range g.Resources {
+			item("      ")
+		}
+	}
+	exact("  <monitor>")
+	for range c.Monitors {
+		item("    ")
+	}
+	exact(frameFooter)
+	if i != len(lines) {
+		t.Fatalf("%d extra lines after the footer", len(lines)-i)
+	}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}

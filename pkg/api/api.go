@@ -1,0 +1,147 @@
+// Package api is clpd's local wire: HTTP+JSON on a Unix socket that only root can open. The
+// server side serves any Service (the daemon wires pkg/cluster into it), so api never imports
+// cluster; the client side is what the thin commands (clpgrp, clpstat, clpcl) use.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"clpkit/pkg/status"
+)
+
+// DefaultSocket is where clpd listens unless configured otherwise; CLPKIT_SOCKET overrides it for
+// clients.
+const DefaultSocket = "/run/clpkit/clpd.sock"
+
+// Service is what clpd offers. Errors that are *status.OpError travel with their code.
+type Service interface {
+	Status(ctx context.Context) (status.Cluster, error)
+	// StartGroup starts group (every group when "") on host ("" = the answering server).
+	StartGroup(ctx context.Context, r GroupRequest) error
+	StopGroup(ctx context.Context, r GroupRequest) error
+	MoveGroup(ctx context.Context, r GroupRequest) error
+	// Current returns the server running the group, "" when none.
+	Current(ctx context.Context, group string) (string, error)
+	Cluster(ctx context.Context, r ClusterRequest) ([]ServerResult, error)
+}
+
+// GroupRequest is one clpgrp operation.
+type GroupRequest struct {
+	Group string `json:"group"`
+	Host  string `json:"host,omitempty"`
+	Dest  string `json:"dest,omitempty"`
+	Force bool   `json:"force,omitempty"`
+}
+
+// Cluster operations (clpcl).
+const (
+	ClusterStart   = "start"
+	ClusterStop    = "stop"
+	ClusterRestart = "restart"
+	ClusterSuspend = "suspend"
+	ClusterResume  = "resume"
+)
+
+// ClusterRequest is one clpcl operation.
+type ClusterRequest struct {
+	Op   string `json:"op"`
+	All  bool   `json:"all,omitempty"`
+	Host string `json:"host,omitempty"`
+}
+
+// ServerResult is the outcome of a cluster operation on one server.
+type ServerResult struct {
+	Server string          `json:"server"`
+	Error  *status.OpError `json:"error,omitempty"`
+}
+
+// ErrInUse is returned by Listen when a live clpd already answers on the socket.
+var ErrInUse = errors.New("another clpd is already running")
+
+// CodeNoDaemon is the client-side code for a clpd that does not answer.
+const CodeNoDaemon status.Code = "no-daemon"
+
+type errorBody struct {
+	Code status.Code `json:"code"`
+	Msg  string      `json:"error"`
+}
+
+// Handler serves s.
+func Handler(s Service) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		st, err := s.Status(r.Context())
+		reply(w, st, err)
+	})
+	group := func(f func(context.Context, GroupRequest) error) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			var req GroupRequest
+			if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+				reply(w, nil, &status.OpError{Code: status.CodeInternal, Msg: "bad request: " + err.Error()})
+				return
+			}
+			reply(w, struct{}{}, f(r.Context(), req))
+		}
+	}
+	mux.HandleFunc("POST /v1/groups/start", group(s.StartGroup))
+	mux.HandleFunc("POST /v1/groups/stop", group(s.StopGroup))
+	mux.HandleFunc("POST /v1/groups/move", group(s.MoveGroup))
+	mux.HandleFunc("GET /v1/groups/current", func(w http.ResponseWriter, r *http.Request) {
+		cur, err := s.Current(r.Context(), r.URL.Query().Get("group"))
+		reply(w, map[string]string{"server": cur}, err)
+	})
+	mux.HandleFunc("POST /v1/cluster", func(w http.ResponseWriter, r *http.Request) {
+		var req ClusterRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			reply(w, nil, &status.OpError{Code: status.CodeInternal, Msg: "bad request: " + err.Error()})
+			return
+		}
+		res, err := s.Cluster(r.Context(), req)
+		reply(w, res, err)
+	})
+	return mux
+}
+
+func reply(w http.ResponseWriter, v any, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		var oe *status.OpError
+		if !errors.As(err, &oe) {
+			oe = &status.OpError{Code: status.CodeInternal, Msg: err.Error()}
+		}
+		w.WriteHeader(http.StatusConflict)
+		_ = json.NewEncoder(w).Encode(errorBody{Code: oe.Code, Msg: oe.Msg})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Listen opens the socket at path for root only, replacing a stale socket file but refusing to
+// take over one a live clpd still answers on.
+func Listen(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("creating socket dir: %w", err)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("%w on %s", ErrInUse, path)
+	}
+	_ = os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("restricting %s to root: %w", path, err)
+	}
+	return l, nil
+}

@@ -1,0 +1,117 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+
+	"clpkit/pkg/status"
+)
+
+// Client talks to one clpd over its Unix socket.
+type Client struct {
+	socket string
+	hc     *http.Client
+}
+
+// NewClient returns a client of the clpd listening on socket.
+func NewClient(socket string) *Client {
+	return &Client{socket: socket, hc: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+		DisableKeepAlives: true,
+	}}}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://clpd"+path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return status.ErrTimeout()
+		}
+		return &status.OpError{Code: CodeNoDaemon, Msg: "Could not connect to the server. Check if the cluster service is active. (clpd does not answer on " + c.socket + ")"}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var eb errorBody
+		if err := json.NewDecoder(resp.Body).Decode(&eb); err != nil {
+			return fmt.Errorf("clpd answered %s", resp.Status)
+		}
+		return &status.OpError{Code: eb.Code, Msg: eb.Msg}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		if ctx.Err() != nil {
+			return status.ErrTimeout()
+		}
+		return fmt.Errorf("reading clpd's answer: %w", err)
+	}
+	return nil
+}
+
+// Status returns the cluster status.
+func (c *Client) Status(ctx context.Context) (status.Cluster, error) {
+	var st status.Cluster
+	err := c.do(ctx, http.MethodGet, "/v1/status", nil, &st)
+	return st, err
+}
+
+// StartGroup asks clpd to start a group.
+func (c *Client) StartGroup(ctx context.Context, r GroupRequest) error {
+	return c.do(ctx, http.MethodPost, "/v1/groups/start", r, nil)
+}
+
+// StopGroup asks clpd to stop a group.
+func (c *Client) StopGroup(ctx context.Context, r GroupRequest) error {
+	return c.do(ctx, http.MethodPost, "/v1/groups/stop", r, nil)
+}
+
+// MoveGroup asks clpd to move a group.
+func (c *Client) MoveGroup(ctx context.Context, r GroupRequest) error {
+	return c.do(ctx, http.MethodPost, "/v1/groups/move", r, nil)
+}
+
+// Current returns the server running group, "" when none.
+func (c *Client) Current(ctx context.Context, group string) (string, error) {
+	var out map[string]string
+	err := c.do(ctx, http.MethodGet, "/v1/groups/current?group="+url.QueryEscape(group), nil, &out)
+	return out["server"], err
+}
+
+// Cluster runs a clpcl operation.
+func (c *Client) Cluster(ctx context.Context, r ClusterRequest) ([]ServerResult, error) {
+	var out []ServerResult
+	err := c.do(ctx, http.MethodPost, "/v1/cluster", r, &out)
+	return out, err
+}
+
+// Code returns the operation error code of err, or "" when err carries none.
+func Code(err error) status.Code {
+	var oe *status.OpError
+	if errors.As(err, &oe) {
+		return oe.Code
+	}
+	return ""
+}

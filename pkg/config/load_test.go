@@ -1,0 +1,192 @@
+package config
+
+import (
+	"errors"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func testdataDir(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "..", "testdata", "config"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestLoadTestdata(t *testing.T) {
+	dir := testdataDir(t)
+	script := func(res, action string) string {
+		return filepath.Join(dir, "scripts", "failover1", res, action+".sh")
+	}
+	tests := []struct {
+		file string
+		want *Config
+	}{
+		{
+			file: "full.toml",
+			want: &Config{
+				File:    filepath.Join(dir, "full.toml"),
+				Cluster: Cluster{Name: "cluster1", Comment: "Test cluster"},
+				Timing: Timing{
+					HeartbeatInterval: 500 * time.Millisecond,
+					HeartbeatTimeout:  3 * time.Second,
+					APITimeout:        10 * time.Minute,
+				},
+				Store: Store{Mode: "external", Endpoints: []string{"http://10.0.0.1:2379", "https://10.0.0.2:2379"}},
+				Paths: Paths{
+					DataDir: filepath.Join(dir, "var", "lib"),
+					LogDir:  "/tmp/clpkit/log",
+					RunDir:  filepath.Join(dir, "run"),
+				},
+				Servers: []Server{
+					{
+						Name: "server1", Address: "10.0.0.1", Comment: "Primary server",
+						EtcdClientURL: "http://10.0.0.1:12379", EtcdPeerURL: "http://10.0.0.1:12380",
+						Line: 26,
+					},
+					{
+						Name: "server2", Address: "fe80::2",
+						EtcdClientURL: "http://[fe80::2]:2379", EtcdPeerURL: "http://[fe80::2]:2380",
+						Line: 33,
+					},
+				},
+				Groups: []Group{
+					{
+						Name: "failover1", Comment: "Main service",
+						Servers:   []string{"server2", "server1"},
+						AutoStart: false,
+						Line:      37,
+						Resources: []Resource{
+							{
+								Name: "exec1", Type: "exec",
+								Start: script("exec1", "start"), Stop: script("exec1", "stop"),
+								StartMode: ModeAsync, StopMode: ModeSync,
+								StartTimeout: 90 * time.Second, StopTimeout: 60 * time.Second,
+								Log:                     filepath.Join(dir, "log", "exec1.log"),
+								ActivationRetry:         2,
+								ActivationFinalAction:   ActionStopCluster,
+								DeactivationRetry:       99,
+								DeactivationFinalAction: ActionStopCluster,
+								Line:                    43,
+							},
+							{
+								Name: "exec2", Type: "exec", Depends: []string{"exec1"},
+								Start: script("exec2", "start"), Stop: script("exec2", "stop"),
+								StartMode: ModeSync, StopMode: ModeSync,
+								StartTimeout: 1800 * time.Second, StopTimeout: 1800 * time.Second,
+								Log:                     "/tmp/clpkit/log/failover1.exec2.log",
+								ActivationFinalAction:   ActionStopGroup,
+								DeactivationFinalAction: ActionNone,
+								Line:                    58,
+							},
+						},
+					},
+					{Name: "empty", Servers: []string{"server1", "server2"}, AutoStart: true, Line: 65},
+				},
+			},
+		},
+		{
+			file: "minimal.toml",
+			want: &Config{
+				File:    filepath.Join(dir, "minimal.toml"),
+				Cluster: Cluster{Name: "cluster1"},
+				Timing:  Timing{HeartbeatInterval: time.Second, HeartbeatTimeout: 5 * time.Second, APITimeout: 30 * time.Minute},
+				Store:   Store{Mode: "embedded"},
+				Paths:   Paths{DataDir: "/var/lib/clpkit", LogDir: "/var/log/clpkit", RunDir: "/run/clpkit"},
+				Servers: []Server{{
+					Name: "server1", Address: "127.0.0.1",
+					EtcdClientURL: "http://127.0.0.1:2379", EtcdPeerURL: "http://127.0.0.1:2380",
+					Line: 6,
+				}},
+				Groups: []Group{{
+					Name: "failover1", Servers: []string{"server1"}, AutoStart: true, Line: 10,
+					Resources: []Resource{{
+						Name: "exec1", Type: "exec",
+						Start: script("exec1", "start"), Stop: script("exec1", "stop"),
+						StartMode: ModeSync, StopMode: ModeSync,
+						StartTimeout: 1800 * time.Second, StopTimeout: 1800 * time.Second,
+						Log:                     "/var/log/clpkit/failover1.exec1.log",
+						ActivationFinalAction:   ActionStopGroup,
+						DeactivationFinalAction: ActionNone,
+						Line:                    13,
+					}},
+				}},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			got, err := Load(filepath.Join(dir, tt.file))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Load mismatch\n got: %#v\nwant: %#v", got, tt.want)
+			}
+		})
+	}
+}
+
+// A relative path given to Load must still produce absolute paths everywhere.
+func TestLoadRelativePath(t *testing.T) {
+	dir := testdataDir(t)
+	t.Chdir(dir)
+	c, err := Load("minimal.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "minimal.toml"); c.File != want {
+		t.Errorf("File = %q, want %q", c.File, want)
+	}
+	if want := filepath.Join(dir, "scripts", "failover1", "exec1", "start.sh"); c.Groups[0].Resources[0].Start != want {
+		t.Errorf("Start = %q, want %q", c.Groups[0].Resources[0].Start, want)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nope.toml")
+	_, err := Load(path)
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("Load error %v is not *Error", err)
+	}
+	want := path + ": cannot read the configuration: no such file or directory: check the path and its permissions"
+	if err.Error() != want {
+		t.Errorf("error\n got: %s\nwant: %s", err, want)
+	}
+}
+
+func TestErrorString(t *testing.T) {
+	tests := []struct {
+		e    Error
+		want string
+	}{
+		{Error{File: "/c.toml", Line: 3, Msg: "bad"}, "/c.toml:3: bad"},
+		{Error{File: "/c.toml", Msg: "bad"}, "/c.toml: bad"},
+	}
+	for _, tt := range tests {
+		if got := tt.e.Error(); got != tt.want {
+			t.Errorf("Error() = %q, want %q", got, tt.want)
+		}
+	}
+}
+
+func TestConfigLookups(t *testing.T) {
+	c, err := Load(filepath.Join(testdataDir(t), "full.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, ok := c.Group("empty"); !ok || g.Line != 65 {
+		t.Errorf("Group(empty) = %v, %v", g, ok)
+	}
+	if s, ok := c.Server("server2"); !ok || s.Address != "fe80::2" {
+		t.Errorf("Server(server2) = %v, %v", s, ok)
+	}
+	if _, ok := c.Group("nope"); ok {
+		t.Error("Group(nope) found")
+	}
+}

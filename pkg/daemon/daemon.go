@@ -1,0 +1,334 @@
+// Package daemon is clpd as a library: it loads the configuration, takes the server's lock,
+// starts the embedded etcd member, joins the cluster, runs the cluster service and serves the
+// local API until its context ends. cmd/clpd is a thin command on top, as etcdmain is on embed.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"golang.org/x/sys/unix"
+
+	"clpkit/pkg/alert"
+	"clpkit/pkg/api"
+	"clpkit/pkg/cluster"
+	"clpkit/pkg/config"
+	"clpkit/pkg/resource"
+	"clpkit/pkg/status"
+	"clpkit/pkg/store"
+	"clpkit/pkg/version"
+)
+
+// ErrAlreadyRunning says another clpd runs on the same data directory or socket.
+var ErrAlreadyRunning = errors.New("another clpd is already running")
+
+// Options are clpd's command-line settings.
+type Options struct {
+	ConfigPath string
+	// Server is this server's name; "" picks it from the host name, or the only server.
+	Server string
+	// Socket is the API socket; "" means <run_dir>/clpd.sock.
+	Socket string
+	// Env is the process environment (os.Getenv in production).
+	Env func(string) string
+	// Environ is the base environment of scripts (os.Environ() in production).
+	Environ []string
+	Log     *slog.Logger
+	// Hostname is os.Hostname in production.
+	Hostname func() (string, error)
+}
+
+// SelectServer decides which configured server this process is: the one named, else the one
+// whose name is the short host name, else the only server of a one-server cluster.
+func SelectServer(cfg *config.Config, named string, hostname func() (string, error)) (string, error) {
+	if named != "" {
+		if _, ok := cfg.Server(named); !ok {
+			return "", fmt.Errorf("%s: no server named %q (servers: %s)", cfg.File, named, serverNames(cfg))
+		}
+		return named, nil
+	}
+	if h, err := hostname(); err == nil {
+		if i := strings.IndexByte(h, '.'); i >= 0 {
+			h = h[:i]
+		}
+		if _, ok := cfg.Server(h); ok {
+			return h, nil
+		}
+	}
+	if len(cfg.Servers) == 1 {
+		return cfg.Servers[0].Name, nil
+	}
+	return "", fmt.Errorf("%s: this host's name matches no server (servers: %s); name one with --server", cfg.File, serverNames(cfg))
+}
+
+func serverNames(cfg *config.Config) string {
+	var n []string
+	for _, s := range cfg.Servers {
+		n = append(n, s.Name)
+	}
+	return strings.Join(n, ", ")
+}
+
+// Run runs clpd until ctx ends, then stops this server's groups and returns.
+func Run(ctx context.Context, o Options) error {
+	cfg, err := config.Load(o.ConfigPath)
+	if err != nil {
+		return err
+	}
+	local, err := SelectServer(cfg, o.Server, o.Hostname)
+	if err != nil {
+		return err
+	}
+	for _, d := range []string{cfg.Paths.DataDir, cfg.Paths.LogDir, cfg.Paths.RunDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w", d, err)
+		}
+	}
+	unlock, err := lock(filepath.Join(cfg.Paths.DataDir, "clpd.lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	socket := o.Socket
+	if socket == "" {
+		socket = filepath.Join(cfg.Paths.RunDir, "clpd.sock")
+	}
+	ln, err := api.Listen(socket)
+	if errors.Is(err, api.ErrInUse) {
+		return fmt.Errorf("%w on %s", ErrAlreadyRunning, socket)
+	}
+	if err != nil {
+		return err
+	}
+	defer os.Remove(socket)
+	defer ln.Close()
+
+	alertPath := o.Env(alert.EnvPath)
+	if alertPath == "" {
+		alertPath = filepath.Join(cfg.Paths.LogDir, "alert.log")
+	}
+	alerts := alert.NewStandard(alertPath, local, time.Now)
+	defer alerts.Close()
+	note := func(id int, level, text string) {
+		lv, err := alert.ParseLevel(level)
+		if err != nil {
+			lv = alert.Info
+		}
+		if err := alerts.Log(context.WithoutCancel(ctx), "rc", id, lv, text); err != nil {
+			o.Log.Warn("writing alert", "err", err)
+		}
+	}
+
+	notify("STATUS=starting the coordination store")
+	srv, _ := cfg.Server(local)
+	endpoints := cfg.Store.Endpoints
+	if cfg.Store.Mode != "external" {
+		m, err := store.StartMember(ctx, store.MemberConfig{
+			Name: local, Dir: filepath.Join(cfg.Paths.DataDir, "etcd"),
+			ClientURL: srv.EtcdClientURL, PeerURL: srv.EtcdPeerURL,
+			LogFile: filepath.Join(cfg.Paths.LogDir, "etcd.log"),
+		})
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		endpoints = []string{srv.EtcdClientURL}
+	}
+	st, err := store.Connect(ctx, endpoints, cfg.Cluster.Name)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	life, shutdown := context.WithCancel(ctx)
+	defer shutdown()
+	cl, err := cluster.New(cluster.Deps{
+		Config: cfg, Local: local, Store: st, Alert: note, Log: o.Log,
+		Host: hostInfo(), Environ: o.Environ, ProcRoot: "/proc", Shutdown: shutdown,
+	})
+	if err != nil {
+		return err
+	}
+	// Operations run on a context that outlives ctx: when clpd is told to stop, its groups
+	// must still be stopped with working scripts.
+	opCtx, cancelOps := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelOps()
+	notify("STATUS=joining cluster " + cfg.Cluster.Name)
+	if err := cl.Start(opCtx); err != nil {
+		return err
+	}
+	note(1, cluster.LevelInfo, fmt.Sprintf("Cluster service has started on server %s.", local))
+
+	hs := &http.Server{Handler: api.Handler(&service{cl: cl, cfg: cfg, local: local, life: opCtx}), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			o.Log.Error("API server", "err", err)
+		}
+	}()
+	notify("READY=1")
+	notify("STATUS=running: server " + local + " of cluster " + cfg.Cluster.Name)
+	go watchdog(life)
+	o.Log.Info("clpd is running", "server", local, "cluster", cfg.Cluster.Name, "socket", socket)
+
+	<-life.Done()
+	notify("STOPPING=1")
+	notify("STATUS=stopping groups")
+	o.Log.Info("stopping groups")
+	serr := cl.Stop(opCtx, cluster.FactorServerShutdown)
+	note(2, cluster.LevelInfo, fmt.Sprintf("Cluster service has stopped on server %s.", local))
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx)
+	return serr
+}
+
+// lock takes the data directory's lock, so two clpd of one configuration never run at once.
+func lock(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening lock %s: %w", path, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		pid, _ := os.ReadFile(path)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w (pid %s) with data dir %s", ErrAlreadyRunning, strings.TrimSpace(string(pid)), filepath.Dir(path))
+		}
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(fmt.Sprintf("%d\n", os.Getpid())), 0)
+	return func() { f.Close() }, nil
+}
+
+func notify(state string) { _, _ = daemon.SdNotify(false, state) }
+
+// watchdog pings systemd at half its watchdog interval, when one is configured.
+func watchdog(ctx context.Context) {
+	every, err := daemon.SdWatchdogEnabled(false)
+	if err != nil || every == 0 {
+		return
+	}
+	t := time.NewTicker(every / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			notify("WATCHDOG=1")
+		}
+	}
+}
+
+// hostInfo gives the CLP_PATH, CLP_VERSION_* and CLP_OS* values.
+func hostInfo() resource.Host {
+	h := resource.Host{VersionFull: version.Version, VersionMajor: version.Major, OSName: "Linux"}
+	if exe, err := os.Executable(); err == nil {
+		h.Path = filepath.Dir(filepath.Dir(exe))
+	}
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		h.OSVer = unix.ByteSliceToString(u.Release[:])
+	}
+	return h
+}
+
+// service adapts the cluster to the API: it resolves "all groups" and -h, which are request
+// concerns, not cluster ones.
+type service struct {
+	cl    *cluster.Cluster
+	cfg   *config.Config
+	local string
+	life  context.Context
+}
+
+func (s *service) Status(ctx context.Context) (status.Cluster, error) { return s.cl.Status(ctx), nil }
+
+// checkHost accepts requests meant for this server. Requests for another server need the
+// channel between servers, which a one-server cluster does not have.
+func (s *service) checkHost(host string) error {
+	if host == "" || host == s.local {
+		return nil
+	}
+	if _, ok := s.cfg.Server(host); !ok {
+		return status.ErrInvalidServer(host)
+	}
+	return &status.OpError{Code: status.CodeInvalidServer, Msg: "Could not connect to server " + host + ": requests to another server are not supported yet; run the command on " + host + "."}
+}
+
+func (s *service) eachGroup(ctx context.Context, r api.GroupRequest, op func(context.Context, string) error, skip status.Code) error {
+	if err := s.checkHost(r.Host); err != nil {
+		return err
+	}
+	if r.Group != "" {
+		return op(ctx, r.Group)
+	}
+	for _, g := range s.cfg.Groups {
+		if err := op(ctx, g.Name); err != nil && api.Code(err) != skip {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *service) StartGroup(ctx context.Context, r api.GroupRequest) error {
+	return s.eachGroup(ctx, r, func(ctx context.Context, g string) error { return s.cl.StartGroup(ctx, g, r.Force) }, status.CodeAlreadyStarted)
+}
+
+func (s *service) StopGroup(ctx context.Context, r api.GroupRequest) error {
+	return s.eachGroup(ctx, r, s.cl.StopGroup, status.CodeAlreadyStopped)
+}
+
+func (s *service) MoveGroup(ctx context.Context, r api.GroupRequest) error {
+	return s.eachGroup(ctx, r, func(ctx context.Context, g string) error { return s.cl.MoveGroup(ctx, g, r.Dest) }, status.CodeAlreadyStopped)
+}
+
+func (s *service) Current(ctx context.Context, group string) (string, error) {
+	return s.cl.Current(ctx, group)
+}
+
+func (s *service) Cluster(ctx context.Context, r api.ClusterRequest) ([]api.ServerResult, error) {
+	if err := s.checkHost(r.Host); err != nil {
+		return nil, err
+	}
+	factor := cluster.FactorServerShutdown
+	if r.All {
+		factor = cluster.FactorClusterShutdown
+	}
+	var err error
+	switch r.Op {
+	case api.ClusterStart:
+		err = s.cl.Start(s.life)
+	case api.ClusterStop:
+		err = s.cl.Stop(ctx, factor)
+	case api.ClusterRestart:
+		if err = s.cl.Stop(ctx, factor); err == nil {
+			err = s.cl.Start(s.life)
+		}
+	case api.ClusterSuspend:
+		s.cl.SetSuspended(true)
+	case api.ClusterResume:
+		s.cl.SetSuspended(false)
+	default:
+		return nil, &status.OpError{Code: status.CodeInternal, Msg: "unknown cluster operation " + r.Op}
+	}
+	res := api.ServerResult{Server: s.local}
+	if err != nil {
+		var oe *status.OpError
+		if !errors.As(err, &oe) {
+			oe = &status.OpError{Code: status.CodeInternal, Msg: err.Error()}
+		}
+		res.Error = oe
+	}
+	return []api.ServerResult{res}, nil
+}

@@ -1,0 +1,200 @@
+package resource
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"clpkit/pkg/procwatch"
+)
+
+// wrapper runs the script as its child and records the exit status in a file, so that a daemon
+// restarted while the script ran still learns how it ended. It reports the script's pid on fd 3
+// (closed for the script itself) because that pid, not the wrapper's, is CLP_PID.
+const wrapper = `rc=$1; shift
+"$@" 3>&- &
+child=$!
+echo $child >&3
+exec 3>&-
+wait $child
+s=$?
+echo $s > "$rc"
+exit $s`
+
+// Spec is one script run.
+type Spec struct {
+	Script string
+	Env    []string
+	// Log receives stdout and stderr, appended.
+	Log string
+	// RCFile is where the exit status is recorded; it must be unique per resource and action.
+	RCFile string
+}
+
+// Job is a script that runs (or ran) in its own process group.
+type Job struct {
+	// Wrapper is the process group leader; its exit is the script's end.
+	Wrapper procwatch.Identity `json:"wrapper"`
+	// ScriptPID is the script's own process (CLP_PID for asynchronous starts).
+	ScriptPID int    `json:"script_pid"`
+	RCFile    string `json:"rc_file"`
+
+	cmd      *exec.Cmd
+	procRoot string
+}
+
+// Result is how a script ended.
+type Result struct {
+	// Code is the exit status; -1 when it is unknown (killed, or the record was lost).
+	Code int
+	// Killed is true when the script was killed for running past its timeout.
+	Killed bool
+}
+
+// OK reports a zero exit.
+func (r Result) OK() bool { return r.Code == 0 && !r.Killed }
+
+func (r Result) String() string {
+	switch {
+	case r.Killed:
+		return "killed after timeout"
+	case r.Code < 0:
+		return "ended with an unknown status"
+	default:
+		return "exit status " + strconv.Itoa(r.Code)
+	}
+}
+
+// Spawn starts s: working directory = the script's folder, stdin /dev/null, output appended to
+// the log, a new process group. A script without the execute bit is run by /bin/sh, as an
+// operator copying scripts around would expect.
+func Spawn(procRoot string, s Spec) (*Job, error) {
+	logf, err := os.OpenFile(s.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening script log: %w", err)
+	}
+	defer logf.Close()
+	if err := os.Remove(s.RCFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("clearing %s: %w", s.RCFile, err)
+	}
+	argv := []string{s.Script}
+	if fi, err := os.Stat(s.Script); err != nil {
+		return nil, fmt.Errorf("script %s: %w", s.Script, err)
+	} else if fi.Mode()&0o111 == 0 {
+		argv = []string{"/bin/sh", s.Script}
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("creating pid pipe: %w", err)
+	}
+	defer pr.Close()
+	cmd := exec.Command("/bin/sh", append([]string{"-c", wrapper, "clpkit-exec", s.RCFile}, argv...)...)
+	cmd.Dir = filepath.Dir(s.Script)
+	cmd.Env = s.Env
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	cmd.ExtraFiles = []*os.File{pw}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		pw.Close()
+		return nil, fmt.Errorf("starting %s: %w", s.Script, err)
+	}
+	pw.Close()
+	j := &Job{cmd: cmd, RCFile: s.RCFile, procRoot: procRoot}
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err == nil {
+		j.ScriptPID, err = strconv.Atoi(strings.TrimSpace(line))
+	}
+	if err != nil {
+		j.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("starting %s: no pid from the wrapper: %w", s.Script, err)
+	}
+	id, err := procwatch.Identify(procRoot, cmd.Process.Pid)
+	if err != nil {
+		// The wrapper may already be gone when the script ended at once; the pid alone still
+		// identifies it for Wait, which reaps it as our child.
+		id = procwatch.Identity{PID: cmd.Process.Pid}
+	}
+	j.Wrapper = id
+	return j, nil
+}
+
+// Adopt returns a job started by a previous daemon, from its persisted fields.
+func Adopt(procRoot string, j Job) *Job {
+	j.procRoot = procRoot
+	j.cmd = nil
+	return &j
+}
+
+// Running reports whether the job's process group leader still runs.
+func (j *Job) Running() bool {
+	if j.cmd != nil {
+		return j.cmd.ProcessState == nil
+	}
+	return procwatch.Alive(j.procRoot, j.Wrapper)
+}
+
+// Kill kills the job's whole process group: the script and everything it started that did not
+// leave the group.
+func (j *Job) Kill() {
+	if j.Wrapper.PID > 0 || j.cmd != nil {
+		pid := j.Wrapper.PID
+		if j.cmd != nil {
+			pid = j.cmd.Process.Pid
+		}
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+	}
+}
+
+// Signal sends sig to the job's process group.
+func (j *Job) Signal(sig syscall.Signal) {
+	pid := j.Wrapper.PID
+	if j.cmd != nil {
+		pid = j.cmd.Process.Pid
+	}
+	if pid > 0 {
+		_ = syscall.Kill(-pid, sig)
+	}
+}
+
+// Wait waits for the job to end. When ctx ends first the whole process group is killed and the
+// result says so; Wait still returns only once the group leader is gone.
+func (j *Job) Wait(ctx context.Context) Result {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if j.cmd != nil {
+			_ = j.cmd.Wait()
+			return
+		}
+		_ = procwatch.Wait(context.Background(), j.procRoot, j.Wrapper)
+	}()
+	killed := false
+	select {
+	case <-done:
+	case <-ctx.Done():
+		killed = true
+		j.Kill()
+		<-done
+	}
+	if killed {
+		return Result{Code: -1, Killed: true}
+	}
+	b, err := os.ReadFile(j.RCFile)
+	if err != nil {
+		return Result{Code: -1}
+	}
+	code, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return Result{Code: -1}
+	}
+	return Result{Code: code}
+}

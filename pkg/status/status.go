@@ -1,0 +1,92 @@
+// Package status is the typed model of what a cluster is doing: the daemon fills it, every renderer
+// (legacy clpstat text, JSON, metrics) reads it. It is a leaf: it imports nothing of clpkit.
+package status
+
+import "time"
+
+// State is the word an operator sees in clpstat. The values are the legacy vocabulary, byte for
+// byte, because scripts compare them with grep and string equality.
+type State string
+
+// States of servers, groups, resources, heartbeats and monitors.
+const (
+	Online         State = "Online"
+	Offline        State = "Offline"
+	OnlinePending  State = "Online Pending"
+	OfflinePending State = "Offline Pending"
+	OnlineFailure  State = "Online Failure"
+	OfflineFailure State = "Offline Failure"
+	Normal         State = "Normal"
+	Caution        State = "Caution"
+	Error          State = "Error"
+	Suspend        State = "Suspend"
+	Unknown        State = "Unknown"
+)
+
+// Failed reports whether s is one of the failure states.
+func (s State) Failed() bool { return s == OnlineFailure || s == OfflineFailure || s == Error }
+
+// Pending reports whether s is a transition in progress.
+func (s State) Pending() bool { return s == OnlinePending || s == OfflinePending }
+
+// Cluster is one snapshot of the whole cluster as seen from LocalServer.
+type Cluster struct {
+	Name string `json:"name"`
+	// LocalServer is the server that answered; renderers mark it with '*'.
+	LocalServer string `json:"local_server"`
+	// Suspended is true after clpcl --suspend: groups keep running, nothing is started or stopped.
+	Suspended bool      `json:"suspended"`
+	Servers   []Server  `json:"servers"`
+	Groups    []Group   `json:"groups"`
+	Monitors  []Monitor `json:"monitors"`
+	Taken     time.Time `json:"taken"`
+}
+
+// Server is one member of the cluster, in configuration order.
+type Server struct {
+	Name       string      `json:"name"`
+	Comment    string      `json:"comment"`
+	Address    string      `json:"address"`
+	State      State       `json:"state"`
+	Heartbeats []Heartbeat `json:"heartbeats"`
+}
+
+// Heartbeat is one path by which a server proves it is alive. Comment is the type text shown in
+// clpstat's comment column (for example "etcd Lease Heartbeat").
+type Heartbeat struct {
+	Name    string `json:"name"`
+	State   State  `json:"state"`
+	Comment string `json:"comment"`
+}
+
+// Group is a failover group, in configuration order.
+type Group struct {
+	Name    string `json:"name"`
+	Comment string `json:"comment"`
+	State   State  `json:"state"`
+	// Current is the server running the group, or "" when it runs nowhere.
+	Current string `json:"current"`
+	// Servers is the failover priority list, first = highest priority (CLP_SERVER=HOME there).
+	Servers   []string   `json:"servers"`
+	Resources []Resource `json:"resources"`
+}
+
+// Resource is one resource of a group, in configuration order.
+type Resource struct {
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	Comment string `json:"comment"`
+	State   State  `json:"state"`
+	// PID is the process of an asynchronous start script while it runs, else 0.
+	PID int `json:"pid,omitempty"`
+	// Detail says why the resource is in a failure state, for humans; empty otherwise.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Monitor is one monitor resource, in configuration order.
+type Monitor struct {
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	Comment string `json:"comment"`
+	State   State  `json:"state"`
+}

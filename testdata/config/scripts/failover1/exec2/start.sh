@@ -1,0 +1,3 @@
+#!/bin/sh
+# Test fixture: the config loader only checks that this script exists.
+echo "exec2 start"
