@@ -239,7 +239,7 @@ func (c *Cluster) Stop(ctx context.Context, factor string) error {
 		if c.anyActive(g) {
 			// Scripts run on the cluster's lifetime: a caller that stops waiting must not
 			// leave a group half stopped.
-			if err := c.stopGroup(c.life, g, factor); err != nil && first == nil {
+			if err := c.stopGroup(c.life, g, factor, true); err != nil && first == nil {
 				first = err
 			}
 		}
@@ -369,7 +369,7 @@ func (c *Cluster) StopGroup(ctx context.Context, name string) error {
 			}
 			return status.ErrAlreadyStopped()
 		}
-		return c.stopGroup(life, g, FactorGroupStop)
+		return c.stopGroup(life, g, FactorGroupStop, true)
 	})
 }
 
@@ -628,7 +628,7 @@ func (c *Cluster) failAsync(ctx context.Context, g *group, r *res, detail string
 func (c *Cluster) finalAction(ctx context.Context, g *group, action string) {
 	switch action {
 	case config.ActionStopGroup:
-		_ = c.stopGroup(ctx, g, FactorGroupStop)
+		_ = c.stopGroup(ctx, g, FactorGroupStop, false)
 	case config.ActionStopCluster:
 		c.mu.Lock()
 		g.running = ""
@@ -647,7 +647,10 @@ func (c *Cluster) finalAction(ctx context.Context, g *group, action string) {
 // stopGroup deactivates the group's resources in reverse dependency order, then gives the group
 // up. A failed stop halts there: what the failed resource depends on keeps running, and the
 // group keeps its owner key so no other server starts it while it may be half up.
-func (c *Cluster) stopGroup(ctx context.Context, g *group, factor string) error {
+//
+// clear says whether failure states are cleared (an operator's stop) or kept for the operator to
+// see (the final action after a failure).
+func (c *Cluster) stopGroup(ctx context.Context, g *group, factor string, clear bool) error {
 	c.mu.Lock()
 	g.running = opStop
 	token := g.token
@@ -664,7 +667,7 @@ func (c *Cluster) stopGroup(ctx context.Context, g *group, factor string) error 
 			continue
 		case status.OnlineFailure:
 			// Its start failed: there is nothing of it to stop, only the failure to clear.
-			if factor == FactorGroupStop && g.running == opStop {
+			if clear {
 				c.setRes(g, r, status.Offline, "")
 			}
 			continue

@@ -106,9 +106,7 @@ func (c *Cluster) resume(ctx context.Context, g *group, grec groupRecord, hasGro
 			}
 			detail := "asynchronous start script ended while clpd was not running"
 			c.d.Alert(32, LevelError, fmt.Sprintf("Resource %s has failed.(%s)", r.cfg.Name, detail))
-			c.mu.Lock()
-			r.job = nil
-			c.mu.Unlock()
+			// The stop script still gets CLP_PID of the process that died.
 			_ = c.stopResource(ctx, g, r, FactorGroupStop, g.token)
 			c.setRes(g, r, status.OnlineFailure, detail)
 			failed = r
@@ -132,7 +130,7 @@ func (c *Cluster) resume(ctx context.Context, g *group, grec groupRecord, hasGro
 	case hasGroup && !grec.Done && grec.Op == opStart:
 		_ = c.startGroup(ctx, g, grec.Event)
 	case hasGroup && !grec.Done && grec.Op == opStop:
-		_ = c.stopGroup(ctx, g, FactorGroupStop)
+		_ = c.stopGroup(ctx, g, FactorGroupStop, true)
 	default:
 		c.mu.Lock()
 		g.running = ""

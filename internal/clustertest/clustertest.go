@@ -1,0 +1,234 @@
+// Package clustertest runs real clpkit clusters for tests and benchmarks: it builds the real
+// commands, writes a configuration whose every listener and path is private to the test, starts a
+// real clpd process, and runs the real client commands against it. Nothing is faked.
+package clustertest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Build compiles every command of the module into dir and returns dir.
+func Build(tb testing.TB, dir string) string {
+	tb.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/...")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("building commands: %v\n%s", err, out)
+	}
+	return dir
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("finding the module root: %w", err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out))), nil
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Cluster is a one-server cluster living under Dir.
+type Cluster struct {
+	Dir      string
+	Bin      string
+	Config   string
+	Socket   string
+	AlertLog string
+	LogDir   string
+	RunDir   string
+	cmd      *exec.Cmd
+	out      *bytes.Buffer
+	done     chan struct{}
+}
+
+// New writes a configuration for a one-server cluster named cluster1 with server server1, plus
+// the given [[group]] tables (TOML; script paths relative to dir), into dir.
+func New(tb testing.TB, bin, dir, groups string) *Cluster {
+	tb.Helper()
+	c := &Cluster{
+		Dir: dir, Bin: bin,
+		Config:   filepath.Join(dir, "cluster.toml"),
+		Socket:   filepath.Join(dir, "run", "clpd.sock"),
+		AlertLog: filepath.Join(dir, "log", "alert.log"),
+		LogDir:   filepath.Join(dir, "log"),
+		RunDir:   filepath.Join(dir, "run"),
+	}
+	cfg := fmt.Sprintf(`[cluster]
+name = "cluster1"
+
+[timing]
+heartbeat_interval = "1s"
+heartbeat_timeout = "3s"
+
+[paths]
+data_dir = "data"
+log_dir = "log"
+run_dir = "run"
+
+[[server]]
+name = "server1"
+address = "127.0.0.1"
+comment = "Primary server"
+etcd_client_url = "http://127.0.0.1:%d"
+etcd_peer_url = "http://127.0.0.1:%d"
+
+%s`, FreePort(tb), FreePort(tb), groups)
+	if err := os.WriteFile(c.Config, []byte(cfg), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// Env is the environment every command of this cluster runs with.
+func (c *Cluster) Env() []string {
+	return append(os.Environ(), "CLPKIT_SOCKET="+c.Socket, "CLPKIT_ALERT_LOG="+c.AlertLog, "CLPKIT_SERVER=server1")
+}
+
+// Start starts clpd and waits until it answers clpstat.
+func (c *Cluster) Start(tb testing.TB) {
+	tb.Helper()
+	c.out = &bytes.Buffer{}
+	c.cmd = exec.Command(filepath.Join(c.Bin, "clpd"), "-c", c.Config, "--socket", c.Socket)
+	c.cmd.Env = c.Env()
+	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
+	if err := c.cmd.Start(); err != nil {
+		tb.Fatalf("starting clpd: %v", err)
+	}
+	c.done = make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(c.done) }()
+	tb.Cleanup(func() { c.Stop(tb) })
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, _, code := c.Run(tb, "clpstat"); code == 0 {
+			return
+		}
+		select {
+		case <-c.done:
+			tb.Fatalf("clpd exited at start-up: %s\n%s", c.cmd.ProcessState, c.out)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	tb.Fatalf("clpd did not answer within 30s:\n%s", c.out)
+}
+
+// Stop sends SIGTERM to clpd and waits for it; a no-op when it is not running.
+func (c *Cluster) Stop(tb testing.TB) {
+	tb.Helper()
+	if c.cmd == nil {
+		return
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(60 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+		tb.Errorf("clpd did not stop within 60s of SIGTERM:\n%s", c.out)
+	}
+	c.cmd = nil
+}
+
+// Kill kills clpd with SIGKILL, leaving whatever its scripts started running.
+func (c *Cluster) Kill(tb testing.TB) {
+	tb.Helper()
+	if c.cmd == nil {
+		return
+	}
+	_ = c.cmd.Process.Kill()
+	<-c.done
+	c.cmd = nil
+}
+
+// ExitCode returns clpd's exit status after it stopped by itself, waiting up to d.
+func (c *Cluster) Wait(d time.Duration) (int, error) {
+	select {
+	case <-c.done:
+		code := c.cmd.ProcessState.ExitCode()
+		c.cmd = nil
+		return code, nil
+	case <-time.After(d):
+		return -1, errors.New("clpd is still running")
+	}
+}
+
+// Output is what clpd printed so far.
+func (c *Cluster) Output() string { return c.out.String() }
+
+// Run runs one of the kit's commands against this cluster and returns stdout, stderr and the exit
+// status.
+func (c *Cluster) Run(tb testing.TB, name string, args ...string) (string, string, int) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(c.Bin, name), args...)
+	cmd.Env = c.Env()
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		tb.Fatalf("running %s: %v", name, err)
+	}
+	return so.String(), se.String(), cmd.ProcessState.ExitCode()
+}
+
+// MustRun is Run that fails the test unless the command exits 0.
+func (c *Cluster) MustRun(tb testing.TB, name string, args ...string) string {
+	tb.Helper()
+	so, se, code := c.Run(tb, name, args...)
+	if code != 0 {
+		tb.Fatalf("%s %s: exit %d\nstdout: %s\nstderr: %s", name, strings.Join(args, " "), code, so, se)
+	}
+	return so
+}
+
+// WaitFor polls cond every 20 ms until it holds or d passes.
+func WaitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tb.Fatalf("timed out after %s waiting for %s", d, what)
+}
+
+// Script writes an executable script at dir/rel with body after a #!/bin/sh line.
+func Script(tb testing.TB, dir, rel, body string) string {
+	tb.Helper()
+	p := filepath.Join(dir, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}

@@ -1,0 +1,99 @@
+// Package integration runs real clpd daemons and the real client commands, and asserts what an
+// operator or a script sees: exact output, exit statuses, script environments, processes.
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"clpkit/internal/clustertest"
+)
+
+// bin holds the commands built once for the whole package.
+type suite struct{ bin string }
+
+func setup(t *testing.T) suite {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the cluster commands require root (they refuse others with 'Log in as root.')")
+	}
+	return suite{bin: buildOnce(t)}
+}
+
+func buildOnce(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("clpkit-integration-bin-%d", os.Getpid()))
+	if _, err := os.Stat(filepath.Join(dir, "clpd")); err == nil {
+		return dir
+	}
+	return clustertest.Build(t, dir)
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	_ = os.RemoveAll(filepath.Join(os.TempDir(), fmt.Sprintf("clpkit-integration-bin-%d", os.Getpid())))
+	os.Exit(code)
+}
+
+// dumpScript writes the CLP_*/ARMS_* variables, the working directory and the pid the script got
+// into <dir>/dumps/<name>.<n> (n counts runs), then runs tail.
+func dumpScript(t *testing.T, dir, rel, name, tail string) string {
+	t.Helper()
+	body := fmt.Sprintf(`d=%q/dumps; mkdir -p "$d"
+n=1; while [ -e "$d/%s.$n" ]; do n=$((n+1)); done
+{ env | grep -E '^(CLP|ARMS)_' | LC_ALL=C sort; echo "PWD=$(pwd)"; echo "SELF=$$"; } > "$d/%s.$n.tmp"
+mv "$d/%s.$n.tmp" "$d/%s.$n"
+%s
+`, dir, name, name, name, name, tail)
+	return clustertest.Script(t, dir, rel, body)
+}
+
+// dumps returns the dump files of name, in run order.
+func dumps(t *testing.T, dir, name string) []string {
+	t.Helper()
+	var out []string
+	for n := 1; ; n++ {
+		b, err := os.ReadFile(filepath.Join(dir, "dumps", fmt.Sprintf("%s.%d", name, n)))
+		if err != nil {
+			return out
+		}
+		out = append(out, string(b))
+	}
+}
+
+// envLines is the expected dump of a script: the given variables plus the ones that are the same
+// for every script of this test run, sorted as `env | sort` sorts them.
+func envLines(c *clustertest.Cluster, scriptDir string, vars map[string]string, self string) string {
+	osver, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	all := map[string]string{
+		"CLP_PATH":          filepath.Dir(c.Bin),
+		"CLP_VERSION_FULL":  "0.1.0",
+		"CLP_VERSION_MAJOR": "0",
+		"CLP_OSNAME":        "Linux",
+		"CLP_OSVER":         strings.TrimSpace(string(osver)),
+		"CLP_SCRIPT_PATH":   scriptDir,
+	}
+	for k, v := range vars {
+		all[k] = v
+	}
+	var lines []string
+	for k, v := range all {
+		lines = append(lines, k+"="+v)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n") + "\nPWD=" + scriptDir + "\nSELF=" + self + "\n"
+}
+
+// selfOf returns the SELF= value of a dump.
+func selfOf(dump string) string {
+	for _, l := range strings.Split(dump, "\n") {
+		if v, ok := strings.CutPrefix(l, "SELF="); ok {
+			return v
+		}
+	}
+	return ""
+}
