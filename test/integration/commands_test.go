@@ -1,0 +1,241 @@
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"clpkit/internal/clustertest"
+)
+
+const commandGroups = `
+[[group]]
+name = "failover1"
+comment = "Group for tests"
+auto_start = true
+
+[[group.resource]]
+name = "exec1"
+type = "exec"
+start = "scripts/exec1/start.sh"
+stop = "scripts/exec1/stop.sh"
+
+[[group]]
+name = "container-recovery"
+auto_start = false
+
+[[group.resource]]
+name = "exec-with-a-long-name"
+type = "exec"
+start = "scripts/exec1/start.sh"
+stop = "scripts/exec1/stop.sh"
+`
+
+func commandCluster(t *testing.T) *clustertest.Cluster {
+	s := setup(t)
+	dir := t.TempDir()
+	clustertest.Script(t, dir, "scripts/exec1/start.sh", "exit 0\n")
+	clustertest.Script(t, dir, "scripts/exec1/stop.sh", "exit 0\n")
+	c := clustertest.New(t, s.bin, dir, commandGroups)
+	c.Start(t)
+	// failover1 starts by itself (auto_start).
+	clustertest.WaitFor(t, 10*time.Second, "auto-start of failover1", func() bool {
+		so, _, _ := c.Run(t, "clpgrp", "-n", "failover1")
+		return so == "server1\n"
+	})
+	return c
+}
+
+// TestClpstatLayout checks the live default block byte for byte.
+func TestClpstatLayout(t *testing.T) {
+	c := commandCluster(t)
+	want := ` ========================  CLUSTER STATUS  ===========================
+  Cluster : cluster1
+  <server>
+   *server1 .........: Online           Primary server
+      leasehb1       : Normal           etcd Lease Heartbeat
+  <group>
+    failover1 .......: Online           Group for tests
+      current        : server1
+      exec1          : Online           
+    container-recove : Offline          
+      current        : None
+      exec-with-a-lon: Offline          
+  <monitor>
+ =====================================================================
+`
+	if got := c.MustRun(t, "clpstat"); got != want {
+		t.Errorf("clpstat:\n%s\nwant:\n%s", got, want)
+	}
+	if got := c.MustRun(t, "clpstat", "--local"); got != want {
+		t.Errorf("clpstat --local:\n%s\nwant:\n%s", got, want)
+	}
+	wantG := ` ======================  GROUPMAP INFORMATION  =======================
+  Cluster : cluster1
+   *server0 : server1
+
+  --------------------------------------------------------------------
+    server0 [o] : failover1[o] 
+ =====================================================================
+`
+	if got := c.MustRun(t, "clpstat", "-g"); got != wantG {
+		t.Errorf("clpstat -g:\n%s\nwant:\n%s", got, wantG)
+	}
+	long := c.MustRun(t, "clpstat", "--long")
+	if !strings.Contains(long, "    failover1 ........................: Online           Group for tests\n") {
+		t.Errorf("clpstat --long:\n%s", long)
+	}
+	js := c.MustRun(t, "clpstat", "-o", "json")
+	for _, frag := range []string{`"schema": "clpkit.status/v1"`, `"name": "failover1"`, `"current": "server1"`, `"state": "Online"`} {
+		if !strings.Contains(js, frag) {
+			t.Errorf("clpstat -o json lacks %s:\n%s", frag, js)
+		}
+	}
+	// The local server's name, the way clparping's genw.sh gets it.
+	pipe := exec.Command("/bin/sh", "-c", `"$0" --local | grep "*" | sed -E 's/[\t ]+\*//g' | sed -E 's/[\t ].*//g'`, filepath.Join(c.Bin, "clpstat"))
+	pipe.Env = c.Env()
+	out, err := pipe.Output()
+	if err != nil || string(out) != "server1\n" {
+		t.Errorf("clparping's local-server pipeline gave %q (%v), want server1", out, err)
+	}
+}
+
+// TestClpgrpFailures checks that every refusal is one line on stderr and exit 1.
+func TestClpgrpFailures(t *testing.T) {
+	c := commandCluster(t)
+	tests := []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"-s", "nosuch"}, "Invalid group name. Specify a valid group name in the cluster. (nosuch)\n"},
+		{[]string{"-s", "failover1"}, "The group has already been started on the local server.\n"},
+		{[]string{"-t", "container-recovery"}, "The group has already been stopped.\n"},
+		{[]string{"-m", "failover1"}, "No server to move group failover1 to: no other server of its failover policy is Online.\n"},
+		{[]string{"-m", "failover1", "-a", "server9"}, "Invalid server. Specify a server that can run and stop the group, or a server that can be a target when you move the group. (server9)\n"},
+		{[]string{"-s", "failover1", "-h", "server9"}, "Invalid server. Specify a server that can run and stop the group, or a server that can be a target when you move the group. (server9)\n"},
+		{[]string{"-s", "-t"}, "Invalid option. Give exactly one of -s, -t, -m or -n (see clpgrp --help).\n"},
+		{[]string{}, "Invalid option. Give exactly one of -s, -t, -m or -n (see clpgrp --help).\n"},
+		{[]string{"-x"}, "clpgrp: flag provided but not defined: -x (see clpgrp --help)\n"},
+		{[]string{"-s", "a", "b"}, "Invalid option. Give at most one group name, not [\"a\" \"b\"].\n"},
+		{[]string{"-n", "nosuch"}, "Invalid group name. Specify a valid group name in the cluster. (nosuch)\n"},
+	}
+	for _, tt := range tests {
+		so, se, code := c.Run(t, "clpgrp", tt.args...)
+		if code != 1 || so != "" || se != tt.stderr {
+			t.Errorf("clpgrp %s: exit %d, stdout %q, stderr %q; want exit 1, stderr %q", strings.Join(tt.args, " "), code, so, se, tt.stderr)
+		}
+	}
+	// A group that runs nowhere: -n prints nothing and succeeds (scripts test for "").
+	if so, se, code := c.Run(t, "clpgrp", "-n", "container-recovery"); code != 0 || so != "" || se != "" {
+		t.Errorf("clpgrp -n of a stopped group: exit %d, %q, %q", code, so, se)
+	}
+	// Legacy order: the group name between flags.
+	if out := c.MustRun(t, "clpgrp", "-s", "container-recovery", "-h", "server1", "--apito", "60"); out != "Command succeeded.\n" {
+		t.Errorf("clpgrp -s container-recovery -h server1: %q", out)
+	}
+	// No group: every group; those already stopped are not an error.
+	if out := c.MustRun(t, "clpgrp", "-t"); out != "Command succeeded.\n" {
+		t.Errorf("clpgrp -t: %q", out)
+	}
+	if st := c.MustRun(t, "clpstat"); strings.Contains(st, ": Online    ") && strings.Contains(st, "<group>\n    failover1 .......: Online") {
+		t.Errorf("groups still online after clpgrp -t:\n%s", st)
+	}
+}
+
+// TestClpcl stops and starts the cluster service on this server.
+func TestClpcl(t *testing.T) {
+	c := commandCluster(t)
+	if out := c.MustRun(t, "clpcl", "-t"); out != "Stop server1 : Command succeeded.\n" {
+		t.Fatalf("clpcl -t: %q", out)
+	}
+	// A stopped cluster is still shown, all Offline (like CLUSTERPRO's Sample B), exit 0.
+	want := ` ========================  CLUSTER STATUS  ===========================
+  Cluster : cluster1
+  <server>
+   *server1 .........: Offline          Primary server
+      leasehb1       : Offline          etcd Lease Heartbeat
+  <group>
+    failover1 .......: Offline          Group for tests
+      current        : None
+      exec1          : Offline          
+    container-recove : Offline          
+      current        : None
+      exec-with-a-lon: Offline          
+  <monitor>
+ =====================================================================
+`
+	if got := c.MustRun(t, "clpstat"); got != want {
+		t.Errorf("clpstat of a stopped cluster:\n%s\nwant:\n%s", got, want)
+	}
+	if _, se, code := c.Run(t, "clpgrp", "-s", "failover1"); code != 1 || se != "The cluster service is not started on server server1. Start it with: clpcl -s\n" {
+		t.Errorf("clpgrp -s on a stopped cluster: exit %d, %q", code, se)
+	}
+	if out := c.MustRun(t, "clpcl", "-s", "-a"); out != "Start server1 : Command succeeded.\n" {
+		t.Fatalf("clpcl -s -a: %q", out)
+	}
+	clustertest.WaitFor(t, 10*time.Second, "auto-start after clpcl -s", func() bool {
+		so, _, _ := c.Run(t, "clpgrp", "-n", "failover1")
+		return so == "server1\n"
+	})
+	if out := c.MustRun(t, "clpcl", "--suspend"); out != "Suspend server1 : Command succeeded.\n" {
+		t.Fatalf("clpcl --suspend: %q", out)
+	}
+	if _, se, code := c.Run(t, "clpgrp", "-t", "failover1"); code != 1 || se != "The cluster is suspended. Resume it with: clpcl --resume\n" {
+		t.Errorf("clpgrp -t while suspended: exit %d, %q", code, se)
+	}
+	if out := c.MustRun(t, "clpcl", "--resume"); out != "Resume server1 : Command succeeded.\n" {
+		t.Fatalf("clpcl --resume: %q", out)
+	}
+	if out := c.MustRun(t, "clpcl", "-r"); out != "Restart server1 : Command succeeded.\n" {
+		t.Fatalf("clpcl -r: %q", out)
+	}
+	if _, se, code := c.Run(t, "clpcl", "-s", "-t"); code != 1 || se != "Invalid option. Give exactly one of -s, -t, -r, --suspend or --resume (see clpcl --help).\n" {
+		t.Errorf("clpcl -s -t: exit %d, %q", code, se)
+	}
+}
+
+// TestDaemonNotRunning: every client says so in one line and exits 1.
+func TestDaemonNotRunning(t *testing.T) {
+	s := setup(t)
+	dir := t.TempDir()
+	c := clustertest.New(t, s.bin, dir, "")
+	for _, args := range [][]string{{"clpstat"}, {"clpgrp", "-s", "g"}, {"clpgrp", "-n", "g"}, {"clpcl", "-s"}} {
+		so, se, code := c.Run(t, args[0], args[1:]...)
+		want := "Could not connect to the server. Check if the cluster service is active. (clpd does not answer on " + c.Socket + ")\n"
+		if code != 1 || so != "" || se != want {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, so, se)
+		}
+	}
+}
+
+// TestSecondDaemonRefused: a second clpd on the same configuration refuses with exit 3.
+func TestSecondDaemonRefused(t *testing.T) {
+	c := commandCluster(t)
+	cmd := exec.Command(filepath.Join(c.Bin, "clpd"), "-c", c.Config, "--socket", c.Socket)
+	cmd.Env = c.Env()
+	out, err := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 3 || !strings.HasPrefix(string(out), "clpd: another clpd is already running (pid ") {
+		t.Fatalf("second clpd: %v, %q", err, out)
+	}
+	// The first one is untouched.
+	c.MustRun(t, "clpstat")
+}
+
+// TestCheckConfig: clpd --check validates without starting, and names file:line on errors.
+func TestCheckConfig(t *testing.T) {
+	s := setup(t)
+	dir := t.TempDir()
+	c := clustertest.New(t, s.bin, dir, "[[group]]\nname = \"g\"\nbogus = 1\n")
+	cmd := exec.Command(filepath.Join(c.Bin, "clpd"), "--check", "-c", c.Config)
+	out, _ := cmd.CombinedOutput()
+	want := c.Config + ":22: unknown key \"bogus\" in [[group]]: accepted keys are name, comment, servers, auto_start, resource\n"
+	if cmd.ProcessState.ExitCode() != 2 || string(out) != want {
+		t.Fatalf("clpd --check of a bad config: exit %d, %q", cmd.ProcessState.ExitCode(), out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
+		t.Fatal("clpd --check created the data dir")
+	}
+}
