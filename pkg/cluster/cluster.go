@@ -29,6 +29,12 @@ type Coordinator interface {
 	Acquire(ctx context.Context, group, server string, l store.Lease) (int64, error)
 	Guard(ctx context.Context, group string, token int64) error
 	Release(ctx context.Context, group string, token int64) error
+	SetMarker(ctx context.Context, group string, m store.Marker, token int64) error
+	ClearMarker(ctx context.Context, group string, token int64) error
+	Markers(ctx context.Context) (map[string]store.Marker, error)
+	Changes(ctx context.Context) <-chan struct{}
+	PublishStatus(ctx context.Context, server string, data []byte, l store.Lease) error
+	Statuses(ctx context.Context) (map[string][]byte, error)
 }
 
 // Alert levels passed to Deps.Alert.
@@ -71,7 +77,10 @@ type Cluster struct {
 
 	mu        sync.Mutex
 	started   bool
+	stopping  bool
 	suspended bool
+	// changed wakes the status publisher.
+	changed chan struct{}
 	lease     store.Lease
 	stopBeat  context.CancelFunc
 	groups    []*group
@@ -87,6 +96,8 @@ type group struct {
 	// The fields below are guarded by Cluster.mu.
 	running string // opStart/opStop while an operation runs
 	token   int64
+	// moveTo is the destination while the group is stopped for a move.
+	moveTo string
 	event   resource.Event
 	res     []*res
 }
@@ -118,7 +129,7 @@ func New(d Deps) (*Cluster, error) {
 	if d.ProcRoot == "" {
 		d.ProcRoot = "/proc"
 	}
-	c := &Cluster{d: d, recs: records{dir: dir}}
+	c := &Cluster{d: d, recs: records{dir: dir}, changed: make(chan struct{}, 1)}
 	for i := range d.Config.Groups {
 		g := &group{cfg: &d.Config.Groups[i]}
 		for j := range g.cfg.Resources {
@@ -168,9 +179,10 @@ func (c *Cluster) Start(life context.Context) error {
 	}
 	beat, stop := context.WithCancel(life)
 	c.mu.Lock()
-	c.lease, c.started, c.stopBeat = l, true, stop
+	c.lease, c.started, c.stopping, c.stopBeat = l, true, false, stop
 	c.mu.Unlock()
 	go c.heartbeat(beat, l)
+	go c.publish(beat, l)
 
 	var auto []*group
 	for _, g := range c.groups {
@@ -184,11 +196,12 @@ func (c *Cluster) Start(life context.Context) error {
 	}
 	for _, g := range auto {
 		go func() {
-			if err := c.StartGroup(life, g.cfg.Name, false); err != nil {
+			if err := c.autoStart(life, g); err != nil {
 				c.d.Log.Warn("auto-start", "group", g.cfg.Name, "err", err)
 			}
 		}()
 	}
+	go c.reconcile(beat)
 	return nil
 }
 
@@ -231,6 +244,7 @@ func (c *Cluster) Stop(ctx context.Context, factor string) error {
 		c.mu.Unlock()
 		return nil
 	}
+	c.stopping = true
 	c.mu.Unlock()
 	var first error
 	for i := len(c.groups) - 1; i >= 0; i-- {
@@ -412,9 +426,7 @@ func (c *Cluster) MoveGroup(ctx context.Context, name, dest string) error {
 	if !inPolicy || !online[target] {
 		return status.ErrInvalidServer(target)
 	}
-	// Handing a group to another server needs that server's clpd to take the request; the
-	// request channel between servers comes with multi-server clusters.
-	return &status.OpError{Code: status.CodeNoDestination, Msg: "Moving group " + g.cfg.Name + " to server " + target + " is not supported yet: requests between servers are not implemented."}
+	return c.moveTo(ctx, g, target)
 }
 
 // Current returns the server running a group, or "" (clpgrp -n).
@@ -461,6 +473,7 @@ func (c *Cluster) saveGroup(g *group, op string, done bool) {
 	if err := c.recs.write(c.recs.groupPath(g.cfg.Name), rec); err != nil {
 		c.d.Log.Error("saving group state", "group", g.cfg.Name, "err", err)
 	}
+	c.notifyChange()
 }
 
 // setRes changes a resource's state and persists it: Offline clears the record.
@@ -479,6 +492,7 @@ func (c *Cluster) setRes(g *group, r *res, st status.State, detail string) {
 	if err != nil {
 		c.d.Log.Error("saving resource state", "resource", r.cfg.Name, "err", err)
 	}
+	c.notifyChange()
 }
 
 // startGroup activates the group's resources in dependency order. Resources already Online (a
@@ -498,6 +512,7 @@ func (c *Cluster) startGroup(ctx context.Context, g *group, ev resource.Event) e
 	g.token, g.event, g.running = token, ev, opStart
 	c.mu.Unlock()
 	c.saveGroup(g, opStart, false)
+	c.mark(ctx, g, store.Marker{Server: c.d.Local, State: store.MarkerStarting})
 	c.d.Alert(10, LevelInfo, fmt.Sprintf("Activating group %s has started.", g.cfg.Name))
 
 	for _, i := range startOrder(g.cfg.Resources) {
@@ -510,6 +525,7 @@ func (c *Cluster) startGroup(ctx context.Context, g *group, ev resource.Event) e
 		}
 		if err := c.startResource(ctx, g, r, ev, token); err != nil {
 			c.d.Alert(12, LevelError, fmt.Sprintf("Activating group %s has failed.", g.cfg.Name))
+			c.mark(ctx, g, store.Marker{Server: c.d.Local, State: store.MarkerFailed})
 			c.finalAction(ctx, g, r.cfg.ActivationFinalAction)
 			return status.ErrStartFailed(g.cfg.Name)
 		}
@@ -518,6 +534,7 @@ func (c *Cluster) startGroup(ctx context.Context, g *group, ev resource.Event) e
 	g.running = ""
 	c.mu.Unlock()
 	c.saveGroup(g, opStart, true)
+	c.mark(ctx, g, store.Marker{Server: c.d.Local, State: store.MarkerOnline})
 	c.d.Alert(11, LevelInfo, fmt.Sprintf("Activating group %s has completed.", g.cfg.Name))
 	return nil
 }
@@ -687,6 +704,7 @@ func (c *Cluster) stopGroup(ctx context.Context, g *group, factor string, clear 
 	c.mu.Unlock()
 	if !keep {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		c.handOver(rctx, g, factor, token)
 		if err := c.d.Store.Release(rctx, g.cfg.Name, token); err != nil {
 			c.d.Log.Warn("releasing group", "group", g.cfg.Name, "err", err)
 		}
@@ -785,9 +803,11 @@ func (c *Cluster) Status(ctx context.Context) status.Cluster {
 	out.Suspended = suspended
 	var online map[string]bool
 	var owners map[string]store.Owner
+	remote := map[string]status.Group{}
 	if started {
 		online, _ = c.d.Store.OnlineServers(ctx)
 		owners, _ = c.d.Store.Owners(ctx)
+		remote = c.remoteGroups(ctx)
 	}
 	for _, s := range cfg.Servers {
 		st, hb := status.Offline, status.Offline
@@ -802,24 +822,16 @@ func (c *Cluster) Status(ctx context.Context) status.Cluster {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, g := range c.groups {
-		sg := status.Group{Name: g.cfg.Name, Comment: g.cfg.Comment, Servers: g.cfg.Servers}
-		active := false
-		for _, r := range g.res {
-			sr := status.Resource{Name: r.cfg.Name, Type: r.cfg.Type, State: r.state, Detail: r.detail}
-			if r.job != nil && r.cfg.StartMode == config.ModeAsync && r.state == status.Online {
-				sr.PID = r.job.ScriptPID
-			}
-			active = active || r.state != status.Offline
-			sg.Resources = append(sg.Resources, sr)
-		}
-		sg.State = groupState(g.running, c.states(g))
-		if active {
-			sg.Current = c.d.Local
-		} else if o, ok := owners[g.cfg.Name]; ok && o.Server != c.d.Local {
-			// Another server runs it; its resources' states are that server's to tell.
-			sg.Current, sg.State = o.Server, status.Online
-			for i := range sg.Resources {
-				sg.Resources[i].State = status.Online
+		sg, active := c.groupStatus(g)
+		if !active {
+			if o, ok := owners[g.cfg.Name]; ok && o.Server != c.d.Local {
+				// Another server runs it; its resources' states are that server's to tell.
+				if rg, ok := remote[g.cfg.Name]; ok && rg.Current == o.Server {
+					sg.State, sg.Resources = rg.State, rg.Resources
+				} else {
+					sg.State = status.Unknown
+				}
+				sg.Current = o.Server
 			}
 		}
 		out.Groups = append(out.Groups, sg)

@@ -42,10 +42,7 @@ func commandCluster(t *testing.T) *clustertest.Cluster {
 	c := clustertest.New(t, s.bin, dir, commandGroups)
 	c.Start(t)
 	// failover1 starts by itself (auto_start).
-	clustertest.WaitFor(t, 10*time.Second, "auto-start of failover1", func() bool {
-		so, _, _ := c.Run(t, "clpgrp", "-n", "failover1")
-		return so == "server1\n"
-	})
+	waitOnline(t, c, "failover1")
 	return c
 }
 
@@ -176,10 +173,7 @@ func TestClpcl(t *testing.T) {
 	if out := c.MustRun(t, "clpcl", "-s", "-a"); out != "Start server1 : Command succeeded.\n" {
 		t.Fatalf("clpcl -s -a: %q", out)
 	}
-	clustertest.WaitFor(t, 10*time.Second, "auto-start after clpcl -s", func() bool {
-		so, _, _ := c.Run(t, "clpgrp", "-n", "failover1")
-		return so == "server1\n"
-	})
+	waitOnline(t, c, "failover1")
 	if out := c.MustRun(t, "clpcl", "--suspend"); out != "Suspend server1 : Command succeeded.\n" {
 		t.Fatalf("clpcl --suspend: %q", out)
 	}
@@ -238,4 +232,15 @@ func TestCheckConfig(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
 		t.Fatal("clpd --check created the data dir")
 	}
+}
+
+// waitOnline waits until clpstat shows group Online (clpgrp -n names the server as soon as a
+// start begins, before the group is Online).
+func waitOnline(t *testing.T, c *clustertest.Cluster, group string) {
+	t.Helper()
+	line := "    " + group + " " + strings.Repeat(".", 16-len(group)) + ": Online           "
+	clustertest.WaitFor(t, 10*time.Second, group+" Online", func() bool {
+		so, _, _ := c.Run(t, "clpstat")
+		return strings.Contains(so, line)
+	})
 }

@@ -207,7 +207,7 @@ func namedIn(usage []string, opt string) bool {
 // HelpUsage returns the usage lines of a help text, blanks collapsed: the lines indented under a
 // "Usage:" (or "USAGE:") heading at the start of a line, up to the next line that is not
 // indented. Text after the heading on its own line counts as the first usage line, and a line
-// indented deeper than the first usage line continues the one before it.
+// indented deeper than the least indented one continues the line before it.
 func HelpUsage(help string) ([]string, error) {
 	head, body, ok := helpSection(help, "usage")
 	if !ok {
@@ -217,16 +217,12 @@ func HelpUsage(help string) ([]string, error) {
 	if head != "" {
 		lines = append(lines, words(head))
 	}
-	base := -1
+	base := minIndent(body)
 	for _, l := range body {
 		if strings.TrimSpace(l) == "" {
 			continue
 		}
-		ind := indent(l)
-		if base < 0 {
-			base = ind
-		}
-		if ind > base && len(lines) > 0 {
+		if indent(l) > base && len(lines) > 0 {
 			lines[len(lines)-1] += " " + words(l)
 			continue
 		}
@@ -249,12 +245,7 @@ func HelpOptions(help string) ([]string, error) {
 	if !ok {
 		return nil, errors.New(`--help has no "Options:" section`)
 	}
-	base := -1
-	for _, l := range body {
-		if strings.TrimSpace(l) != "" && (base < 0 || indent(l) < base) {
-			base = indent(l)
-		}
-	}
+	base := minIndent(body)
 	var opts []string
 	var errs []string
 	for _, l := range body {
@@ -303,6 +294,17 @@ func helpSection(help, name string) (string, []string, bool) {
 		return strings.TrimSpace(rest), body, true
 	}
 	return "", nil, false
+}
+
+// minIndent is the least indentation of the non-blank lines, -1 when all are blank.
+func minIndent(lines []string) int {
+	base := -1
+	for _, l := range lines {
+		if strings.TrimSpace(l) != "" && (base < 0 || indent(l) < base) {
+			base = indent(l)
+		}
+	}
+	return base
 }
 
 func indent(l string) int { return len(l) - len(strings.TrimLeft(l, " \t")) }
@@ -451,10 +453,6 @@ func roffOutputLines(src []string) []string {
 				case "fi", "EE":
 					nofill = false
 				}
-			}
-			if m == "TP" || m == "TQ" {
-				// The tag is a line of its own.
-				continue
 			}
 		}
 		if l == "" {

@@ -1,0 +1,126 @@
+# clpkit — build, test, benchmark, install and demo.
+#
+#   make demo       build, start a one-server cluster from examples/cluster.toml, print clpstat
+#   make demo-stop  stop the demo clpd
+#   make test       vet, gofmt check, staticcheck (when installed), every test
+#   make bench      benchmarks against real clusters; ends with a results table
+#   make install    PREFIX=/usr/local DESTDIR= (binaries, man pages, systemd unit, examples)
+
+GO      ?= go
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+# Every folder of cmd/ with a main.go is a command (cmd/internal is not).
+CMDS := $(patsubst cmd/%/main.go,%,$(wildcard cmd/*/main.go))
+
+SBINDIR     = $(DESTDIR)$(PREFIX)/sbin
+MAN8DIR     = $(DESTDIR)$(PREFIX)/share/man/man8
+UNITDIR     = $(DESTDIR)/lib/systemd/system
+EXAMPLESDIR = $(DESTDIR)$(PREFIX)/share/clpkit/examples
+STATICCHECK = $(shell $(GO) env GOPATH | cut -d: -f1)/bin/staticcheck
+
+# The demo runs bin/clpd in the background with the default paths (/var/lib/clpkit,
+# /var/log/clpkit, /run/clpkit), so plain `bin/clpstat` reaches it. It needs root.
+DEMO_DIR    = .demo
+DEMO_PID    = $(DEMO_DIR)/clpd.pid
+DEMO_LOG    = $(DEMO_DIR)/clpd.log
+DEMO_CONFIG = examples/cluster.toml
+DEMO_GROUP  = failover1
+
+# `demo_running` succeeds when the pid file names a live clpd (not a zombie, not a reused pid).
+# It sets $$pid.
+demo_running = { pid=$$(cat $(DEMO_PID) 2>/dev/null) && [ -n "$$pid" ] && \
+	[ "$$(cat /proc/$$pid/comm 2>/dev/null)" = clpd ] && \
+	[ "$$(sed 's/.*) //' /proc/$$pid/stat 2>/dev/null | cut -c1)" != Z ]; }
+
+.PHONY: all build test bench install install-sbin-links demo demo-stop clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o bin/ ./cmd/...
+
+test:
+	$(GO) vet ./...
+	@echo "gofmt -l ."
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then \
+		echo "gofmt: these files are not formatted (run gofmt -w on them):"; \
+		echo "$$unformatted"; exit 1; fi
+	@if [ -x "$(STATICCHECK)" ]; then \
+		echo "$(STATICCHECK) ./..."; "$(STATICCHECK)" ./...; \
+	else \
+		echo "staticcheck: skipped, $(STATICCHECK) is not installed (go install honnef.co/go/tools/cmd/staticcheck@latest)"; \
+	fi
+	$(GO) test -count=1 -timeout 20m ./...
+
+# Each benchmark starts its own real cluster and takes its own samples (see bench/bench_test.go),
+# so it runs once; the results table is printed at the end.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./bench/
+
+install: build
+	install -d $(SBINDIR) $(MAN8DIR) $(EXAMPLESDIR)
+	install -m 0755 $(addprefix bin/,$(CMDS)) $(SBINDIR)/
+	$(if $(wildcard man/*.8),install -m 0644 $(wildcard man/*.8) $(MAN8DIR)/)
+	@if [ -f packaging/clpd.service ]; then \
+		echo "install packaging/clpd.service $(UNITDIR)/ (ExecStart from $(PREFIX)/sbin)"; \
+		install -d $(UNITDIR) && \
+		sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|g' packaging/clpd.service > $(UNITDIR)/clpd.service && \
+		chmod 0644 $(UNITDIR)/clpd.service; \
+	fi
+	cp -R examples/. $(EXAMPLESDIR)/
+	@$(MAKE) --no-print-directory install-sbin-links
+
+# Scripts call /usr/sbin/clplogcmd and friends by absolute path: link them there when the
+# commands are installed elsewhere. An existing file that is not a link is left alone.
+install-sbin-links:
+	@if [ "$(PREFIX)" = /usr ] || [ "$(PREFIX)" = /usr/ ]; then \
+		echo "install-sbin-links: PREFIX is /usr, the commands are in /usr/sbin already"; exit 0; fi; \
+	install -d $(DESTDIR)/usr/sbin || exit 1; \
+	for c in $(CMDS); do \
+		link=$(DESTDIR)/usr/sbin/$$c; \
+		if [ -e "$$link" ] && [ ! -L "$$link" ]; then \
+			echo "warning: $$link exists and is not a symbolic link; not replaced" >&2; continue; fi; \
+		ln -sfn $(PREFIX)/sbin/$$c "$$link" && echo "$$link -> $(PREFIX)/sbin/$$c" || exit 1; \
+	done
+
+demo: build
+	@mkdir -p $(DEMO_DIR)
+	@if $(demo_running); then \
+		echo "demo: clpd is already running (pid $$pid, log $(DEMO_LOG)); 'make demo-stop' stops it" >&2; exit 1; fi
+	@if bin/clpstat >/dev/null 2>&1; then \
+		echo "demo: a clpd not started by 'make demo' already answers on /run/clpkit/clpd.sock; stop it first" >&2; exit 1; fi
+	@rm -f $(DEMO_PID)
+	@echo "starting bin/clpd -c $(DEMO_CONFIG) in the background (log $(DEMO_LOG), pid in $(DEMO_PID))"
+	@setsid bin/clpd -c $(DEMO_CONFIG) >$(DEMO_LOG) 2>&1 </dev/null & echo $$! >$(DEMO_PID)
+	@echo "waiting up to 30 s for clpd to answer clpstat"
+	@i=0; until bin/clpstat >/dev/null 2>&1; do \
+		if ! $(demo_running); then \
+			echo "demo: clpd exited at start-up; the end of $(DEMO_LOG):" >&2; \
+			tail -n 20 $(DEMO_LOG) >&2; rm -f $(DEMO_PID); exit 1; fi; \
+		i=$$((i + 1)); \
+		if [ $$i -ge 150 ]; then \
+			echo "demo: clpd did not answer within 30 s; the end of $(DEMO_LOG):" >&2; \
+			tail -n 20 $(DEMO_LOG) >&2; exit 1; fi; \
+		sleep 0.2; \
+	done
+	bin/clpgrp -s $(DEMO_GROUP)
+	bin/clpstat
+
+demo-stop:
+	@if ! $(demo_running); then \
+		echo "demo-stop: no demo clpd is running"; rm -f $(DEMO_PID); exit 0; fi; \
+	echo "demo-stop: sending SIGTERM to clpd (pid $$pid); it stops its groups, then exits"; \
+	kill -TERM $$pid; \
+	i=0; while $(demo_running); do \
+		i=$$((i + 1)); \
+		if [ $$((i % 50)) -eq 0 ]; then echo "demo-stop: still waiting for clpd (pid $$pid) to exit"; fi; \
+		sleep 0.2; \
+	done; \
+	rm -f $(DEMO_PID); echo "demo-stop: clpd has exited"
+
+clean:
+	rm -rf bin
+	@if $(demo_running); then \
+		echo "clean: the demo clpd is running, $(DEMO_DIR) kept ('make demo-stop' first)"; \
+	else rm -rf $(DEMO_DIR); fi
