@@ -52,8 +52,10 @@ func FreePort(tb testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// Cluster is a one-server cluster living under Dir.
+// Cluster is one server's clpd of a test cluster, living under Dir.
 type Cluster struct {
+	// Server is this clpd's server name.
+	Server   string
 	Dir      string
 	Bin      string
 	Config   string
@@ -71,7 +73,7 @@ type Cluster struct {
 func New(tb testing.TB, bin, dir, groups string) *Cluster {
 	tb.Helper()
 	c := &Cluster{
-		Dir: dir, Bin: bin,
+		Server: "server1", Dir: dir, Bin: bin,
 		Config:   filepath.Join(dir, "cluster.toml"),
 		Socket:   filepath.Join(dir, "run", "clpd.sock"),
 		AlertLog: filepath.Join(dir, "log", "alert.log"),
@@ -106,14 +108,14 @@ etcd_peer_url = "http://127.0.0.1:%d"
 
 // Env is the environment every command of this cluster runs with.
 func (c *Cluster) Env() []string {
-	return append(os.Environ(), "CLPKIT_SOCKET="+c.Socket, "CLPKIT_ALERT_LOG="+c.AlertLog, "CLPKIT_SERVER=server1")
+	return append(os.Environ(), "CLPKIT_SOCKET="+c.Socket, "CLPKIT_ALERT_LOG="+c.AlertLog, "CLPKIT_SERVER="+c.Server)
 }
 
 // Start starts clpd and waits until it answers clpstat.
 func (c *Cluster) Start(tb testing.TB) {
 	tb.Helper()
 	c.out = &bytes.Buffer{}
-	c.cmd = exec.Command(filepath.Join(c.Bin, "clpd"), "-c", c.Config, "--socket", c.Socket)
+	c.cmd = exec.Command(filepath.Join(c.Bin, "clpd"), "-c", c.Config, "--socket", c.Socket, "--server", c.Server)
 	c.cmd.Env = c.Env()
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 	if err := c.cmd.Start(); err != nil {
@@ -231,4 +233,54 @@ func Script(tb testing.TB, dir, rel, body string) string {
 		tb.Fatal(err)
 	}
 	return p
+}
+
+// NewMulti writes the configuration of a cluster of the named servers sharing one external etcd
+// at endpoint (start one with StartEtcd), with the given [[group]] tables, and returns one
+// Cluster per server. Each server gets its own copy of the configuration (as on real machines)
+// differing only in [paths], under dir/<server>; scripts are shared, relative to dir.
+func NewMulti(tb testing.TB, bin, dir, endpoint string, servers []string, groups string) []*Cluster {
+	tb.Helper()
+	var decl strings.Builder
+	for _, s := range servers {
+		fmt.Fprintf(&decl, "[[server]]\nname = %q\naddress = \"127.0.0.1\"\n\n", s)
+	}
+	var out []*Cluster
+	for _, s := range servers {
+		sd := filepath.Join(dir, s)
+		if err := os.MkdirAll(sd, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		c := &Cluster{
+			Server: s, Dir: sd, Bin: bin,
+			Config:   filepath.Join(sd, "cluster.toml"),
+			Socket:   filepath.Join(sd, "run", "clpd.sock"),
+			AlertLog: filepath.Join(sd, "log", "alert.log"),
+			LogDir:   filepath.Join(sd, "log"),
+			RunDir:   filepath.Join(sd, "run"),
+		}
+		// Script paths in groups are relative to dir, the configuration sits in dir/<server>.
+		cfg := fmt.Sprintf(`[cluster]
+name = "cluster1"
+
+[timing]
+heartbeat_interval = "500ms"
+heartbeat_timeout = "2s"
+
+[store]
+mode = "external"
+endpoints = [%q]
+
+[paths]
+data_dir = "data"
+log_dir = "log"
+run_dir = "run"
+
+%s%s`, endpoint, decl.String(), strings.ReplaceAll(groups, `"scripts/`, `"../scripts/`))
+		if err := os.WriteFile(c.Config, []byte(cfg), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, c)
+	}
+	return out
 }

@@ -80,10 +80,10 @@ type Cluster struct {
 	stopping  bool
 	suspended bool
 	// changed wakes the status publisher.
-	changed chan struct{}
-	lease     store.Lease
-	stopBeat  context.CancelFunc
-	groups    []*group
+	changed  chan struct{}
+	lease    store.Lease
+	stopBeat context.CancelFunc
+	groups   []*group
 	// life is the context operations run on: they outlive the API call that asked for them.
 	life context.Context
 }
@@ -98,8 +98,8 @@ type group struct {
 	token   int64
 	// moveTo is the destination while the group is stopped for a move.
 	moveTo string
-	event   resource.Event
-	res     []*res
+	event  resource.Event
+	res    []*res
 }
 
 type res struct {

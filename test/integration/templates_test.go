@@ -1,0 +1,117 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"clpkit/internal/clustertest"
+)
+
+// The seed templates and the service line each prints between its branch lines and EXIT.
+var templateService = map[string]string{
+	"mfes":          "",
+	"samba":         "SAMBA",
+	"samba-monitor": "clp_sambamon",
+	"nfs":           "NFS",
+	"nfs-monitor":   "clp_nfsmon",
+}
+
+// TestTemplatesUnderClpd runs every seed template as an exec resource of a two-server cluster:
+// started on its home server (NORMAL1 NORMAL2 ... EXIT), then, after that server's clpd is killed,
+// taken over by the other one (FAILOVER1 ON_OTHER2 ... EXIT), then moved back (stop on server2,
+// start on server1). Outside the cluster the templates print NO_CLP (templates/templates_test.go).
+func TestTemplatesUnderClpd(t *testing.T) {
+	s := setup(t)
+	dir := t.TempDir()
+	root, err := filepath.Abs("../../templates")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var groups strings.Builder
+	groups.WriteString("[[group]]\nname = \"failover1\"\nservers = [\"server1\", \"server2\"]\nauto_start = false\n\n")
+	names := []string{"mfes", "samba", "samba-monitor", "nfs", "nfs-monitor"}
+	for _, n := range names {
+		fmt.Fprintf(&groups, "[[group.resource]]\nname = %q\ntype = \"exec\"\nstart = %q\nstop = %q\n\n",
+			n, filepath.Join(root, n, "start.sh"), filepath.Join(root, n, "stop.sh"))
+	}
+	endpoint := clustertest.StartEtcd(t, dir)
+	cs := clustertest.NewMulti(t, s.bin, dir, endpoint, []string{"server1", "server2"}, groups.String())
+	s1, s2 := cs[0], cs[1]
+	s1.Start(t)
+	s2.Start(t)
+
+	logOf := func(c *clustertest.Cluster, name string) string {
+		b, _ := os.ReadFile(filepath.Join(c.LogDir, "failover1."+name+".log"))
+		return string(b)
+	}
+	expect := func(c *clustertest.Cluster, lines ...string) {
+		t.Helper()
+		for _, n := range names {
+			var want strings.Builder
+			for _, block := range lines {
+				// Each block is one script run: its branch lines, the service line, EXIT.
+				want.WriteString(block)
+				if svc := templateService[n]; svc != "" {
+					want.WriteString(svc + " " + strings.Split(block, "|")[0] + "\n")
+				}
+				want.WriteString("EXIT\n")
+			}
+			got := logOf(c, n)
+			if w := strings.NewReplacer("start|", "", "stop|", "").Replace(want.String()); got != w {
+				t.Errorf("%s on %s: log\n%s\nwant\n%s", n, c.Server, got, w)
+			}
+		}
+	}
+
+	if out := s1.MustRun(t, "clpgrp", "-s", "failover1"); out != "Command succeeded.\n" {
+		t.Fatalf("clpgrp -s: %q", out)
+	}
+	expect(s1, "start|NORMAL1\nNORMAL2\n")
+
+	// Server1's daemon dies; its lease expires and server2 takes the group over.
+	s1.Kill(t)
+	clustertest.WaitFor(t, 20*time.Second, "failover to server2", func() bool {
+		so, _, _ := s2.Run(t, "clpstat")
+		return strings.Contains(so, "    failover1 .......: Online           \n      current        : server2\n")
+	})
+	expect(s2, "start|FAILOVER1\nON_OTHER2\n")
+
+	// Server1 comes back: what it had is fenced (another server owns the group), nothing runs twice.
+	s1.Start(t)
+	if cur := s1.MustRun(t, "clpgrp", "-n", "failover1"); cur != "server2\n" {
+		t.Fatalf("clpgrp -n on server1 after its return: %q", cur)
+	}
+	expect(s1, "start|NORMAL1\nNORMAL2\n")
+
+	// Move it home: stop.sh on server2 with CLP_FACTOR=GROUPMOVE, start.sh on server1 with START.
+	if out := s2.MustRun(t, "clpgrp", "-m", "failover1"); out != "Command succeeded.\n" {
+		t.Fatalf("clpgrp -m: %q", out)
+	}
+	expect(s2, "start|FAILOVER1\nON_OTHER2\n", "stop|FAILOVER1\nON_OTHER2\n")
+	expect(s1, "start|NORMAL1\nNORMAL2\n", "start|NORMAL1\nNORMAL2\n")
+	want := ` ========================  CLUSTER STATUS  ===========================
+  Cluster : cluster1
+  <server>
+    server1 .........: Online           
+      leasehb1       : Normal           etcd Lease Heartbeat
+   *server2 .........: Online           
+      leasehb1       : Normal           etcd Lease Heartbeat
+  <group>
+    failover1 .......: Online           
+      current        : server1
+      mfes           : Online           
+      samba          : Online           
+      samba-monitor  : Online           
+      nfs            : Online           
+      nfs-monitor    : Online           
+  <monitor>
+ =====================================================================
+`
+	if got := s2.MustRun(t, "clpstat"); got != want {
+		t.Errorf("clpstat on server2:\n%s\nwant:\n%s", got, want)
+	}
+}
