@@ -263,7 +263,7 @@ stop = "scripts/r/stop.sh"
 	record("clpgrp -s overhead beyond start.sh, p99 (ms)", fmt.Sprintf("%.2f", Ms(Percentile(starts, 99))))
 	record("clpgrp -t overhead beyond stop.sh, median (ms)", fmt.Sprintf("%.2f", Ms(Median(stops))))
 	record("clpgrp -t overhead beyond stop.sh, p99 (ms)", fmt.Sprintf("%.2f", Ms(Percentile(stops, 99))))
-	record("  for reference: start.sh spawned directly, median (ms)", fmt.Sprintf("%.2f", Ms(Median(direct))))
+	record("start.sh alone, spawned directly, median (ms)", fmt.Sprintf("%.2f", Ms(Median(direct))))
 }
 
 // BenchmarkIdle measures clpd's CPU use and resident memory while it runs many started groups

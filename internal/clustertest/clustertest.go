@@ -284,3 +284,15 @@ run_dir = "run"
 	}
 	return out
 }
+
+// Gone reports whether pid no longer runs: exited, or a zombie nobody has reaped yet (in a
+// container whose init does not reap orphans, a killed process lingers that way).
+func Gone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	return len(f) == 0 || f[0] == "Z" || f[0] == "X"
+}

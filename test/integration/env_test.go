@@ -207,6 +207,6 @@ func TestScriptEnvironment(t *testing.T) {
 		if d[0] != want {
 			t.Errorf("async stop.sh environment:\n%s\nwant:\n%s", d[0], want)
 		}
-		clustertest.WaitFor(t, 5*time.Second, "the async start script to be gone", func() bool { return syscall.Kill(pid, 0) != nil })
+		clustertest.WaitFor(t, 5*time.Second, "the async start script to be gone", func() bool { return clustertest.Gone(pid) })
 	})
 }

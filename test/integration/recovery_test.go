@@ -87,7 +87,7 @@ func TestKillAdoptsRunningScript(t *testing.T) {
 	if len(stops) != 1 || !strings.Contains(stops[0], "CLP_PID="+strconv.Itoa(pid)+"\n") {
 		t.Fatalf("stop dumps: %q", stops)
 	}
-	clustertest.WaitFor(t, 5*time.Second, "the adopted service to be stopped", func() bool { return syscall.Kill(pid, 0) != nil })
+	clustertest.WaitFor(t, 5*time.Second, "the adopted service to be stopped", func() bool { return clustertest.Gone(pid) })
 }
 
 // A script that died while clpd was down is not shown Online after the restart.
