@@ -16,8 +16,8 @@ const help = `Usage:
   clpcl -s [-a] [-h hostname] [--apito timeout]
   clpcl -t [-a] [-h hostname] [--apito timeout]
   clpcl -r [-a] [-h hostname] [--apito timeout]
-  clpcl --suspend [-a]
-  clpcl --resume [-a]
+  clpcl --suspend [-a] [-h hostname]
+  clpcl --resume [-a] [-h hostname]
 
 Operate the cluster service. Prints one line per server, "<Op> <server> : Command
 succeeded." or the reason it failed; exits 1 when any server failed.
@@ -30,7 +30,7 @@ Options:
   --resume         resume a suspended cluster
   -a               every server of the cluster
   -h hostname      send the request to hostname (default: this server)
-  --apito timeout  wait at most timeout seconds (default 3600)
+  --apito timeout  wait at most timeout seconds (default: the daemon's api_timeout)
   --help           show this help
 `
 

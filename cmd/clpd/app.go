@@ -34,7 +34,7 @@ const help = `Usage:
 
 The clpkit cluster daemon. Runs in the foreground: joins the cluster, runs this server's
 failover groups and serves the local API until SIGTERM or SIGINT, then stops its groups
-in reverse dependency order and exits.
+(the last configured first, each group's resources in reverse dependency order) and exits.
 
 Options:
   -c, --config file  cluster configuration (default /etc/clpkit/cluster.toml)

@@ -28,8 +28,9 @@ Options:
   -n group_name    print the server that runs the group (nothing when it runs nowhere)
   -h hostname      send the request to hostname (default: this server)
   -a hostname      destination of -m (default: next Online server of the failover policy)
-  -f               with -s, start the group here even if another server runs it
-  --apito timeout  wait at most timeout seconds for the operation (default 3600)
+  -f               accepted for compatibility: a group another server holds is never
+                   started here (it would run twice)
+  --apito timeout  wait at most timeout seconds (default: the daemon's api_timeout)
   --help           show this help
 `
 

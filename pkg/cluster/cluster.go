@@ -229,7 +229,7 @@ func (c *Cluster) heartbeat(ctx context.Context, l store.Lease) {
 			return
 		}
 		if time.Since(last) > t.HeartbeatTimeout-t.HeartbeatInterval {
-			c.d.Alert(2, LevelError, "Heartbeat lease could not be renewed; stopping the groups of this server to keep them from running twice.")
+			c.d.Alert(5, LevelError, "Heartbeat lease could not be renewed; stopping the groups of this server to keep them from running twice.")
 			go func() { _ = c.Stop(c.life, FactorServerShutdown) }()
 			return
 		}
@@ -358,10 +358,16 @@ func (c *Cluster) checkOwner(ctx context.Context, g *group, force bool) error {
 	if err != nil {
 		return &status.OpError{Code: status.CodeInternal, Msg: "Could not read group ownership: " + err.Error()}
 	}
-	if o, ok := owners[g.cfg.Name]; ok && o.Server != c.d.Local && !force {
+	o, ok := owners[g.cfg.Name]
+	switch {
+	case !ok || o.Server == c.d.Local:
+		return nil
+	case force:
+		// A live owner is never overridden: the group would run on two servers at once.
+		return &status.OpError{Code: status.CodeStartedOther, Msg: "The group is running on server " + o.Server + "; -f cannot start it here while that server holds it. Stop it there, or move it with clpgrp -m."}
+	default:
 		return status.ErrStartedOther()
 	}
-	return nil
 }
 
 // StopGroup stops a group running on this server (clpgrp -t).
@@ -728,12 +734,9 @@ func (c *Cluster) stopResource(ctx context.Context, g *group, r *res, factor str
 		ev.PID = startJob.ScriptPID
 	}
 	c.d.Alert(40, LevelInfo, fmt.Sprintf("Stopping %s resource has started.", r.cfg.Name))
+	// Stopping is not fenced: a server that lost the group must still stop what runs here.
 	var last string
 	for attempt := 0; attempt <= r.cfg.DeactivationRetry; attempt++ {
-		if err := c.d.Store.Guard(ctx, g.cfg.Name, token); err != nil {
-			last = err.Error()
-			break
-		}
 		c.setRes(g, r, status.OfflinePending, "")
 		job, err := resource.Spawn(c.d.ProcRoot, c.spec(g, r, r.cfg.Stop, "stop", ev))
 		if err != nil {
@@ -805,9 +808,13 @@ func (c *Cluster) Status(ctx context.Context) status.Cluster {
 	var owners map[string]store.Owner
 	remote := map[string]status.Group{}
 	if started {
-		online, _ = c.d.Store.OnlineServers(ctx)
-		owners, _ = c.d.Store.Owners(ctx)
-		remote = c.remoteGroups(ctx)
+		// A store that does not answer must not hang clpstat: what this server runs is known
+		// without it.
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		online, _ = c.d.Store.OnlineServers(sctx)
+		owners, _ = c.d.Store.Owners(sctx)
+		remote = c.remoteGroups(sctx)
+		cancel()
 	}
 	for _, s := range cfg.Servers {
 		st, hb := status.Offline, status.Offline

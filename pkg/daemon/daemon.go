@@ -52,7 +52,7 @@ type Options struct {
 func SelectServer(cfg *config.Config, named string, hostname func() (string, error)) (string, error) {
 	if named != "" {
 		if _, ok := cfg.Server(named); !ok {
-			return "", fmt.Errorf("%s: no server named %q (servers: %s)", cfg.File, named, serverNames(cfg))
+			return "", &config.Error{File: cfg.File, Msg: fmt.Sprintf("no server named %q (servers: %s)", named, serverNames(cfg))}
 		}
 		return named, nil
 	}
@@ -67,7 +67,7 @@ func SelectServer(cfg *config.Config, named string, hostname func() (string, err
 	if len(cfg.Servers) == 1 {
 		return cfg.Servers[0].Name, nil
 	}
-	return "", fmt.Errorf("%s: this host's name matches no server (servers: %s); name one with --server", cfg.File, serverNames(cfg))
+	return "", &config.Error{File: cfg.File, Msg: fmt.Sprintf("this host's name matches no server (servers: %s); name one with --server", serverNames(cfg))}
 }
 
 func serverNames(cfg *config.Config) string {
@@ -270,6 +270,10 @@ func (s *service) eachGroup(ctx context.Context, r api.GroupRequest, op func(con
 	if err := s.checkHost(r.Host); err != nil {
 		return err
 	}
+	// The configured api_timeout bounds how long a client is kept waiting; the operation itself
+	// goes on to its end.
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.APITimeout)
+	defer cancel()
 	if r.Group != "" {
 		return op(ctx, r.Group)
 	}

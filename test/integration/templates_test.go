@@ -86,6 +86,18 @@ func TestTemplatesUnderClpd(t *testing.T) {
 		t.Fatalf("clpgrp -n on server1 after its return: %q", cur)
 	}
 	expect(s1, "start|NORMAL1\nNORMAL2\n")
+	// Starting it here while server2 holds it is refused, -f or not.
+	for _, tt := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"-s", "failover1"}, "The group has already been started on the other server. To start/stop the group on the local server, use -f option.\n"},
+		{[]string{"-s", "failover1", "-f"}, "The group is running on server server2; -f cannot start it here while that server holds it. Stop it there, or move it with clpgrp -m.\n"},
+	} {
+		if _, se, code := s1.Run(t, "clpgrp", tt.args...); code != 1 || se != tt.stderr {
+			t.Errorf("clpgrp %v on server1: exit %d, %q", tt.args, code, se)
+		}
+	}
 
 	// Move it home: stop.sh on server2 with CLP_FACTOR=GROUPMOVE, start.sh on server1 with START.
 	if out := s2.MustRun(t, "clpgrp", "-m", "failover1"); out != "Command succeeded.\n" {

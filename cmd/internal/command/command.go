@@ -91,11 +91,11 @@ func RequireRoot() error {
 	return nil
 }
 
-// APIContext returns a context bounded by --apito seconds (0: the default of one hour, which
-// outlasts CLUSTERPRO's 1800 s default script timeout).
+// APIContext returns a context bounded by --apito seconds; without it (0) the client waits as
+// long as the daemon does, and the daemon bounds every operation by its api_timeout.
 func APIContext(seconds int) (context.Context, context.CancelFunc) {
 	if seconds <= 0 {
-		seconds = 3600
+		return context.WithCancel(context.Background())
 	}
 	return context.WithTimeout(context.Background(), time.Duration(seconds)*time.Second)
 }
