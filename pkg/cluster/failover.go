@@ -73,10 +73,11 @@ func (c *Cluster) autoStart(ctx context.Context, g *group) error {
 
 // reconcile takes over the groups that need this server: orphaned by a server that shut down or
 // lost its lease (CLP_EVENT=FAILOVER on the first Online server of the policy), or moved here
-// (CLP_EVENT=START). It runs on every change of the cluster's keys and every heartbeat interval.
+// (CLP_EVENT=START). It runs on every change of the cluster's keys (an expired lease deletes its
+// owner keys, which is such a change), and on a slow tick in case a watch was interrupted.
 func (c *Cluster) reconcile(ctx context.Context) {
 	changes := c.d.Store.Changes(ctx)
-	tick := time.NewTicker(c.d.Config.Timing.HeartbeatInterval)
+	tick := time.NewTicker(10 * c.d.Config.Timing.HeartbeatInterval)
 	defer tick.Stop()
 	for {
 		select {
