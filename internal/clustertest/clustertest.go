@@ -68,18 +68,23 @@ type Cluster struct {
 	done     chan struct{}
 }
 
-// New writes a configuration for a one-server cluster named cluster1 with server server1, plus
-// the given [[group]] tables (TOML; script paths relative to dir), into dir.
-func New(tb testing.TB, bin, dir, groups string) *Cluster {
-	tb.Helper()
-	c := &Cluster{
-		Server: "server1", Dir: dir, Bin: bin,
+// newCluster lays out one server's files under dir; the config's [paths] must match.
+func newCluster(server, dir, bin string) *Cluster {
+	return &Cluster{
+		Server: server, Dir: dir, Bin: bin,
 		Config:   filepath.Join(dir, "cluster.toml"),
 		Socket:   filepath.Join(dir, "run", "clpd.sock"),
 		AlertLog: filepath.Join(dir, "log", "alert.log"),
 		LogDir:   filepath.Join(dir, "log"),
 		RunDir:   filepath.Join(dir, "run"),
 	}
+}
+
+// New writes a configuration for a one-server cluster named cluster1 with server server1, plus
+// the given [[group]] tables (TOML; script paths relative to dir), into dir.
+func New(tb testing.TB, bin, dir, groups string) *Cluster {
+	tb.Helper()
+	c := newCluster("server1", dir, bin)
 	cfg := fmt.Sprintf(`[cluster]
 name = "cluster1"
 
@@ -251,14 +256,7 @@ func NewMulti(tb testing.TB, bin, dir, endpoint string, servers []string, groups
 		if err := os.MkdirAll(sd, 0o755); err != nil {
 			tb.Fatal(err)
 		}
-		c := &Cluster{
-			Server: s, Dir: sd, Bin: bin,
-			Config:   filepath.Join(sd, "cluster.toml"),
-			Socket:   filepath.Join(sd, "run", "clpd.sock"),
-			AlertLog: filepath.Join(sd, "log", "alert.log"),
-			LogDir:   filepath.Join(sd, "log"),
-			RunDir:   filepath.Join(sd, "run"),
-		}
+		c := newCluster(s, sd, bin)
 		// Script paths in groups are relative to dir, the configuration sits in dir/<server>.
 		cfg := fmt.Sprintf(`[cluster]
 name = "cluster1"

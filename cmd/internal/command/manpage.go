@@ -9,12 +9,15 @@ package command
 // \& \e and a few others. Anything else is ignored, never guessed at.
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
+	"testing"
 
 	"github.com/urfave/cli/v2"
 )
@@ -618,4 +621,27 @@ func skipName(s string, i int) int {
 		return len(s) - 1
 	}
 	return i
+}
+
+// RunFunc is a command's run function: args to an exit status.
+type RunFunc func(args []string, stdout, stderr io.Writer, env func(string) string) int
+
+// TestDocs is the test every command runs on its documentation: --help exits 0 and writes only
+// to stdout, the man page repeats its synopsis and options word for word, and the help lists
+// exactly the flags app parses. manPath is relative to the test's package directory.
+func TestDocs(t testing.TB, name, manPath string, run RunFunc, app *cli.App) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{name, "--help"}, &stdout, &stderr, os.Getenv); code != 0 {
+		t.Fatalf("%s --help: exit status %d, stderr %q", name, code, stderr.String())
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("%s --help wrote to stderr: %q", name, stderr.String())
+	}
+	if err := CheckManPage(manPath, stdout.String()); err != nil {
+		t.Error(err)
+	}
+	if err := CheckHelpMatchesApp(app, stdout.String()); err != nil {
+		t.Error(err)
+	}
 }
