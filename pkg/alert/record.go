@@ -74,15 +74,19 @@ func (l Level) String() string {
 // Valid reports whether l is one of Info, Warning and Error.
 func (l Level) Valid() bool { return l >= Info && l <= Error }
 
-// levelNames holds every spelling real scripts pass to clplogcmd -l (see the contract notes:
+// levelNamed knows every spelling real scripts pass to clplogcmd -l (see the contract notes:
 // INFO, WARN, ERR, warn, err, ERROR are all seen in the wild; WARNING is the obvious sibling).
 // Matching is case-insensitive, so only the upper-case forms are listed.
-var levelNames = map[string]Level{
-	"INFO":    Info,
-	"WARN":    Warning,
-	"WARNING": Warning,
-	"ERR":     Error,
-	"ERROR":   Error,
+func levelNamed(upper string) (Level, bool) {
+	switch upper {
+	case "INFO":
+		return Info, true
+	case "WARN", "WARNING":
+		return Warning, true
+	case "ERR", "ERROR":
+		return Error, true
+	}
+	return 0, false
 }
 
 // AcceptedLevels lists the spellings ParseLevel accepts, for error and help texts.
@@ -91,7 +95,7 @@ const AcceptedLevels = "INFO, WARN, WARNING, ERR, ERROR (any case)"
 // ParseLevel reads a level the way legacy scripts spell it: INFO, WARN, WARNING, ERR or ERROR in
 // any case. Surrounding blanks are ignored because scripts build the value from variables.
 func ParseLevel(s string) (Level, error) {
-	if l, ok := levelNames[strings.ToUpper(strings.TrimSpace(s))]; ok {
+	if l, ok := levelNamed(strings.ToUpper(strings.TrimSpace(s))); ok {
 		return l, nil
 	}
 	return 0, fmt.Errorf("unknown level %q: accepted are %s", s, AcceptedLevels)

@@ -423,11 +423,14 @@ func manSections(page string) map[string][]string {
 	return secs
 }
 
-// breaks are the requests and macros that end an output line.
-var breaks = map[string]bool{
-	"br": true, "sp": true, "PP": true, "P": true, "LP": true, "TP": true, "TQ": true, "IP": true,
-	"HP": true, "RS": true, "RE": true, "SS": true, "SY": true, "YS": true, "EX": true, "EE": true,
-	"nf": true, "fi": true, "in": true, "ti": true, "bp": true,
+// breaks reports whether a request or macro ends an output line.
+func breaks(m string) bool {
+	switch m {
+	case "br", "sp", "PP", "P", "LP", "TP", "TQ", "IP", "HP", "RS", "RE", "SS", "SY", "YS", "EX", "EE",
+		"nf", "fi", "in", "ti", "bp":
+		return true
+	}
+	return false
 }
 
 // roffOutputLines renders roff source lines to the lines a reader sees, without filling to a
@@ -448,7 +451,7 @@ func roffOutputLines(src []string) []string {
 			continue
 		}
 		if m, _ := macro(l); m != "" {
-			if breaks[m] {
+			if breaks(m) {
 				flush()
 				switch m {
 				case "nf", "EX":
@@ -556,11 +559,13 @@ func roffInline(l string) string {
 	return strings.Join(args, sep)
 }
 
-// glyphs are the special characters \(xx and \[xx] that pages here use.
-var glyphs = map[string]string{
-	"em": "\u2014", "en": "\u2013", "hy": "-", "mi": "-", "aq": "'", "dq": `"`, "lq": "\u201c",
-	"rq": "\u201d", "oq": "\u2018", "cq": "\u2019", "bu": "\u2022", "ga": "`", "ti": "~", "rs": `\`,
-	"ha": "^", "lB": "[", "rB": "]", "lC": "{", "rC": "}", "la": "<", "ra": ">", "ba": "|",
+// glyph returns the special character \(xx or \[xx] that pages here use, "" for others.
+func glyph(name string) string {
+	return map[string]string{
+		"em": "\u2014", "en": "\u2013", "hy": "-", "mi": "-", "aq": "'", "dq": `"`, "lq": "\u201c",
+		"rq": "\u201d", "oq": "\u2018", "cq": "\u2019", "bu": "\u2022", "ga": "`", "ti": "~", "rs": `\`,
+		"ha": "^", "lB": "[", "rB": "]", "lC": "{", "rC": "}", "la": "<", "ra": ">", "ba": "|",
+	}[name]
 }
 
 // unescape resolves roff escapes in text: fonts and zero-width escapes vanish, \- \e \(xx and
@@ -582,12 +587,12 @@ func unescape(s string) string {
 			i = skipName(s, i+1)
 		case '(':
 			if i+2 < len(s) {
-				b.WriteString(glyphs[s[i+1:i+3]])
+				b.WriteString(glyph(s[i+1 : i+3]))
 				i += 2
 			}
 		case '[':
 			if j := strings.IndexByte(s[i:], ']'); j > 0 {
-				b.WriteString(glyphs[s[i+1:i+j]])
+				b.WriteString(glyph(s[i+1 : i+j]))
 				i += j
 			}
 		case '-':
