@@ -230,9 +230,37 @@ func (c *Cluster) heartbeat(ctx context.Context, l store.Lease) {
 		}
 		if time.Since(last) > t.HeartbeatTimeout-t.HeartbeatInterval {
 			c.d.Alert(5, LevelError, "Heartbeat lease could not be renewed; stopping the groups of this server to keep them from running twice.")
-			go func() { _ = c.Stop(c.life, FactorServerShutdown) }()
+			go c.fence(l)
 			return
 		}
+	}
+}
+
+// fence stops this server's groups after it lost its lease, then rejoins the cluster as soon as
+// the store answers again. The old lease is revoked first, never re-attached: keys written on it
+// (owner keys of groups now stopped, a stale status) must not come back to life, as they would if
+// the store restarted and refreshed the lease.
+func (c *Cluster) fence(old store.Lease) {
+	_ = c.Stop(c.life, FactorServerShutdown)
+	_ = os.Remove(c.leasePath())
+	every := c.d.Config.Timing.HeartbeatInterval
+	for {
+		select {
+		case <-c.life.Done():
+			return
+		case <-time.After(every):
+		}
+		ctx, cancel := context.WithTimeout(c.life, c.d.Config.Timing.HeartbeatTimeout)
+		err := c.d.Store.Leave(ctx, old)
+		cancel()
+		if err != nil {
+			continue
+		}
+		if err := c.Start(c.life); err != nil {
+			continue
+		}
+		c.d.Alert(6, LevelInfo, "The coordination store answers again: server "+c.d.Local+" rejoined the cluster.")
+		return
 	}
 }
 

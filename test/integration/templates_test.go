@@ -38,8 +38,8 @@ func TestTemplatesUnderClpd(t *testing.T) {
 		fmt.Fprintf(&groups, "[[group.resource]]\nname = %q\ntype = \"exec\"\nstart = %q\nstop = %q\n\n",
 			n, filepath.Join(root, n, "start.sh"), filepath.Join(root, n, "stop.sh"))
 	}
-	endpoint := clustertest.StartEtcd(t, dir)
-	cs := clustertest.NewMulti(t, s.bin, dir, endpoint, []string{"server1", "server2"}, groups.String())
+	etcd := clustertest.StartEtcd(t, dir)
+	cs := clustertest.NewMulti(t, s.bin, dir, etcd.URL, []string{"server1", "server2"}, groups.String())
 	s1, s2 := cs[0], cs[1]
 	s1.Start(t)
 	s2.Start(t)
