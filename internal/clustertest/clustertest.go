@@ -25,7 +25,13 @@ func Build(tb testing.TB, dir string) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/...")
+	args := []string{"build", "-o", dir + "/"}
+	// CLPKIT_RACE=1 builds the daemon and commands with the race detector, so the end-to-end
+	// tests double as a race test of clpd.
+	if os.Getenv("CLPKIT_RACE") != "" {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "./cmd/...")...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("building commands: %v\n%s", err, out)
@@ -152,6 +158,11 @@ func (c *Cluster) Stop(tb testing.TB) {
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-c.done:
+		// After SIGTERM clpd stops its groups and exits 0; anything else (a failed stop, a
+		// race report under CLPKIT_RACE) is a defect the test must show.
+		if code := c.cmd.ProcessState.ExitCode(); code != 0 {
+			tb.Errorf("clpd (%s) exited with status %d after SIGTERM:\n%s", c.Server, code, c.out)
+		}
 	case <-time.After(60 * time.Second):
 		_ = c.cmd.Process.Kill()
 		<-c.done

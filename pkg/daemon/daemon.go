@@ -334,5 +334,18 @@ func (s *service) Cluster(ctx context.Context, r api.ClusterRequest) ([]api.Serv
 		}
 		res.Error = oe
 	}
-	return []api.ServerResult{res}, nil
+	out := []api.ServerResult{res}
+	if r.All {
+		// Every server is named in the answer, so an operator sees which were not reached
+		// instead of a success that covers only this one.
+		for _, sv := range s.cfg.Servers {
+			if sv.Name != s.local {
+				out = append(out, api.ServerResult{Server: sv.Name, Error: &status.OpError{
+					Code: status.CodeInvalidServer,
+					Msg:  "Could not connect to the server: requests to another server are not supported yet; run clpcl on " + sv.Name + ".",
+				}})
+			}
+		}
+	}
+	return out, nil
 }
