@@ -96,7 +96,7 @@ name = "cluster1"
 
 [timing]
 heartbeat_interval = "1s"
-heartbeat_timeout = "3s"
+heartbeat_timeout = "5s"
 
 [paths]
 data_dir = "data"
@@ -273,8 +273,8 @@ func NewMulti(tb testing.TB, bin, dir, endpoint string, servers []string, groups
 name = "cluster1"
 
 [timing]
-heartbeat_interval = "500ms"
-heartbeat_timeout = "2s"
+heartbeat_interval = "1s"
+heartbeat_timeout = "4s"
 
 [store]
 mode = "external"

@@ -30,13 +30,15 @@ func (c *Cluster) recover(g *group) (bool, error) {
 		}
 		if ok {
 			found = true
+			c.mu.Lock()
 			r.state, r.ev, r.detail = recs[i].State, recs[i].Event, recs[i].Detail
 			if recs[i].Job != nil {
-				r.job = resource.Adopt(c.d.ProcRoot, *recs[i].Job)
+				r.job = resource.Adopt(c.d.ProcRoot, recs[i].Job)
 			}
 			if recs[i].StopJob != nil {
-				r.stopJob = resource.Adopt(c.d.ProcRoot, *recs[i].StopJob)
+				r.stopJob = resource.Adopt(c.d.ProcRoot, recs[i].StopJob)
 			}
+			c.mu.Unlock()
 		}
 	}
 	if !found {
@@ -141,12 +143,15 @@ func (c *Cluster) resume(ctx context.Context, g *group, grec groupRecord, hasGro
 // fenceLocal kills what is left of a group that another server now owns.
 func (c *Cluster) fenceLocal(g *group, owner string) {
 	for _, r := range g.res {
-		for _, j := range []*resource.Job{r.job, r.stopJob} {
+		c.mu.Lock()
+		jobs := []*resource.Job{r.job, r.stopJob}
+		r.job, r.stopJob = nil, nil
+		c.mu.Unlock()
+		for _, j := range jobs {
 			if j != nil && j.Running() {
 				j.Kill()
 			}
 		}
-		r.job, r.stopJob = nil, nil
 		c.setRes(g, r, status.Offline, "")
 	}
 	_ = c.recs.remove(c.recs.groupPath(g.cfg.Name))

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"clpkit/pkg/procwatch"
@@ -48,6 +49,10 @@ type Job struct {
 
 	cmd      *exec.Cmd
 	procRoot string
+	// The process is waited for once, by one goroutine; exited closes when it has ended, so any
+	// number of callers can wait for it (os/exec allows a single Wait).
+	once   sync.Once
+	exited chan struct{}
 }
 
 // Result is how a script ended.
@@ -127,19 +132,42 @@ func Spawn(procRoot string, s Spec) (*Job, error) {
 	return j, nil
 }
 
-// Adopt returns a job started by a previous daemon, from its persisted fields.
-func Adopt(procRoot string, j Job) *Job {
+// Adopt makes j, decoded from what a previous daemon persisted, a job this daemon can wait for
+// and signal.
+func Adopt(procRoot string, j *Job) *Job {
 	j.procRoot = procRoot
 	j.cmd = nil
-	return &j
+	return j
+}
+
+// watch starts the one wait for the job's end.
+func (j *Job) watch() <-chan struct{} {
+	j.once.Do(func() {
+		j.exited = make(chan struct{})
+		go func() {
+			defer close(j.exited)
+			if j.cmd != nil {
+				_ = j.cmd.Wait()
+				return
+			}
+			_ = procwatch.Wait(context.Background(), j.procRoot, j.Wrapper)
+		}()
+	})
+	return j.exited
 }
 
 // Running reports whether the job's process group leader still runs.
 func (j *Job) Running() bool {
-	if j.cmd != nil {
-		return j.cmd.ProcessState == nil
+	select {
+	case <-j.watch():
+		return false
+	default:
 	}
-	return procwatch.Alive(j.procRoot, j.Wrapper)
+	if j.cmd == nil {
+		// The watcher of an adopted job polls; /proc knows at once.
+		return procwatch.Alive(j.procRoot, j.Wrapper)
+	}
+	return true
 }
 
 // Kill kills the job's whole process group: the script and everything it started that did not
@@ -168,15 +196,7 @@ func (j *Job) Signal(sig syscall.Signal) {
 // Wait waits for the job to end. When ctx ends first the whole process group is killed and the
 // result says so; Wait still returns only once the group leader is gone.
 func (j *Job) Wait(ctx context.Context) Result {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if j.cmd != nil {
-			_ = j.cmd.Wait()
-			return
-		}
-		_ = procwatch.Wait(context.Background(), j.procRoot, j.Wrapper)
-	}()
+	done := j.watch()
 	killed := false
 	select {
 	case <-done:

@@ -40,7 +40,7 @@ stop = "scripts/exec1/stop.sh"
 	read := func() string { b, _ := os.ReadFile(events); return string(b) }
 
 	etcd.Stop()
-	// heartbeat_timeout is 2s: the group must be stopped soon after, not left running.
+	// heartbeat_timeout is 4s: the group must be stopped within it, not left running.
 	clustertest.WaitFor(t, 15*time.Second, "server1 to stop its group", func() bool {
 		return read() == "HOME start START\nHOME stop SERVERSHUTDOWN\n"
 	})

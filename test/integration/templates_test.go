@@ -126,4 +126,10 @@ func TestTemplatesUnderClpd(t *testing.T) {
 	if got := s2.MustRun(t, "clpstat"); got != want {
 		t.Errorf("clpstat on server2:\n%s\nwant:\n%s", got, want)
 	}
+	// clpcl -a names every server, and says which it could not reach.
+	so, _, code := s1.Run(t, "clpcl", "--suspend", "-a")
+	if code != 1 || so != "Suspend server1 : Command succeeded.\nSuspend server2 : Could not connect to the server: requests to another server are not supported yet; run clpcl on server2.\n" {
+		t.Errorf("clpcl --suspend -a: exit %d\n%s", code, so)
+	}
+	s1.MustRun(t, "clpcl", "--resume")
 }
