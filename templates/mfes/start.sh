@@ -7,6 +7,10 @@ if [ "$CLP_EVENT" = "START" ]
 then
     if [ "$CLP_DISK" = "SUCCESS" ]
     then
+        [ -r /root/ES40SP2 ] && . /root/ES40SP2
+        mfds &
+        sleep 15
+        casstart /rESSERV1
 
         echo "NORMAL1"
         if [ "$CLP_SERVER" = "HOME" ]
@@ -22,6 +26,10 @@ elif [ "$CLP_EVENT" = "FAILOVER" ]
 then
     if [ "$CLP_DISK" = "SUCCESS" ]
     then
+        [ -r /root/ES40SP2 ] && . /root/ES40SP2
+        mfds &
+        sleep 15
+        casstart /rESSERV1
 
         echo "FAILOVER1"
         if [ "$CLP_SERVER" = "HOME" ]

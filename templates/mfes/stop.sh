@@ -7,6 +7,9 @@ if [ "$CLP_EVENT" = "START" ]
 then
     if [ "$CLP_DISK" = "SUCCESS" ]
     then
+        [ -r /root/ES40SP2 ] && . /root/ES40SP2
+        casstop /rESSERV1
+        killall -9 mfds32
 
         echo "NORMAL1"
         if [ "$CLP_SERVER" = "HOME" ]
@@ -23,6 +26,9 @@ elif [ "$CLP_EVENT" = "FAILOVER" ]
 then
     if [ "$CLP_DISK" = "SUCCESS" ]
     then
+        [ -r /root/ES40SP2 ] && . /root/ES40SP2
+        casstop /rESSERV1
+        killall -9 mfds32
 
         echo "FAILOVER1"
         if [ "$CLP_SERVER" = "HOME" ]

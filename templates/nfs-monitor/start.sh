@@ -18,6 +18,7 @@ then
   #
   # 共有ディレクトリ名を適切な値に修正します。
   #
+  clp_nfsmon nfswatch -d XXXX
 
   else
     echo "ERROR_DISK from START"
@@ -37,6 +38,7 @@ then
   #
   # 共有ディレクトリ名を適切な値に修正します。
   #
+  clp_nfsmon nfswatch -d XXXX
 
   else
         echo "ERROR_DISK from FAILOVER"

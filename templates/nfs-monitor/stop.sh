@@ -18,6 +18,7 @@ echo "clp_nfsmon stop"
 #
 # clp_nfsmonの終了
 #
+clp_nfsmon nfswatch -stop
 
 else
 echo "ERROR_DISK from START"
@@ -37,6 +38,7 @@ echo "clp_nfsmon stop"
 #
 # clp_nfsmonの終了
 #
+clp_nfsmon nfswatch -stop
 
 else
 echo "ERROR_DISK from FAILOVER"

@@ -18,6 +18,7 @@ then
   #
   # 共有ファイル名や共有プリンタ名を適切な値に修正します。
   #
+  clp_sambamon sambawatch -s XXXX
 
   else
     echo "ERROR_DISK from START"
@@ -37,6 +38,7 @@ then
   #
   # 共有ファイル名や共有プリンタ名を適切な値に修正します。
   #
+  clp_sambamon sambawatch -s XXXX
 
   else
     echo "ERROR_DISK from FAILOVER"

@@ -18,6 +18,7 @@ then
   #
   # clp_sambamonの終了
   #
+  clp_sambamon sambawatch -stop
 
   else
     echo "ERROR_DISK from START"
@@ -37,6 +38,7 @@ then
   #
   # clp_sambamonの終了
   #
+  clp_sambamon sambawatch -stop
 
   else
     echo "ERROR_DISK from FAILOVER"

@@ -27,6 +27,21 @@ var templateService = map[string]string{
 func TestTemplatesUnderClpd(t *testing.T) {
 	s := setup(t)
 	dir := t.TempDir()
+	// samba-monitor and nfs-monitor run the real clp_sambamon and clp_nfsmon, whose watcher stays
+	// in the foreground until it finds the server failed (seed 001 starts that start.sh
+	// asynchronously; TestMonitorTemplates runs it so). Here the resources are synchronous, so
+	// the commands on PATH send the watcher to a port where nothing listens: it logs the failure
+	// to the cluster's alert log and exits at once, and -stop finds nothing to stop.
+	closed, fsmonBin := clustertest.FreePort(t), filepath.Join(dir, "fsmon-bin")
+	for cmd, extra := range map[string]string{
+		"clp_sambamon": fmt.Sprintf("-a 127.0.0.1:%d -c 1 -r 1", closed),
+		"clp_nfsmon":   fmt.Sprintf("-a 127.0.0.1 -n %d -c 1 -r 1", closed),
+	} {
+		real := filepath.Join(s.bin, cmd)
+		clustertest.Script(t, fsmonBin, cmd, fmt.Sprintf("case \"$2\" in -s|-d) exec %s \"$@\" %s;; esac\nexec %s \"$@\"\n", real, extra, real))
+	}
+	t.Setenv("PATH", fsmonBin+":"+os.Getenv("PATH"))
+	t.Setenv("CLPKIT_FSMON_DIR", filepath.Join(dir, "fsmon"))
 	root, err := filepath.Abs("../../templates")
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +54,9 @@ func TestTemplatesUnderClpd(t *testing.T) {
 			n, filepath.Join(root, n, "start.sh"), filepath.Join(root, n, "stop.sh"))
 	}
 	etcd := clustertest.StartEtcd(t, dir)
+	// mfes/start.sh and stop.sh run casstart, casstop and mfds (and start.sh sleeps 15 s, as the
+	// seed does): both clpd get the built commands on PATH and a stand-in region (mfes_test.go).
+	useMFESRegion(t, s.bin)
 	cs := clustertest.NewMulti(t, s.bin, dir, etcd.URL, []string{"server1", "server2"}, groups.String())
 	s1, s2 := cs[0], cs[1]
 	s1.Start(t)
@@ -74,7 +92,7 @@ func TestTemplatesUnderClpd(t *testing.T) {
 
 	// Server1's daemon dies; its lease expires and server2 takes the group over.
 	s1.Kill(t)
-	clustertest.WaitFor(t, 20*time.Second, "failover to server2", func() bool {
+	clustertest.WaitFor(t, 45*time.Second, "failover to server2", func() bool {
 		so, _, _ := s2.Run(t, "clpstat")
 		return strings.Contains(so, "    failover1 .......: Online           \n      current        : server2\n")
 	})
