@@ -7,8 +7,10 @@
 // requests come through Engine's methods. Nothing is polled while every watched process is held
 // by a pidfd, so an idle pcheck does not wake up at all.
 //
-// Text in and out (the pfile syntax, syslog lines, padmin's layout) is compat's business; this
-// package deals in typed values only.
+// The control socket (Claim, Server, Call) replaces ProcessSaver's SysV shared memory and
+// message queue, and Reporter carries messages to syslog, a terminal and the clpkit alert log.
+// The text itself (the pfile syntax, the syslog lines, padmin's layout) is compat's business:
+// this package deals in typed values.
 package psaver
 
 import (

@@ -87,7 +87,7 @@ func Claim(dir, pfile string, key uint32, pid int) (*Instance, error) {
 	in.pfileLock = pf
 	err = unix.Flock(int(pf.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 	if errors.Is(err, unix.EWOULDBLOCK) {
-		return nil, &BusyError{Pfile: pfile, Key: key, PID: holderOf(dir, pfile), SamePfile: true}
+		return nil, &BusyError{Pfile: pfile, Key: key, PID: Holder(dir, pfile).PID, SamePfile: true}
 	}
 	// Any other failure (a file system without flock, such as some NFS mounts) only loses the
 	// check of a second pcheck on the same pfile with another IPCKEY; the IPCKEY lock below,
@@ -160,12 +160,6 @@ func readHolder(path string) (int, string) {
 	first, rest, _ := strings.Cut(string(b), "\n")
 	pid, _ := strconv.Atoi(first)
 	return pid, strings.TrimSuffix(rest, "\n")
-}
-
-// holderOf finds the pid of the pcheck that runs pfile, from the lock files in dir; 0 when none
-// says so (it may run with another run directory).
-func holderOf(dir, pfile string) int {
-	return Holder(dir, pfile).PID
 }
 
 // Running is a pcheck found through the lock files of a run directory.
