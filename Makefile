@@ -10,7 +10,7 @@ GO      ?= go
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-# Every folder of cmd/ with a main.go is a command (cmd/internal is not).
+# Every folder of cmd/ with a main.go is a command.
 CMDS := $(patsubst cmd/%/main.go,%,$(wildcard cmd/*/main.go))
 
 SBINDIR     = $(DESTDIR)$(PREFIX)/sbin

@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"clpkit/cmd/internal/command"
+	"clpkit/internal/command"
 )
 
 // The man page repeats the synopsis and options of --help word for word, and --help lists

@@ -9,8 +9,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"clpkit/cmd/internal/command"
 	"clpkit/compat"
+	"clpkit/internal/command"
 	"clpkit/pkg/fsmon"
 	"clpkit/pkg/fsprobe"
 )

@@ -12,7 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"clpkit/cmd/internal/command"
+	"clpkit/internal/command"
 	"clpkit/pkg/config"
 	"clpkit/pkg/daemon"
 	"clpkit/pkg/version"

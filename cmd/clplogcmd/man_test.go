@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"clpkit/cmd/internal/command"
+	"clpkit/internal/command"
 )
 
 const manPath = "../../man/clplogcmd.8"
