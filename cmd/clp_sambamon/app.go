@@ -5,12 +5,11 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"clpkit/compat"
-	"clpkit/internal/command"
+	"clpkit/internal/fsmoncmd"
 	"clpkit/pkg/fsmon"
 	"clpkit/pkg/fsprobe"
 )
@@ -51,100 +50,42 @@ Exit status: 0 success, 1 Samba failed, 2 bad command line, 3 monitor_id in use,
 4 -stop timed out or no such watcher, 5 system error. See clp_sambamon(8).
 `
 
-func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
-	app := &cli.App{
-		Name:  "clp_sambamon",
-		Usage: "watch a Samba share",
+// spec is what sets this command apart from its sibling: its flags and its probe.
+func spec() fsmoncmd.Spec {
+	return fsmoncmd.Spec{
+		Cmd:     compat.Sambamon(),
+		Usage:   "watch a Samba share",
+		Subject: "s",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "s", Usage: "the `share` to watch"},
 			&cli.StringFlag{Name: "a", Value: "127.0.0.1", Usage: "the server's IP `address`, or address:port"},
 			&cli.StringFlag{Name: "u", Usage: "log on as `user`"},
 			&cli.StringFlag{Name: "p", Usage: "the user's `password`"},
-			&cli.IntFlag{Name: "i", Value: 30, Usage: "`interval` between probes in seconds"},
-			&cli.IntFlag{Name: "c", Value: 5, Usage: "failed probes in a row (`retries`) that end the watch"},
-			&cli.IntFlag{Name: "r", Value: 60, Usage: "`timeout` of a probe in seconds"},
 		},
-		Action: func(c *cli.Context) error { return action(c, stdout, stderr, env) },
+		Build: func(c *cli.Context) (fsmon.Probe, error) {
+			ip, port, err := compat.ParseFsmonAddress(c.String("a"), true, 445)
+			if err != nil {
+				return nil, &fsmoncmd.UsageError{Err: err}
+			}
+			target := fsprobe.SMBTarget{
+				Addr:     net.JoinHostPort(ip.String(), strconv.Itoa(port)),
+				Share:    c.String("s"),
+				User:     c.String("u"),
+				Password: c.String("p"),
+			}
+			return func(ctx context.Context) error {
+				_, err := fsprobe.ProbeSMB(ctx, target)
+				return err
+			}, nil
+		},
 	}
-	command.Setup(app, stdout, stderr, fsmon.ExitUsage, help)
-	// The normaliser has checked the command line; should urfave still refuse it, the answer
-	// is the seed's message 11 all the same.
-	app.OnUsageError = func(*cli.Context, error, bool) error {
-		emitter(stderr, env).Emit(compat.Sambamon().ArgMessage(nil))
-		return command.Fail(fsmon.ExitUsage, "")
-	}
-	return app
+}
+
+func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
+	return fsmoncmd.NewApp(spec(), help, stdout, stderr, env)
 }
 
 // run is the whole command: argv in, exit status out.
 func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
-	norm, err := compat.NormalizeFsmonArgs(compat.Sambamon(), args[1:])
-	if err != nil {
-		emitter(stderr, env).Emit(compat.Sambamon().ArgMessage(err))
-		return fsmon.ExitUsage
-	}
-	return command.Run(newApp(stdout, stderr, env), append(args[:1:1], norm...))
-}
-
-// emitter writes to the alert log of env and to stderr. Without a server name there is no alert
-// log: the messages then go to stderr.
-func emitter(stderr io.Writer, env func(string) string) fsmon.Emitter {
-	cmd := compat.Sambamon()
-	e := fsmon.Emitter{Module: cmd.FsmonModule(), Stderr: stderr, Name: cmd.Name}
-	e.Logger, _ = fsmon.StandardLogger(env)
-	return e
-}
-
-func action(c *cli.Context, stdout, stderr io.Writer, env func(string) string) error {
-	cmd := compat.Sambamon()
-	pos := c.Args().Slice()
-	if len(pos) == 0 || !compat.FsmonValidID(pos[0]) {
-		// Only a command line that bypassed the normaliser gets here.
-		emitter(stderr, env).Emit(cmd.ArgMessage(&compat.FsmonArgError{ID: 13}))
-		return command.Fail(fsmon.ExitUsage, "")
-	}
-	req := fsmon.Request{ID: pos[0]}
-	share := c.String("s")
-
-	logger, err := fsmon.StandardLogger(env)
-	e := fsmon.Emitter{Logger: logger, Module: cmd.FsmonModule(), Stderr: stderr, Name: cmd.Name}
-	report := func(ev fsmon.Event) { e.Emit(cmd.Messages(ev, share)...) }
-	if err != nil {
-		report(fsmon.Event{Kind: fsmon.EnvError, Errno: fsmon.Errno(err), Err: err})
-		return command.Fail(fsmon.ExitSystem, "")
-	}
-	defer logger.Close()
-
-	op, wait, err := compat.FsmonControl(pos[1:])
-	if err != nil {
-		e.Emit(cmd.ArgMessage(err))
-		return command.Fail(fsmon.ExitUsage, "")
-	}
-	req.Op, req.Wait = op, wait
-	if op == fsmon.OpWatch {
-		ip, port, err := compat.ParseFsmonAddress(c.String("a"), true, 445)
-		if err != nil {
-			e.Emit(cmd.ArgMessage(err))
-			return command.Fail(fsmon.ExitUsage, "")
-		}
-		target := fsprobe.SMBTarget{
-			Addr:     net.JoinHostPort(ip.String(), strconv.Itoa(port)),
-			Share:    share,
-			User:     c.String("u"),
-			Password: c.String("p"),
-		}
-		req.Watch = fsmon.WatchConfig{
-			Interval: time.Duration(c.Int("i")) * time.Second,
-			Retries:  c.Int("c"),
-			Timeout:  time.Duration(c.Int("r")) * time.Second,
-			Probe: func(ctx context.Context) error {
-				_, err := fsprobe.ProbeSMB(ctx, target)
-				return err
-			},
-		}
-	}
-	if code := fsmon.Run(context.Background(), fsmon.RegistryFor(env, cmd.FsmonModule()), req, report, stdout); code != 0 {
-		return command.Fail(code, "")
-	}
-	return nil
+	return fsmoncmd.Run(spec(), newApp, args, stdout, stderr, env)
 }
