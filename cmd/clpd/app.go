@@ -30,6 +30,7 @@ const (
 const help = `Usage:
   clpd [-c file] [--server name] [--socket path]
   clpd --check [-c file]
+  clpd --make-certs [-c file]
   clpd --version
 
 The clpkit cluster daemon. Runs in the foreground: joins the cluster, runs this server's
@@ -42,6 +43,8 @@ Options:
                      or the only server of a one-server cluster)
   --socket path      API socket (default <run_dir>/clpd.sock)
   --check            validate the configuration, print a summary and exit
+  --make-certs       create the cluster CA (unless [tls] dir has one) and a certificate for
+                     every server of the configuration in [tls] dir, then exit
   --version          print the version and exit
   --help             show this help
 
@@ -58,6 +61,7 @@ func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
 			&cli.StringFlag{Name: "server"},
 			&cli.StringFlag{Name: "socket"},
 			&cli.BoolFlag{Name: "check"},
+			&cli.BoolFlag{Name: "make-certs"},
 			&cli.BoolFlag{Name: "version"},
 		},
 		Action: func(c *cli.Context) error { return action(c, stdout, stderr, env) },
@@ -79,6 +83,21 @@ func action(c *cli.Context, stdout, stderr io.Writer, env func(string) string) e
 		return nil
 	}
 	path := c.String("config")
+	if c.Bool("make-certs") {
+		cfg, err := config.Load(path)
+		if err != nil {
+			return command.Fail(exitConfig, "%v", err)
+		}
+		made, err := daemon.MakeCerts(cfg)
+		for _, f := range made {
+			fmt.Fprintln(stdout, f)
+		}
+		if err != nil {
+			return command.Fail(exitFailure, "clpd: %v", err)
+		}
+		fmt.Fprintf(stdout, "%s: the cluster CA and %d server certificate(s); copy the directory to every server (ca.key only where certificates are made)\n", cfg.TLS.Dir, len(made))
+		return nil
+	}
 	if c.Bool("check") {
 		cfg, err := config.Load(path)
 		if err != nil {

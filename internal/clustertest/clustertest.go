@@ -69,15 +69,21 @@ type Cluster struct {
 	AlertLog string
 	LogDir   string
 	RunDir   string
-	cmd      *exec.Cmd
-	out      *bytes.Buffer
-	done     chan struct{}
+	// Cgroup is where clpd keeps the groups' processes, relative to the cgroup v2 mount: private
+	// to the test, and removed (with anything left in it) when the test ends.
+	Cgroup string
+	cmd    *exec.Cmd
+	// registered: the host cleanup is registered with the test.
+	registered bool
+	out        *bytes.Buffer
+	done       chan struct{}
 }
 
 // newCluster lays out one server's files under dir; the config's [paths] must match.
 func newCluster(server, dir, bin string) *Cluster {
 	return &Cluster{
 		Server: server, Dir: dir, Bin: bin,
+		Cgroup:   fmt.Sprintf("clpkit-test/%d-%s-%s", os.Getpid(), filepath.Base(filepath.Dir(dir))+filepath.Base(dir), server),
 		Config:   filepath.Join(dir, "cluster.toml"),
 		Socket:   filepath.Join(dir, "run", "clpd.sock"),
 		AlertLog: filepath.Join(dir, "log", "alert.log"),
@@ -102,15 +108,16 @@ heartbeat_timeout = "5s"
 data_dir = "data"
 log_dir = "log"
 run_dir = "run"
+cgroup = %q
 
 [[server]]
 name = "server1"
 address = "127.0.0.1"
 comment = "Primary server"
-etcd_client_url = "http://127.0.0.1:%d"
-etcd_peer_url = "http://127.0.0.1:%d"
+etcd_client_url = "https://127.0.0.1:%d"
+etcd_peer_url = "https://127.0.0.1:%d"
 
-%s`, FreePort(tb), FreePort(tb), groups)
+%s`, c.Cgroup, FreePort(tb), FreePort(tb), groups)
 	if err := os.WriteFile(c.Config, []byte(cfg), 0o644); err != nil {
 		tb.Fatal(err)
 	}
@@ -135,6 +142,7 @@ func (c *Cluster) Start(tb testing.TB) {
 	c.done = make(chan struct{})
 	go func() { _ = c.cmd.Wait(); close(c.done) }()
 	tb.Cleanup(func() { c.Stop(tb) })
+	c.cleanupOnce(tb)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if _, _, code := c.Run(tb, "clpstat"); code == 0 {
@@ -273,8 +281,8 @@ func NewMulti(tb testing.TB, bin, dir, endpoint string, servers []string, groups
 name = "cluster1"
 
 [timing]
-heartbeat_interval = "1s"
-heartbeat_timeout = "4s"
+heartbeat_interval = "100ms"
+heartbeat_timeout = "1s"
 
 [store]
 mode = "external"
@@ -284,8 +292,9 @@ endpoints = [%q]
 data_dir = "data"
 log_dir = "log"
 run_dir = "run"
+cgroup = %q
 
-%s%s`, endpoint, decl.String(), strings.ReplaceAll(groups, `"scripts/`, `"../scripts/`))
+%s%s`, endpoint, c.Cgroup, decl.String(), strings.ReplaceAll(groups, `"scripts/`, `"../scripts/`))
 		if err := os.WriteFile(c.Config, []byte(cfg), 0o644); err != nil {
 			tb.Fatal(err)
 		}
@@ -304,4 +313,18 @@ func Gone(pid int) bool {
 	i := bytes.LastIndexByte(b, ')')
 	f := strings.Fields(string(b[i+1:]))
 	return len(f) == 0 || f[0] == "Z" || f[0] == "X"
+}
+
+// cleanupOnce registers, once per Cluster, the removal of what clpd leaves on the host when a test
+// kills it: its guard process, and its cgroups with anything still in them. Cleanups run last
+// registered first, so this runs after Stop.
+func (c *Cluster) cleanupOnce(tb testing.TB) {
+	if c.registered {
+		return
+	}
+	c.registered = true
+	tb.Cleanup(func() {
+		stopGuard(c.RunDir)
+		removeCgroup(c.Cgroup)
+	})
 }

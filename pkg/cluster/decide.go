@@ -56,9 +56,9 @@ func stopOrder(rs []config.Resource) []int {
 // but a running operation, so an operator sees at once that something needs attention.
 func groupState(op string, rs []status.State) status.State {
 	switch op {
-	case opStart:
+	case recStart:
 		return status.OnlinePending
-	case opStop:
+	case recStop:
 		return status.OfflinePending
 	}
 	online, offline := 0, 0

@@ -8,7 +8,7 @@ import (
 	"clpkit/pkg/status"
 )
 
-func rsc(name string, deps ...string) config.Resource {
+func cres(name string, deps ...string) config.Resource {
 	return config.Resource{Name: name, Depends: deps}
 }
 
@@ -18,12 +18,12 @@ func TestStartOrder(t *testing.T) {
 		rs   []config.Resource
 		want []int
 	}{
-		{"config order without dependencies", []config.Resource{rsc("a"), rsc("b"), rsc("c")}, []int{0, 1, 2}},
-		{"dependency first", []config.Resource{rsc("exec", "fip"), rsc("fip")}, []int{1, 0}},
-		{"chain", []config.Resource{rsc("c", "b"), rsc("b", "a"), rsc("a")}, []int{2, 1, 0}},
-		{"diamond keeps config order among ready ones", []config.Resource{rsc("top", "l", "r"), rsc("l", "base"), rsc("r", "base"), rsc("base")}, []int{3, 1, 2, 0}},
-		{"unknown dependency is ignored", []config.Resource{rsc("a", "nosuch")}, []int{0}},
-		{"cycle leaves its members out instead of looping", []config.Resource{rsc("a", "b"), rsc("b", "a"), rsc("c")}, []int{2}},
+		{"config order without dependencies", []config.Resource{cres("a"), cres("b"), cres("c")}, []int{0, 1, 2}},
+		{"dependency first", []config.Resource{cres("exec", "fip"), cres("fip")}, []int{1, 0}},
+		{"chain", []config.Resource{cres("c", "b"), cres("b", "a"), cres("a")}, []int{2, 1, 0}},
+		{"diamond keeps config order among ready ones", []config.Resource{cres("top", "l", "r"), cres("l", "base"), cres("r", "base"), cres("base")}, []int{3, 1, 2, 0}},
+		{"unknown dependency is ignored", []config.Resource{cres("a", "nosuch")}, []int{0}},
+		{"cycle leaves its members out instead of looping", []config.Resource{cres("a", "b"), cres("b", "a"), cres("c")}, []int{2}},
 		{"empty", nil, []int{}},
 	}
 	for _, tt := range tests {
@@ -31,7 +31,7 @@ func TestStartOrder(t *testing.T) {
 			t.Errorf("%s: startOrder = %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	if got := stopOrder([]config.Resource{rsc("exec", "fip"), rsc("fip")}); !slices.Equal(got, []int{0, 1}) {
+	if got := stopOrder([]config.Resource{cres("exec", "fip"), cres("fip")}); !slices.Equal(got, []int{0, 1}) {
 		t.Errorf("stopOrder = %v, want the dependant first", got)
 	}
 }
@@ -50,9 +50,9 @@ func TestGroupState(t *testing.T) {
 		{"", []status.State{off, onF}, status.OnlineFailure},
 		{"", []status.State{on, offF}, status.OfflineFailure},
 		{"", []status.State{on, off}, status.OnlineFailure},
-		{opStart, []status.State{on, off}, status.OnlinePending},
-		{opStop, []status.State{on, off}, status.OfflinePending},
-		{opStart, []status.State{onF}, status.OnlinePending},
+		{recStart, []status.State{on, off}, status.OnlinePending},
+		{recStop, []status.State{on, off}, status.OfflinePending},
+		{recStart, []status.State{onF}, status.OnlinePending},
 	}
 	for _, tt := range tests {
 		if got := groupState(tt.op, tt.rs); got != tt.want {

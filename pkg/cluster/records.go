@@ -13,8 +13,8 @@ import (
 
 // Operations a group record can say were under way.
 const (
-	opStart = "start"
-	opStop  = "stop"
+	recStart = "start"
+	recStop  = "stop"
 )
 
 // groupRecord is what survives a daemon crash about a group: the operation last begun on this
@@ -32,11 +32,10 @@ type resourceRecord struct {
 	State  status.State   `json:"state"`
 	Event  resource.Event `json:"event"`
 	Detail string         `json:"detail,omitempty"`
-	// Job is the running script: the start script of a pending or asynchronous resource, or the
-	// stop script of a resource going Offline.
-	Job *resource.Job `json:"job,omitempty"`
-	// StopJob is the stop script of a resource going Offline.
-	StopJob *resource.Job `json:"stop_job,omitempty"`
+	// Start is the running start script: of a pending resource, or of an asynchronous one.
+	Start *resource.JobInfo `json:"start,omitempty"`
+	// Stop is the running stop script of a resource going Offline.
+	Stop *resource.JobInfo `json:"stop,omitempty"`
 }
 
 // records persists run state under dir (in the run directory: a reboot clears it, and after a

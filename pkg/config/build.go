@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -18,11 +20,29 @@ const (
 	storeExternal = "external"
 	typeExec      = "exec"
 
-	defaultHeartbeatInterval = time.Second
-	defaultHeartbeatTimeout  = 5 * time.Second
+	// The defaults put a service back up on the standby about 1.2 s after a cable pull: the lease
+	// (1 s) expires, etcd notices within its 500 ms expiry sweep, the standby starts the group.
+	// The active server fences 0.5 s after its last acknowledged renewal, so a renewal path that
+	// stalls for about 0.4 s is tolerated.
+	defaultHeartbeatInterval = 100 * time.Millisecond
+	defaultHeartbeatTimeout  = time.Second
+	defaultFenceFraction     = 0.5
+	minFenceFraction         = 0.2
+	maxFenceFraction         = 0.8
 	defaultAPITimeout        = 30 * time.Minute
-	// minHeartbeatTimeout is etcd's minimum lease TTL; the heartbeat timeout becomes that TTL.
-	minHeartbeatTimeout = 2 * time.Second
+	// etcd counts leases in whole seconds.
+	minHeartbeatTimeout = time.Second
+	// defaultElectionShort is the embedded member's election timeout when the lease is shorter
+	// than 2 s (etcd's shortest lease is ceil(1.5 × election timeout) seconds); else etcd's own
+	// default applies.
+	defaultElectionShort = 500 * time.Millisecond
+	defaultElection      = time.Second
+
+	watchdogAuto          = "auto"
+	watchdogOn            = "on"
+	watchdogOff           = "off"
+	defaultWatchdogDevice = "/dev/watchdog"
+	defaultWatchdogTime   = time.Second
 	// defaultScriptTimeout is CLUSTERPRO's default exec resource timeout.
 	defaultScriptTimeout = 1800 * time.Second
 	maxRetry             = 99
@@ -36,13 +56,19 @@ const (
 	maxNameLen     = 63
 )
 
-func topKeys() []string     { return []string{"cluster", "timing", "store", "paths", "server", "group"} }
+func topKeys() []string {
+	return []string{"cluster", "timing", "store", "tls", "fencing", "paths", "server", "group"}
+}
 func clusterKeys() []string { return []string{"name", "comment"} }
 func timingKeys() []string {
-	return []string{"heartbeat_interval", "heartbeat_timeout", "api_timeout"}
+	return []string{"heartbeat_interval", "heartbeat_timeout", "fence_fraction", "api_timeout"}
 }
-func storeKeys() []string { return []string{"mode", "endpoints"} }
-func pathsKeys() []string { return []string{"data_dir", "log_dir", "run_dir"} }
+func storeKeys() []string { return []string{"mode", "endpoints", "election_timeout"} }
+func tlsKeys() []string   { return []string{"dir"} }
+func fencingKeys() []string {
+	return []string{"guard", "watchdog", "watchdog_device", "watchdog_timeout"}
+}
+func pathsKeys() []string { return []string{"data_dir", "log_dir", "run_dir", "cgroup"} }
 func serverKeys() []string {
 	return []string{"name", "address", "comment", "etcd_client_url", "etcd_peer_url"}
 }
@@ -66,8 +92,10 @@ func (p *parser) build(raw map[string]any) *Config {
 	c := &Config{}
 	c.Cluster = p.cluster(top)
 	c.Timing = p.timing(top)
-	c.Store = p.store(top)
+	c.Store = p.store(top, c.Timing)
 	c.Paths = p.paths(top)
+	c.TLS = p.tls(top, c.Paths)
+	c.Fencing = p.fencing(top, c.Timing)
 	c.Servers = p.servers(top, c.Store.Mode == storeEmbedded)
 	var refs []resourceRef
 	c.Groups, refs = p.groups(top, c)
@@ -139,6 +167,7 @@ func (p *parser) timing(top *table) Timing {
 	tm := Timing{
 		HeartbeatInterval: defaultHeartbeatInterval,
 		HeartbeatTimeout:  defaultHeartbeatTimeout,
+		FenceFraction:     defaultFenceFraction,
 		APITimeout:        defaultAPITimeout,
 	}
 	m, ok := top.sub("timing")
@@ -158,6 +187,11 @@ func (p *parser) timing(top *table) Timing {
 	read("heartbeat_interval", &tm.HeartbeatInterval)
 	read("heartbeat_timeout", &tm.HeartbeatTimeout)
 	read("api_timeout", &tm.APITimeout)
+	if f, ok := t.fraction("fence_fraction", minFenceFraction, maxFenceFraction); ok {
+		tm.FenceFraction = f
+	} else if t.has("fence_fraction") {
+		valid = false
+	}
 	if !valid {
 		return tm
 	}
@@ -165,23 +199,53 @@ func (p *parser) timing(top *table) Timing {
 	if !t.has("heartbeat_timeout") {
 		timeout += ", the default"
 	}
+	fence := time.Duration(float64(tm.HeartbeatTimeout) * tm.FenceFraction)
 	switch {
 	case tm.HeartbeatTimeout < minHeartbeatTimeout:
 		t.errorf("heartbeat_timeout", "timing.heartbeat_timeout (%s) is below etcd's minimum lease TTL: use at least %q",
 			timeout, minHeartbeatTimeout.String())
-	case tm.HeartbeatTimeout <= tm.HeartbeatInterval:
-		key := "heartbeat_timeout"
+	case tm.HeartbeatTimeout%time.Second != 0:
+		t.errorf("heartbeat_timeout", "timing.heartbeat_timeout (%s) is not a whole number of seconds: etcd counts leases in seconds; use %q or %q",
+			timeout, tm.HeartbeatTimeout.Truncate(time.Second).String(), (tm.HeartbeatTimeout.Truncate(time.Second) + time.Second).String())
+	case 2*tm.HeartbeatInterval > fence:
+		key := "heartbeat_interval"
 		if !t.has(key) {
-			key = "heartbeat_interval"
+			key = "heartbeat_timeout"
 		}
-		t.errorf(key, "timing.heartbeat_timeout (%s) must be greater than timing.heartbeat_interval (%s): raise the timeout or lower the interval",
-			timeout, tm.HeartbeatInterval)
+		t.errorf(key, "timing.heartbeat_interval (%s) leaves fewer than two renewals before the fencing deadline (fence_fraction %g × heartbeat_timeout %s = %s): use an interval of at most %s",
+			tm.HeartbeatInterval, tm.FenceFraction, timeout, fence, fence/2)
 	}
 	return tm
 }
 
-func (p *parser) store(top *table) Store {
-	st := Store{Mode: storeEmbedded}
+// fraction reads a number (integer or float) that must lie in [lo, hi].
+func (t *table) fraction(key string, lo, hi float64) (float64, bool) {
+	v, ok := t.m[key]
+	if !ok {
+		return 0, false
+	}
+	var f float64
+	switch x := v.(type) {
+	case float64:
+		f = x
+	case int64:
+		f = float64(x)
+	default:
+		t.wrongType(key, fmt.Sprintf("a number from %g to %g", lo, hi), v)
+		return 0, false
+	}
+	if f < lo || f > hi || f != f {
+		t.errorf(key, "%s %g is out of range: use %g to %g", t.keyName(key), f, lo, hi)
+		return 0, false
+	}
+	return f, true
+}
+
+func (p *parser) store(top *table, tm Timing) Store {
+	st := Store{Mode: storeEmbedded, ElectionTimeout: defaultElection}
+	if tm.HeartbeatTimeout < 2*time.Second {
+		st.ElectionTimeout = defaultElectionShort
+	}
 	m, ok := top.sub("store")
 	if !ok {
 		return st
@@ -196,24 +260,115 @@ func (p *parser) store(top *table) Store {
 	}
 	eps, epsOK := t.strList("endpoints")
 	for _, e := range eps {
-		if st.Mode == storeExternal && !isHTTPURL(e) {
-			t.errorf("endpoints", `store.endpoints %q is not valid: use an http:// or https:// URL like "http://192.168.0.10:2379"`, e)
+		switch {
+		case st.Mode != storeExternal:
+		case !isHTTPURL(e):
+			t.errorf("endpoints", `store.endpoints %q is not valid: use an https:// URL like "https://192.168.0.10:2379"`, e)
+			epsOK = false
+		case strings.HasPrefix(e, "http://") && !isLoopbackURL(e):
+			t.errorf("endpoints", `store.endpoints %q would expose the cluster's store to the network without TLS: use https:// and name the certificates in [tls] dir`, e)
 			epsOK = false
 		}
 	}
 	switch {
 	case !modeOK:
 	case st.Mode == storeExternal && !t.has("endpoints"):
-		t.errorf("mode", `store.endpoints is required when store.mode is "external": list the etcd client URLs, like endpoints = ["http://192.168.0.10:2379"]`)
+		t.errorf("mode", `store.endpoints is required when store.mode is "external": list the etcd client URLs, like endpoints = ["https://192.168.0.10:2379"]`)
 	case st.Mode == storeExternal && epsOK && len(eps) == 0:
-		t.errorf("endpoints", `store.endpoints is empty: list the external etcd client URLs, like ["http://192.168.0.10:2379"]`)
+		t.errorf("endpoints", `store.endpoints is empty: list the external etcd client URLs, like ["https://192.168.0.10:2379"]`)
 	case st.Mode == storeEmbedded && t.has("endpoints"):
 		t.errorf("endpoints", `store.endpoints is only allowed when store.mode is "external": remove it or set mode = "external"`)
 	}
 	if epsOK && st.Mode == storeExternal {
 		st.Endpoints = eps
 	}
+	if d, ok := t.duration("election_timeout"); ok {
+		st.ElectionTimeout = d
+		minTTL := time.Duration(math.Ceil(1.5*d.Seconds())) * time.Second
+		switch {
+		case st.Mode == storeExternal:
+			t.errorf("election_timeout", "store.election_timeout applies to the embedded member only: set the external etcd's --election-timeout instead, and remove this key")
+		case d < 50*time.Millisecond:
+			t.errorf("election_timeout", "store.election_timeout (%s) is too short for etcd: use at least \"50ms\"", d)
+		case minTTL > tm.HeartbeatTimeout:
+			t.errorf("election_timeout", "store.election_timeout (%s) makes etcd's shortest lease %s, longer than timing.heartbeat_timeout (%s): use at most %s, or raise the heartbeat timeout",
+				d, minTTL, tm.HeartbeatTimeout, time.Duration(float64(tm.HeartbeatTimeout)/1.5).Truncate(time.Millisecond))
+		}
+	}
 	return st
+}
+
+// isLoopbackURL reports whether a URL's host is a loopback address or "localhost".
+func isLoopbackURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(u.Hostname())
+	return err == nil && ip.IsLoopback()
+}
+
+func (p *parser) tls(top *table, ps Paths) TLS {
+	out := TLS{Dir: filepath.Join(ps.DataDir, "pki")}
+	m, ok := top.sub("tls")
+	if !ok {
+		return out
+	}
+	t := p.table(m, "tls", "tls", "[tls]", tlsKeys())
+	t.checkUnknown()
+	if s, ok := t.str("dir"); ok {
+		if s == "" {
+			t.errorf("dir", "tls.dir must not be empty: remove it to use <data_dir>/pki")
+			return out
+		}
+		out.Dir, out.DirSet = p.resolve(s), true
+	}
+	return out
+}
+
+func (p *parser) fencing(top *table, tm Timing) Fencing {
+	f := Fencing{Guard: true, Watchdog: watchdogAuto, WatchdogDevice: defaultWatchdogDevice, WatchdogTimeout: defaultWatchdogTime}
+	m, ok := top.sub("fencing")
+	if !ok {
+		return f
+	}
+	t := p.table(m, "fencing", "fencing", "[fencing]", fencingKeys())
+	t.checkUnknown()
+	if b, ok := t.boolean("guard"); ok {
+		f.Guard = b
+	}
+	if v, ok := t.enum("watchdog", watchdogAuto, watchdogOn, watchdogOff); ok {
+		f.Watchdog = v
+	}
+	if s, ok := t.str("watchdog_device"); ok {
+		if !filepath.IsAbs(s) {
+			t.errorf("watchdog_device", "fencing.watchdog_device %q is not an absolute path: use a device like \"/dev/watchdog\"", s)
+		} else {
+			f.WatchdogDevice = s
+		}
+	}
+	if d, ok := t.duration("watchdog_timeout"); ok {
+		if d%time.Second != 0 {
+			t.errorf("watchdog_timeout", "fencing.watchdog_timeout (%s) is not a whole number of seconds: kernel watchdogs count in seconds", d)
+		} else {
+			f.WatchdogTimeout = d
+		}
+	}
+	if f.Watchdog == watchdogOn && f.WatchdogTimeout >= tm.HeartbeatTimeout {
+		key := "watchdog"
+		if t.has("watchdog_timeout") {
+			key = "watchdog_timeout"
+		}
+		t.errorf(key, "fencing.watchdog = \"on\" needs fencing.watchdog_timeout (%s) below timing.heartbeat_timeout (%s), so a machine that stalls is reset before its lease can expire: raise the heartbeat timeout to at least %s",
+			f.WatchdogTimeout, tm.HeartbeatTimeout, f.WatchdogTimeout+time.Second)
+	}
+	if f.Watchdog == watchdogOn && !f.Guard {
+		t.errorf("watchdog", "fencing.watchdog = \"on\" needs fencing.guard = true: the guard process feeds the watchdog")
+	}
+	return f
 }
 
 func isHTTPURL(s string) bool {
@@ -232,6 +387,14 @@ func (p *parser) paths(top *table) Paths {
 	ps.DataDir = p.dirPath(t, "data_dir", defaultDataDir)
 	ps.LogDir = p.dirPath(t, "log_dir", defaultLogDir)
 	ps.RunDir = p.dirPath(t, "run_dir", defaultRunDir)
+	if s, ok := t.str("cgroup"); ok {
+		clean := filepath.Clean("/" + s)
+		if s == "" || clean == "/" || strings.Contains(s, "..") {
+			t.errorf("cgroup", "paths.cgroup %q is not valid: name a directory below the cgroup v2 mount, like \"clpkit/cluster1.server1\"", s)
+		} else {
+			ps.Cgroup = strings.TrimPrefix(clean, "/")
+		}
+	}
 	return ps
 }
 
@@ -302,14 +465,20 @@ func etcdURL(t *table, key, addr, port string) string {
 	v, ok := t.str(key)
 	switch {
 	case ok && !isHTTPURL(v):
-		t.errorf(key, `server.%s %q is not valid: use an http:// or https:// URL like "http://192.168.0.10:%s"`, key, v, port)
+		t.errorf(key, `server.%s %q is not valid: use an https:// URL like "https://192.168.0.10:%s"`, key, v, port)
+		return ""
+	case ok && strings.HasPrefix(v, "http://") && isLoopbackURL(v):
+		t.errorf(key, `server.%s %q would open the cluster's store to every local user: use https:// (the store takes only clients with the cluster's certificates)`, key, v)
+		return ""
+	case ok && strings.HasPrefix(v, "http://"):
+		t.errorf(key, `server.%s %q would expose the cluster's store to the network without TLS: use https:// (the store takes only clients with the cluster's certificates)`, key, v)
 		return ""
 	case ok:
 		return v
 	case t.has(key) || addr == "":
 		return ""
 	}
-	return "http://" + net.JoinHostPort(addr, port)
+	return "https://" + net.JoinHostPort(addr, port)
 }
 
 // checkListeners refuses two embedded etcd listeners on one host:port: the second member could not

@@ -34,24 +34,28 @@ func TestLoadTestdata(t *testing.T) {
 				Timing: Timing{
 					HeartbeatInterval: 500 * time.Millisecond,
 					HeartbeatTimeout:  3 * time.Second,
+					FenceFraction:     0.6,
 					APITimeout:        10 * time.Minute,
 				},
-				Store: Store{Mode: "external", Endpoints: []string{"http://10.0.0.1:2379", "https://10.0.0.2:2379"}},
+				Store:   Store{Mode: "external", Endpoints: []string{"https://10.0.0.1:2379", "https://10.0.0.2:2379"}, ElectionTimeout: time.Second},
+				TLS:     TLS{Dir: filepath.Join(dir, "pki"), DirSet: true},
+				Fencing: Fencing{Guard: true, Watchdog: "off", WatchdogDevice: "/dev/watchdog1", WatchdogTimeout: 2 * time.Second},
 				Paths: Paths{
 					DataDir: filepath.Join(dir, "var", "lib"),
 					LogDir:  "/tmp/clpkit/log",
 					RunDir:  filepath.Join(dir, "run"),
+					Cgroup:  "clpkit/test1",
 				},
 				Servers: []Server{
 					{
 						Name: "server1", Address: "10.0.0.1", Comment: "Primary server",
-						EtcdClientURL: "http://10.0.0.1:12379", EtcdPeerURL: "http://10.0.0.1:12380",
-						Line: 26,
+						EtcdClientURL: "https://10.0.0.1:12379", EtcdPeerURL: "https://10.0.0.1:12380",
+						Line: 39,
 					},
 					{
 						Name: "server2", Address: "fe80::2",
-						EtcdClientURL: "http://[fe80::2]:2379", EtcdPeerURL: "http://[fe80::2]:2380",
-						Line: 33,
+						EtcdClientURL: "https://[fe80::2]:2379", EtcdPeerURL: "https://[fe80::2]:2380",
+						Line: 46,
 					},
 				},
 				Groups: []Group{
@@ -59,7 +63,7 @@ func TestLoadTestdata(t *testing.T) {
 						Name: "failover1", Comment: "Main service",
 						Servers:   []string{"server2", "server1"},
 						AutoStart: false,
-						Line:      37,
+						Line:      50,
 						Resources: []Resource{
 							{
 								Name: "exec1", Type: "exec",
@@ -71,7 +75,7 @@ func TestLoadTestdata(t *testing.T) {
 								ActivationFinalAction:   ActionStopCluster,
 								DeactivationRetry:       99,
 								DeactivationFinalAction: ActionStopCluster,
-								Line:                    43,
+								Line:                    56,
 							},
 							{
 								Name: "exec2", Type: "exec", Depends: []string{"exec1"},
@@ -81,11 +85,11 @@ func TestLoadTestdata(t *testing.T) {
 								Log:                     "/tmp/clpkit/log/failover1.exec2.log",
 								ActivationFinalAction:   ActionStopGroup,
 								DeactivationFinalAction: ActionNone,
-								Line:                    58,
+								Line:                    71,
 							},
 						},
 					},
-					{Name: "empty", Servers: []string{"server1", "server2"}, AutoStart: true, Line: 65},
+					{Name: "empty", Servers: []string{"server1", "server2"}, AutoStart: true, Line: 78},
 				},
 			},
 		},
@@ -94,12 +98,14 @@ func TestLoadTestdata(t *testing.T) {
 			want: &Config{
 				File:    filepath.Join(dir, "minimal.toml"),
 				Cluster: Cluster{Name: "cluster1"},
-				Timing:  Timing{HeartbeatInterval: time.Second, HeartbeatTimeout: 5 * time.Second, APITimeout: 30 * time.Minute},
-				Store:   Store{Mode: "embedded"},
+				Timing:  Timing{HeartbeatInterval: 100 * time.Millisecond, HeartbeatTimeout: time.Second, FenceFraction: 0.5, APITimeout: 30 * time.Minute},
+				Store:   Store{Mode: "embedded", ElectionTimeout: 500 * time.Millisecond},
 				Paths:   Paths{DataDir: "/var/lib/clpkit", LogDir: "/var/log/clpkit", RunDir: "/run/clpkit"},
+				TLS:     TLS{Dir: "/var/lib/clpkit/pki"},
+				Fencing: Fencing{Guard: true, Watchdog: "auto", WatchdogDevice: "/dev/watchdog", WatchdogTimeout: time.Second},
 				Servers: []Server{{
 					Name: "server1", Address: "127.0.0.1",
-					EtcdClientURL: "http://127.0.0.1:2379", EtcdPeerURL: "http://127.0.0.1:2380",
+					EtcdClientURL: "https://127.0.0.1:2379", EtcdPeerURL: "https://127.0.0.1:2380",
 					Line: 6,
 				}},
 				Groups: []Group{{
@@ -180,7 +186,7 @@ func TestConfigLookups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g, ok := c.Group("empty"); !ok || g.Line != 65 {
+	if g, ok := c.Group("empty"); !ok || g.Line != 78 {
 		t.Errorf("Group(empty) = %v, %v", g, ok)
 	}
 	if s, ok := c.Server("server2"); !ok || s.Address != "fe80::2" {

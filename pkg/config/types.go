@@ -13,6 +13,8 @@ type Config struct {
 	Timing  Timing
 	Store   Store
 	Paths   Paths
+	TLS     TLS
+	Fencing Fencing
 	Servers []Server
 	Groups  []Group
 }
@@ -23,12 +25,17 @@ type Cluster struct {
 	Comment string
 }
 
-// Timing holds the heartbeat and API timings. Defaults: interval 1s, timeout 5s, API 30m.
+// Timing holds the heartbeat and API timings. Defaults: interval 100ms, timeout 1s, fence
+// fraction 0.5, API 30m.
 type Timing struct {
 	// HeartbeatInterval is how often a server renews its lease.
 	HeartbeatInterval time.Duration
-	// HeartbeatTimeout is the lease TTL: a server silent this long is Offline.
+	// HeartbeatTimeout is the lease TTL: a server silent this long is Offline. Whole seconds.
 	HeartbeatTimeout time.Duration
+	// FenceFraction places the fencing deadline: a server that has had no renewal acknowledged
+	// for FenceFraction × HeartbeatTimeout (counted from the renewal's send time) stops its
+	// groups; the store cannot expire its lease before the whole HeartbeatTimeout.
+	FenceFraction float64
 	// APITimeout is how long clpgrp/clpcl wait for an operation unless --apito says otherwise.
 	APITimeout time.Duration
 }
@@ -39,6 +46,29 @@ type Store struct {
 	Mode string
 	// Endpoints are the client URLs of an external etcd cluster (Mode "external" only).
 	Endpoints []string
+	// ElectionTimeout is the embedded member's etcd election timeout (its heartbeat tick is a
+	// tenth of it). etcd's shortest lease is ceil(1.5 × ElectionTimeout) seconds.
+	ElectionTimeout time.Duration
+}
+
+// TLS names the certificates the store (and, between servers, the API) is secured with: Dir holds
+// ca.crt, <server>.crt and <server>.key. Default <data_dir>/pki; a one-server embedded store
+// creates them when they are missing.
+type TLS struct {
+	Dir string
+	// DirSet says the file named Dir; otherwise it is the default.
+	DirSet bool
+}
+
+// Fencing says what keeps a server's groups from outliving its lease when clpd itself cannot act.
+type Fencing struct {
+	// Guard runs clpguard, which kills the groups at the deadline if clpd is killed or frozen.
+	Guard bool
+	// Watchdog is "auto" (the kernel watchdog when the device exists and its timeout fits below
+	// the lease), "on" (required) or "off".
+	Watchdog        string
+	WatchdogDevice  string
+	WatchdogTimeout time.Duration
 }
 
 // Paths are the directories clpd uses. Relative paths in the file are resolved against the
@@ -47,6 +77,9 @@ type Paths struct {
 	DataDir string
 	LogDir  string
 	RunDir  string
+	// Cgroup is where the groups' cgroups live, relative to the cgroup v2 mount; "" means
+	// clpkit/<cluster>.<server>.
+	Cgroup string
 }
 
 // Server is one member of the cluster.
@@ -54,8 +87,8 @@ type Server struct {
 	Name    string
 	Address string
 	Comment string
-	// EtcdClientURL and EtcdPeerURL are the embedded member's listeners.
-	// Defaults: http://<Address>:2379 and http://<Address>:2380.
+	// EtcdClientURL and EtcdPeerURL are the embedded member's listeners, always TLS.
+	// Defaults: https://<Address>:2379 and https://<Address>:2380.
 	EtcdClientURL string
 	EtcdPeerURL   string
 	// Line is where the server's table starts in the file, for later error messages.

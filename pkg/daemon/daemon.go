@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"clpkit/pkg/api"
 	"clpkit/pkg/cluster"
 	"clpkit/pkg/config"
+	"clpkit/pkg/pki"
 	"clpkit/pkg/resource"
 	"clpkit/pkg/status"
 	"clpkit/pkg/store"
@@ -118,57 +120,55 @@ func Run(ctx context.Context, o Options) error {
 	}
 	alerts := alert.NewStandard(alertPath, local, time.Now)
 	defer alerts.Close()
-	note := func(id int, level, text string) {
+	note := func(module string, id int, level, text string) {
 		lv, err := alert.ParseLevel(level)
 		if err != nil {
 			lv = alert.Info
 		}
-		if err := alerts.Log(context.WithoutCancel(ctx), "rc", id, lv, text); err != nil {
+		if err := alerts.Log(context.WithoutCancel(ctx), module, id, lv, text); err != nil {
 			o.Log.Warn("writing alert", "err", err)
 		}
 	}
 
 	notify("STATUS=starting the coordination store")
-	srv, _ := cfg.Server(local)
-	endpoints := cfg.Store.Endpoints
-	if cfg.Store.Mode != "external" {
-		m, err := store.StartMember(ctx, store.MemberConfig{
-			Name: local, Dir: filepath.Join(cfg.Paths.DataDir, "etcd"),
-			ClientURL: srv.EtcdClientURL, PeerURL: srv.EtcdPeerURL,
-			LogFile: filepath.Join(cfg.Paths.LogDir, "etcd.log"),
-		})
-		if err != nil {
-			return err
-		}
-		defer m.Close()
-		endpoints = []string{srv.EtcdClientURL}
-	}
-	st, err := store.Connect(ctx, endpoints, cfg.Cluster.Name)
+	st, closeStore, err := openStore(ctx, cfg, local, o.Log)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore()
 
-	life, shutdown := context.WithCancel(ctx)
-	defer shutdown()
-	cl, err := cluster.New(cluster.Deps{
+	fence, err := setUpFencing(ctx, cfg, local, o)
+	if err != nil {
+		return err
+	}
+	defer fence.close()
+
+	// The engine runs on a context of its own: when clpd is told to stop, its groups must still be
+	// stopped with working scripts and a working store.
+	life, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	eng, err := cluster.New(cluster.Deps{
 		Config: cfg, Local: local, Store: st, Alert: note, Log: o.Log,
-		Host: hostInfo(), Environ: o.Environ, ProcRoot: "/proc", Shutdown: shutdown,
+		Host: hostInfo(), Environ: o.Environ, ProcRoot: "/proc",
+		Containment: fence.containment, Guard: fence.guard, GuardFenced: fence.guardFenced,
+		SuspendFile: filepath.Join(cfg.Paths.DataDir, "suspended"),
 	})
 	if err != nil {
 		return err
 	}
-	// Operations run on a context that outlives ctx: when clpd is told to stop, its groups
-	// must still be stopped with working scripts.
-	opCtx, cancelOps := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelOps()
+	ran := make(chan error, 1)
+	go func() { ran <- eng.Run(life) }()
 	notify("STATUS=joining cluster " + cfg.Cluster.Name)
-	if err := cl.Start(opCtx); err != nil {
-		return err
-	}
-	note(1, cluster.LevelInfo, fmt.Sprintf("Cluster service has started on server %s.", local))
+	go func() {
+		// The store may not answer yet (a server that boots while the network is down): the
+		// engine keeps trying; clpd serves its API meanwhile.
+		if err := eng.StartService(life); err != nil {
+			o.Log.Warn("starting the cluster service", "err", err)
+		}
+	}()
 
-	hs := &http.Server{Handler: api.Handler(&service{cl: cl, cfg: cfg, local: local, life: opCtx}), ReadHeaderTimeout: 5 * time.Second}
+	svc := &service{eng: eng, cfg: cfg, local: local}
+	hs := &http.Server{Handler: api.Handler(svc), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			o.Log.Error("API server", "err", err)
@@ -179,16 +179,138 @@ func Run(ctx context.Context, o Options) error {
 	go watchdog(life)
 	o.Log.Info("clpd is running", "server", local, "cluster", cfg.Cluster.Name, "socket", socket)
 
-	<-life.Done()
-	notify("STOPPING=1")
-	notify("STATUS=stopping groups")
-	o.Log.Info("stopping groups")
-	serr := cl.Stop(opCtx, cluster.FactorServerShutdown)
-	note(2, cluster.LevelInfo, fmt.Sprintf("Cluster service has stopped on server %s.", local))
+	var serr error
+	select {
+	case <-ctx.Done():
+		notify("STOPPING=1")
+		notify("STATUS=stopping groups")
+		o.Log.Info("stopping groups")
+		// Stopping the groups takes as long as their stop scripts do; systemd's TimeoutStopSec
+		// bounds it, not clpd.
+		serr = eng.StopService(life, cluster.FactorServerShutdown, true)
+		<-eng.Done()
+	case <-eng.Done():
+		// A final action stopped the cluster service.
+	case err := <-ran:
+		serr = err
+	}
+	abandon()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(sctx)
+	fence.release()
 	return serr
+}
+
+// openStore starts the embedded member (or reaches the external store) with the cluster's
+// certificates and connects to it.
+func openStore(ctx context.Context, cfg *config.Config, local string, log *slog.Logger) (*store.Store, func(), error) {
+	srv, _ := cfg.Server(local)
+	files := pki.ServerFiles(cfg.TLS.Dir, local)
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	endpoints := cfg.Store.Endpoints
+	useTLS := true
+	if cfg.Store.Mode != "external" {
+		if err := ensurePKI(cfg, local); err != nil {
+			return nil, nil, err
+		}
+		election := cfg.Store.ElectionTimeout
+		m, err := store.StartMember(ctx, store.MemberConfig{
+			Name: local, Dir: filepath.Join(cfg.Paths.DataDir, "etcd"),
+			ClientURL: srv.EtcdClientURL, PeerURL: srv.EtcdPeerURL,
+			LogFile: filepath.Join(cfg.Paths.LogDir, "etcd.log"),
+			TLS:     files,
+			TickMs:  uint(election.Milliseconds() / 10), ElectionMs: uint(election.Milliseconds()),
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		closers = append(closers, m.Close)
+		endpoints = []string{srv.EtcdClientURL}
+	} else {
+		useTLS = false
+		for _, e := range endpoints {
+			if strings.HasPrefix(e, "https://") {
+				useTLS = true
+			}
+		}
+		if !useTLS {
+			log.Warn("the external store takes clients without certificates: any local user can change it; use https:// endpoints and [tls] dir", "endpoints", strings.Join(endpoints, ","))
+		}
+	}
+	o := store.Options{Endpoints: endpoints, Cluster: cfg.Cluster.Name}
+	if useTLS {
+		tc, err := pki.ClientConfig(files)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("the store's client certificate: %w", err)
+		}
+		o.TLS = tc
+	}
+	st, err := store.Connect(ctx, o)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	closers = append(closers, func() { st.Close() })
+	return st, closeAll, nil
+}
+
+// ensurePKI creates the cluster CA and this server's certificate for a one-server embedded store
+// whose [tls] dir names nothing yet; a cluster of several servers shares one CA, made once with
+// clpd --make-certs and copied to every server.
+func ensurePKI(cfg *config.Config, local string) error {
+	files := pki.ServerFiles(cfg.TLS.Dir, local)
+	if err := pki.Check(files); err == nil {
+		return nil
+	}
+	if len(cfg.Servers) > 1 {
+		if _, err := os.Stat(files.Cert); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s has no certificate for server %s: create the cluster's certificates on one server with `clpd --make-certs -c %s` and copy %s to every server",
+				cfg.TLS.Dir, local, cfg.File, cfg.TLS.Dir)
+		}
+		return pki.Check(files)
+	}
+	if err := pki.EnsureCA(cfg.TLS.Dir, cfg.Cluster.Name); err != nil {
+		return err
+	}
+	return pki.EnsureServer(cfg.TLS.Dir, local, certHosts(cfg, local))
+}
+
+// certHosts are the names a server's certificate must cover: its address and its listeners.
+func certHosts(cfg *config.Config, server string) []string {
+	s, ok := cfg.Server(server)
+	if !ok {
+		return nil
+	}
+	hosts := []string{s.Address}
+	for _, u := range []string{s.EtcdClientURL, s.EtcdPeerURL} {
+		if pu, err := url.Parse(u); err == nil && pu.Hostname() != "" {
+			hosts = append(hosts, pu.Hostname())
+		}
+	}
+	return hosts
+}
+
+// MakeCerts creates the cluster CA (unless there is one) and a certificate for every server of
+// the configuration in its [tls] dir: clpd --make-certs.
+func MakeCerts(cfg *config.Config) ([]string, error) {
+	if err := pki.EnsureCA(cfg.TLS.Dir, cfg.Cluster.Name); err != nil {
+		return nil, err
+	}
+	var made []string
+	for _, s := range cfg.Servers {
+		if err := pki.EnsureServer(cfg.TLS.Dir, s.Name, certHosts(cfg, s.Name)); err != nil {
+			return made, err
+		}
+		made = append(made, pki.ServerFiles(cfg.TLS.Dir, s.Name).Cert)
+	}
+	return made, nil
 }
 
 // lock takes the data directory's lock, so two clpd of one configuration never run at once.
@@ -243,16 +365,19 @@ func hostInfo() resource.Host {
 	return h
 }
 
-// service adapts the cluster to the API: it resolves "all groups" and -h, which are request
+// service adapts the engine to the API: it resolves "all groups" and -h, which are request
 // concerns, not cluster ones.
 type service struct {
-	cl    *cluster.Cluster
+	eng   *cluster.Engine
 	cfg   *config.Config
 	local string
-	life  context.Context
 }
 
-func (s *service) Status(ctx context.Context) (status.Cluster, error) { return s.cl.Status(ctx), nil }
+func (s *service) Status(ctx context.Context) (status.Cluster, error) {
+	st, err := s.eng.Status(ctx)
+	st.Taken = time.Now()
+	return st, err
+}
 
 // checkHost accepts requests meant for this server. Requests for another server need the
 // channel between servers, which a one-server cluster does not have.
@@ -286,19 +411,19 @@ func (s *service) eachGroup(ctx context.Context, r api.GroupRequest, op func(con
 }
 
 func (s *service) StartGroup(ctx context.Context, r api.GroupRequest) error {
-	return s.eachGroup(ctx, r, func(ctx context.Context, g string) error { return s.cl.StartGroup(ctx, g, r.Force) }, status.CodeAlreadyStarted)
+	return s.eachGroup(ctx, r, func(ctx context.Context, g string) error { return s.eng.StartGroup(ctx, g, r.Force) }, status.CodeAlreadyStarted)
 }
 
 func (s *service) StopGroup(ctx context.Context, r api.GroupRequest) error {
-	return s.eachGroup(ctx, r, s.cl.StopGroup, status.CodeAlreadyStopped)
+	return s.eachGroup(ctx, r, s.eng.StopGroup, status.CodeAlreadyStopped)
 }
 
 func (s *service) MoveGroup(ctx context.Context, r api.GroupRequest) error {
-	return s.eachGroup(ctx, r, func(ctx context.Context, g string) error { return s.cl.MoveGroup(ctx, g, r.Dest) }, status.CodeAlreadyStopped)
+	return s.eachGroup(ctx, r, func(ctx context.Context, g string) error { return s.eng.MoveGroup(ctx, g, r.Dest) }, status.CodeAlreadyStopped)
 }
 
 func (s *service) Current(ctx context.Context, group string) (string, error) {
-	return s.cl.Current(ctx, group)
+	return s.eng.Current(ctx, group)
 }
 
 func (s *service) Cluster(ctx context.Context, r api.ClusterRequest) ([]api.ServerResult, error) {
@@ -309,20 +434,22 @@ func (s *service) Cluster(ctx context.Context, r api.ClusterRequest) ([]api.Serv
 	if r.All {
 		factor = cluster.FactorClusterShutdown
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.APITimeout)
+	defer cancel()
 	var err error
 	switch r.Op {
 	case api.ClusterStart:
-		err = s.cl.Start(s.life)
+		err = s.eng.StartService(ctx)
 	case api.ClusterStop:
-		err = s.cl.Stop(ctx, factor)
+		err = s.eng.StopService(ctx, factor, false)
 	case api.ClusterRestart:
-		if err = s.cl.Stop(ctx, factor); err == nil {
-			err = s.cl.Start(s.life)
+		if err = s.eng.StopService(ctx, factor, false); err == nil {
+			err = s.eng.StartService(ctx)
 		}
 	case api.ClusterSuspend:
-		s.cl.SetSuspended(true)
+		err = s.eng.Suspend(ctx, true, s.local)
 	case api.ClusterResume:
-		s.cl.SetSuspended(false)
+		err = s.eng.Suspend(ctx, false, s.local)
 	default:
 		return nil, &status.OpError{Code: status.CodeInternal, Msg: "unknown cluster operation " + r.Op}
 	}

@@ -37,23 +37,42 @@ type Spec struct {
 	Log string
 	// RCFile is where the exit status is recorded; it must be unique per resource and action.
 	RCFile string
+	// Cgroup, when set, is an open cgroup v2 directory the script is cloned straight into, so
+	// that it and everything it starts (double-forked daemons included) can be killed at once.
+	// CgroupPath is its path, recorded for a restarted daemon.
+	Cgroup     *os.File
+	CgroupPath string
+	// Kill, when set, kills everything the script started (the cgroup); a timeout uses it.
+	// Without it a timeout kills the script's process group.
+	Kill func()
 }
 
-// Job is a script that runs (or ran) in its own process group.
-type Job struct {
+// JobInfo identifies a script run for good, across daemon restarts.
+type JobInfo struct {
 	// Wrapper is the process group leader; its exit is the script's end.
 	Wrapper procwatch.Identity `json:"wrapper"`
 	// ScriptPID is the script's own process (CLP_PID for asynchronous starts).
 	ScriptPID int    `json:"script_pid"`
 	RCFile    string `json:"rc_file"`
+	// Cgroup is the cgroup the script runs in; "" when it runs in a process group only.
+	Cgroup string `json:"cgroup,omitempty"`
+}
+
+// Job is a script that runs (or ran) in its own process group.
+type Job struct {
+	JobInfo
 
 	cmd      *exec.Cmd
 	procRoot string
+	kill     func()
 	// The process is waited for once, by one goroutine; exited closes when it has ended, so any
 	// number of callers can wait for it (os/exec allows a single Wait).
 	once   sync.Once
 	exited chan struct{}
 }
+
+// Info is what a restarted daemon needs to adopt the job.
+func (j *Job) Info() JobInfo { return j.JobInfo }
 
 // Result is how a script ended.
 type Result struct {
@@ -107,12 +126,16 @@ func Spawn(procRoot string, s Spec) (*Job, error) {
 	cmd.Stderr = logf
 	cmd.ExtraFiles = []*os.File{pw}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if s.Cgroup != nil {
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(s.Cgroup.Fd())
+	}
 	if err := cmd.Start(); err != nil {
 		pw.Close()
 		return nil, fmt.Errorf("starting %s: %w", s.Script, err)
 	}
 	pw.Close()
-	j := &Job{cmd: cmd, RCFile: s.RCFile, procRoot: procRoot}
+	j := &Job{cmd: cmd, JobInfo: JobInfo{RCFile: s.RCFile, Cgroup: s.CgroupPath}, procRoot: procRoot, kill: s.Kill}
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	if err == nil {
 		j.ScriptPID, err = strconv.Atoi(strings.TrimSpace(line))
@@ -132,12 +155,10 @@ func Spawn(procRoot string, s Spec) (*Job, error) {
 	return j, nil
 }
 
-// Adopt makes j, decoded from what a previous daemon persisted, a job this daemon can wait for
-// and signal.
-func Adopt(procRoot string, j *Job) *Job {
-	j.procRoot = procRoot
-	j.cmd = nil
-	return j
+// Adopt makes a job a previous daemon recorded one this daemon can wait for and signal. kill, when
+// set, kills everything it started (see Spec.Kill).
+func Adopt(procRoot string, info JobInfo, kill func()) *Job {
+	return &Job{JobInfo: info, procRoot: procRoot, kill: kill}
 }
 
 // watch starts the one wait for the job's end.
@@ -202,6 +223,9 @@ func (j *Job) Wait(ctx context.Context) Result {
 	case <-done:
 	case <-ctx.Done():
 		killed = true
+		if j.kill != nil {
+			j.kill()
+		}
 		j.Kill()
 		<-done
 	}
@@ -217,4 +241,18 @@ func (j *Job) Wait(ctx context.Context) Result {
 		return Result{Code: -1}
 	}
 	return Result{Code: code}
+}
+
+// Recorded is how the script ended according to its exit-status file, if it has ended and the
+// file was written (a wrapper killed with the script leaves none).
+func (i JobInfo) Recorded() (Result, bool) {
+	b, err := os.ReadFile(i.RCFile)
+	if err != nil {
+		return Result{Code: -1}, false
+	}
+	code, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return Result{Code: -1}, false
+	}
+	return Result{Code: code}, true
 }

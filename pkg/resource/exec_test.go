@@ -104,7 +104,7 @@ func TestAdoptedJob(t *testing.T) {
 	}
 	// Reap the real child in the background, as init would for an orphan.
 	go func() { _ = j.cmd.Wait() }()
-	a := Adopt("/proc", &Job{Wrapper: j.Wrapper, ScriptPID: j.ScriptPID, RCFile: j.RCFile})
+	a := Adopt("/proc", j.Info(), nil)
 	if !a.Running() {
 		t.Fatal("adopted job not running")
 	}

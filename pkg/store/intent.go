@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -34,22 +36,22 @@ type Marker struct {
 
 func (s *Store) markerKey(group string) string { return path.Join(s.prefix, "groups", group, "active") }
 
+func encodeMarker(m Marker) (string, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("encoding marker: %w", err)
+	}
+	return string(b), nil
+}
+
 // SetMarker writes the group's marker, if token still owns the group.
 func (s *Store) SetMarker(ctx context.Context, group string, m Marker, token int64) error {
-	b, err := json.Marshal(m)
+	b, err := encodeMarker(m)
 	if err != nil {
 		return err
 	}
-	return s.guarded(ctx, group, token, clientv3.OpPut(s.markerKey(group), string(b)))
-}
-
-// ClearMarker deletes the group's marker, if token still owns the group: nobody is to run it.
-func (s *Store) ClearMarker(ctx context.Context, group string, token int64) error {
-	return s.guarded(ctx, group, token, clientv3.OpDelete(s.markerKey(group)))
-}
-
-func (s *Store) guarded(ctx context.Context, group string, token int64, op clientv3.Op) error {
-	r, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(s.ownerKey(group)), "=", token)).Then(op).Commit()
+	r, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(s.ownerKey(group)), "=", token)).
+		Then(clientv3.OpPut(s.markerKey(group), b)).Commit()
 	if err != nil {
 		return fmt.Errorf("updating group %s: %w", group, err)
 	}
@@ -59,40 +61,33 @@ func (s *Store) guarded(ctx context.Context, group string, token int64, op clien
 	return nil
 }
 
-// Markers returns every group's marker.
-func (s *Store) Markers(ctx context.Context) (map[string]Marker, error) {
-	base := path.Join(s.prefix, "groups") + "/"
-	r, err := s.cli.Get(ctx, base, clientv3.WithPrefix())
-	if err != nil {
-		return nil, fmt.Errorf("reading group markers: %w", err)
-	}
-	out := map[string]Marker{}
-	for _, kv := range r.Kvs {
-		g, ok := strings.CutSuffix(strings.TrimPrefix(string(kv.Key), base), "/active")
-		if !ok {
-			continue
-		}
-		var m Marker
-		if json.Unmarshal(kv.Value, &m) == nil {
-			out[g] = m
-		}
-	}
-	return out, nil
-}
-
-// Changes signals (without detail) every change to the cluster's keys until ctx ends. Readers
-// re-read what they need: a missed or merged signal loses nothing.
-func (s *Store) Changes(ctx context.Context) <-chan struct{} {
+// Watch signals (without detail) every change to the cluster's keys until ctx ends, and once more
+// whenever the watch had to be re-established: readers re-read a Snapshot, so a missed, merged or
+// compacted-away event loses nothing.
+func (s *Store) Watch(ctx context.Context) <-chan struct{} {
 	out := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case out <- struct{}{}:
+		default:
+		}
+	}
 	go func() {
 		defer close(out)
 		for ctx.Err() == nil {
-			wc := s.cli.Watch(clientv3.WithRequireLeader(ctx), s.prefix+"/", clientv3.WithPrefix())
-			for range wc {
-				select {
-				case out <- struct{}{}:
-				default:
+			wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+			wc := s.cli.Watch(wctx, s.prefix+"/", clientv3.WithPrefix())
+			signal()
+			for resp := range wc {
+				if resp.Err() != nil {
+					break
 				}
+				signal()
+			}
+			cancel()
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
 			}
 		}
 	}()
@@ -101,25 +96,54 @@ func (s *Store) Changes(ctx context.Context) <-chan struct{} {
 
 func (s *Store) statusKey(server string) string { return path.Join(s.prefix, "status", server) }
 
-// PublishStatus stores this server's view of the groups it runs, on its lease, so any server can
-// show them.
-func (s *Store) PublishStatus(ctx context.Context, server string, data []byte, l Lease) error {
-	if _, err := s.cli.Put(ctx, s.statusKey(server), string(data), clientv3.WithLease(l.ID)); err != nil {
+// Publish stores this server's view of the groups it runs, on its lease, so any server can show
+// them.
+func (s *Store) Publish(ctx context.Context, server string, data []byte, lease int64) error {
+	if _, err := s.cli.Put(ctx, s.statusKey(server), string(data), clientv3.WithLease(clientv3.LeaseID(lease))); err != nil {
 		return fmt.Errorf("publishing status: %w", err)
 	}
 	return nil
 }
 
-// Statuses returns what every Online server published.
-func (s *Store) Statuses(ctx context.Context) (map[string][]byte, error) {
-	base := path.Join(s.prefix, "status") + "/"
-	r, err := s.cli.Get(ctx, base, clientv3.WithPrefix())
-	if err != nil {
-		return nil, fmt.Errorf("reading statuses: %w", err)
+// decodeSnapshot sorts the cluster's keys into a Snapshot. Keys it does not know, and values that
+// do not decode, are skipped: the store is shared, and one bad value must not blind a server to
+// the rest.
+func decodeSnapshot(prefix string, rev int64, kvs []*mvccpb.KeyValue) Snapshot {
+	snap := Snapshot{Rev: rev, Servers: map[string]int64{}, Owners: map[string]Owner{}, Markers: map[string]Marker{}, Statuses: map[string][]byte{}}
+	base := prefix + "/"
+	for _, kv := range kvs {
+		k, ok := strings.CutPrefix(string(kv.Key), base)
+		if !ok {
+			continue
+		}
+		kind, rest, ok := strings.Cut(k, "/")
+		if !ok || rest == "" {
+			continue
+		}
+		switch kind {
+		case "servers":
+			if !strings.Contains(rest, "/") && string(kv.Value) == rest {
+				snap.Servers[rest] = kv.Lease
+			}
+		case "status":
+			if !strings.Contains(rest, "/") {
+				snap.Statuses[rest] = kv.Value
+			}
+		case "groups":
+			g, leaf, ok := strings.Cut(rest, "/")
+			if !ok || g == "" {
+				continue
+			}
+			switch leaf {
+			case "owner":
+				snap.Owners[g] = Owner{Server: string(kv.Value), Token: kv.CreateRevision, Lease: kv.Lease}
+			case "active":
+				var m Marker
+				if json.Unmarshal(kv.Value, &m) == nil && m.Server != "" {
+					snap.Markers[g] = m
+				}
+			}
+		}
 	}
-	out := make(map[string][]byte, len(r.Kvs))
-	for _, kv := range r.Kvs {
-		out[strings.TrimPrefix(string(kv.Key), base)] = kv.Value
-	}
-	return out, nil
+	return snap
 }

@@ -5,13 +5,21 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
+
+	"clpkit/pkg/pki"
 )
 
 // MemberConfig describes the embedded etcd member a clpd runs.
@@ -22,8 +30,81 @@ type MemberConfig struct {
 	PeerURL   string
 	// InitialCluster is "name=peerURL,..."; empty means a single-member cluster of this member.
 	InitialCluster string
+	// ClusterToken tells this cluster's members from another's at the first start; every
+	// member must be given the same. Empty means one derived from InitialCluster (in any
+	// order), which members of one configuration share.
+	ClusterToken string
 	// LogFile receives etcd's own log; empty discards it (the daemon's log is not etcd's).
 	LogFile string
+	// TLS, when set, makes the member serve only mutually authenticated TLS: its client and
+	// peer URLs must be https://, it presents TLS.Cert and accepts only clients and peers whose
+	// certificate the cluster CA (TLS.CA) signed. Unset, the member serves plain http:// and
+	// only on a loopback address. Either way, only clpd may talk to the store: a client of the
+	// store can start a group (scripts run as root) by writing one key.
+	TLS pki.Files
+	// TickMs and ElectionMs are etcd's heartbeat interval and election timeout in milliseconds;
+	// 0 means etcd's defaults, 100 and 1000. The caller picks them because they bound the
+	// shortest lease the member grants: etcd raises every lease TTL to at least
+	// ceil(1.5 × election timeout) seconds, so the default 1000 ms turns a 1-second heartbeat
+	// lease into 2 seconds, and a 1-second lease needs ElectionMs ≤ 666 (clpd runs 50/500).
+	// ElectionMs must be at least 5 × TickMs.
+	TickMs     uint
+	ElectionMs uint
+}
+
+// tls reports whether the member serves TLS.
+func (mc MemberConfig) tls() bool { return mc.TLS != (pki.Files{}) }
+
+// checkURLs refuses listeners that would let anyone but clpd reach the store: plain http:// on
+// a non-loopback address, or a scheme that does not match whether TLS is set (etcd itself would
+// silently serve plain HTTP on an http:// URL even with certificates).
+func (mc MemberConfig) checkURLs() ([]url.URL, error) {
+	urls := []struct{ what, raw string }{{"client URL", mc.ClientURL}, {"peer URL", mc.PeerURL}}
+	for _, m := range strings.Split(mc.InitialCluster, ",") {
+		if name, u, ok := strings.Cut(strings.TrimSpace(m), "="); ok {
+			urls = append(urls, struct{ what, raw string }{"initial cluster peer URL of " + name, u})
+		}
+	}
+	var out []url.URL
+	for _, l := range urls {
+		u, err := url.Parse(l.raw)
+		if err != nil || u.Host == "" || u.Hostname() == "" {
+			return nil, fmt.Errorf("etcd member %s: %s %q is not a URL: use https://<address>:<port>", mc.Name, l.what, l.raw)
+		}
+		switch {
+		case mc.tls() && u.Scheme != "https":
+			return nil, fmt.Errorf("etcd member %s: %s %q is not https:// but the member serves only TLS (certificate %s): use https://%s", mc.Name, l.what, l.raw, mc.TLS.Cert, u.Host)
+		case !mc.tls() && u.Scheme == "https":
+			return nil, fmt.Errorf("etcd member %s: %s %q is https:// but the member has no certificates: give it the cluster PKI, or use http://127.0.0.1", mc.Name, l.what, l.raw)
+		case !mc.tls() && u.Scheme != "http":
+			return nil, fmt.Errorf("etcd member %s: %s %q is not http:// or https://: use http://127.0.0.1:<port>", mc.Name, l.what, l.raw)
+		case !mc.tls() && !isLoopback(u.Hostname()):
+			return nil, fmt.Errorf("etcd member %s: %s %q would serve the store without TLS to other hosts, letting them start and stop groups: give the member the cluster PKI and use https://, or listen on 127.0.0.1", mc.Name, l.what, l.raw)
+		}
+		out = append(out, *u)
+	}
+	return out[:2], nil
+}
+
+// clusterToken derives a token from the initial cluster, the same for every member given the
+// same members in whatever order. (A token per member name would give each member a cluster ID
+// of its own, and the members would refuse each other's messages.)
+func clusterToken(initialCluster string) string {
+	ms := strings.Split(initialCluster, ",")
+	for i := range ms {
+		ms[i] = strings.TrimSpace(ms[i])
+	}
+	slices.Sort(ms)
+	sum := sha256.Sum256([]byte(strings.Join(ms, ",")))
+	return "clpkit-" + hex.EncodeToString(sum[:8])
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Member is a running embedded etcd member.
@@ -33,13 +114,16 @@ type Member struct {
 
 // StartMember starts the member and returns once it serves clients, or fails with why it could not.
 func StartMember(ctx context.Context, mc MemberConfig) (*Member, error) {
-	cu, err := url.Parse(mc.ClientURL)
+	urls, err := mc.checkURLs()
 	if err != nil {
-		return nil, fmt.Errorf("etcd client url %q: %w", mc.ClientURL, err)
+		return nil, err
 	}
-	pu, err := url.Parse(mc.PeerURL)
-	if err != nil {
-		return nil, fmt.Errorf("etcd peer url %q: %w", mc.PeerURL, err)
+	cu, pu := &urls[0], &urls[1]
+	if mc.tls() {
+		// pki's errors name the file and the fix; etcd's would not.
+		if err := pki.Check(mc.TLS); err != nil {
+			return nil, fmt.Errorf("etcd member %s: %w", mc.Name, err)
+		}
 	}
 	if err := os.MkdirAll(mc.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating etcd data dir: %w", err)
@@ -55,7 +139,29 @@ func StartMember(ctx context.Context, mc MemberConfig) (*Member, error) {
 	if cfg.InitialCluster == "" {
 		cfg.InitialCluster = mc.Name + "=" + mc.PeerURL
 	}
-	cfg.InitialClusterToken = "clpkit-" + mc.Name
+	cfg.InitialClusterToken = mc.ClusterToken
+	if cfg.InitialClusterToken == "" {
+		cfg.InitialClusterToken = clusterToken(cfg.InitialCluster)
+	}
+	if mc.tls() {
+		// One certificate serves both ways: the member presents it to clients and peers, and
+		// uses it as its client certificate towards peers (and towards itself, for the gRPC
+		// gateway). ClientCertAuth makes a certificate from the CA mandatory on both listeners.
+		ti := transport.TLSInfo{
+			CertFile:       mc.TLS.Cert,
+			KeyFile:        mc.TLS.Key,
+			TrustedCAFile:  mc.TLS.CA,
+			ClientCertAuth: true,
+		}
+		cfg.ClientTLSInfo = ti
+		cfg.PeerTLSInfo = ti
+	}
+	if mc.TickMs != 0 {
+		cfg.TickMs = mc.TickMs
+	}
+	if mc.ElectionMs != 0 {
+		cfg.ElectionMs = mc.ElectionMs
+	}
 	// A member restarted on its own data dir rejoins what it was part of; "new" is only used
 	// for the very first start.
 	if _, err := os.Stat(filepath.Join(mc.Dir, "member")); err == nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"path"
@@ -11,6 +12,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 )
 
 // ErrOwnedElsewhere is returned when a group's owner key belongs to another server.
@@ -20,24 +23,50 @@ var ErrOwnedElsewhere = errors.New("group is owned by another server")
 // the caller lost ownership and must not act on the group's resources.
 var ErrFenced = errors.New("ownership lost (stale fencing token)")
 
-// Store is one server's view of the cluster's coordination keys.
+// ErrLeaseGone is returned by Renew when the store no longer knows the lease: it expired or was
+// revoked, and every key on it is gone.
+var ErrLeaseGone = errors.New("lease not found (expired or revoked)")
+
+// Store is one server's view of the cluster's coordination keys. Every method takes a context and
+// callers give each call a deadline: a store that does not answer must never hang the caller.
 type Store struct {
 	cli    *clientv3.Client
 	prefix string
 }
 
-// Connect opens a client on endpoints for cluster. The keys live under /clpkit/<cluster>/.
-func Connect(ctx context.Context, endpoints []string, cluster string) (*Store, error) {
+// Options are how a Store connects.
+type Options struct {
+	Endpoints []string
+	// Cluster names the key prefix: /clpkit/<cluster>/.
+	Cluster string
+	// TLS, when set, is the client side of mutually authenticated TLS.
+	TLS *tls.Config
+	// DialTimeout bounds the first connection; 0 means 5 s.
+	DialTimeout time.Duration
+}
+
+// Connect opens a client. It does not wait for the store to answer: the first call does.
+func Connect(ctx context.Context, o Options) (*Store, error) {
+	if o.DialTimeout == 0 {
+		o.DialTimeout = 5 * time.Second
+	}
 	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:   endpoints,
-		DialTimeout: 5 * time.Second,
+		Endpoints:   o.Endpoints,
+		DialTimeout: o.DialTimeout,
+		TLS:         o.TLS,
 		Context:     ctx,
 		Logger:      zap.NewNop(),
+		// Reconnect fast once a cut cable is back: gRPC's default backoff grows to two minutes,
+		// which would keep a fenced server out of the cluster long after the store answers.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			MinConnectTimeout: time.Second,
+		})},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("connecting to etcd at %s: %w", strings.Join(endpoints, ","), err)
+		return nil, fmt.Errorf("connecting to etcd at %s: %w", strings.Join(o.Endpoints, ","), err)
 	}
-	return &Store{cli: cli, prefix: path.Join("/clpkit", cluster)}, nil
+	return &Store{cli: cli, prefix: path.Join("/clpkit", o.Cluster)}, nil
 }
 
 // Close closes the client.
@@ -48,28 +77,33 @@ func (s *Store) ownerKey(group string) string { return path.Join(s.prefix, "grou
 
 // Lease is a server's heartbeat: while it lives, the server is Online and its owner keys stand.
 type Lease struct {
-	ID  clientv3.LeaseID
+	ID clientv3.LeaseID
+	// TTL is what the store granted: etcd raises a TTL below its minimum (1.5 × its election
+	// timeout, in whole seconds), never lowers it.
 	TTL time.Duration
 }
 
 // Join grants (or, after a daemon restart, re-attaches to) the server's lease and publishes the
 // server key on it. A previous lease that is still alive is kept, so the groups this server owned
-// before a crash are still its own and no other server could have taken them meanwhile.
-func (s *Store) Join(ctx context.Context, server string, previous int64, ttl time.Duration) (Lease, error) {
+// before a crash are still its own and no other server could have taken them meanwhile;
+// reattached says so.
+func (s *Store) Join(ctx context.Context, server string, previous int64, ttl time.Duration) (l Lease, reattached bool, err error) {
 	if previous != 0 {
-		if _, err := s.cli.KeepAliveOnce(ctx, clientv3.LeaseID(previous)); err == nil {
-			l := Lease{ID: clientv3.LeaseID(previous), TTL: ttl}
-			return l, s.publish(ctx, server, l)
-		} else if !errors.Is(err, rpctypes.ErrLeaseNotFound) {
-			return Lease{}, fmt.Errorf("renewing lease %x: %w", previous, err)
+		r, err := s.cli.KeepAliveOnce(ctx, clientv3.LeaseID(previous))
+		switch {
+		case err == nil:
+			l := Lease{ID: clientv3.LeaseID(previous), TTL: time.Duration(r.TTL) * time.Second}
+			return l, true, s.publish(ctx, server, l)
+		case !errors.Is(err, rpctypes.ErrLeaseNotFound):
+			return Lease{}, false, fmt.Errorf("renewing lease %x: %w", previous, err)
 		}
 	}
 	g, err := s.cli.Grant(ctx, int64((ttl+time.Second-1)/time.Second))
 	if err != nil {
-		return Lease{}, fmt.Errorf("granting lease: %w", err)
+		return Lease{}, false, fmt.Errorf("granting lease: %w", err)
 	}
-	l := Lease{ID: g.ID, TTL: ttl}
-	return l, s.publish(ctx, server, l)
+	l = Lease{ID: g.ID, TTL: time.Duration(g.TTL) * time.Second}
+	return l, false, s.publish(ctx, server, l)
 }
 
 func (s *Store) publish(ctx context.Context, server string, l Lease) error {
@@ -79,64 +113,59 @@ func (s *Store) publish(ctx context.Context, server string, l Lease) error {
 	return nil
 }
 
-// Renew keeps the lease alive once. It fails when the lease has expired.
-func (s *Store) Renew(ctx context.Context, l Lease) error {
-	if _, err := s.cli.KeepAliveOnce(ctx, l.ID); err != nil {
-		return fmt.Errorf("renewing lease %x: %w", int64(l.ID), err)
+// Renew keeps the lease alive once. It fails with ErrLeaseGone when the lease has expired.
+func (s *Store) Renew(ctx context.Context, id int64) error {
+	if _, err := s.cli.KeepAliveOnce(ctx, clientv3.LeaseID(id)); err != nil {
+		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			return fmt.Errorf("renewing lease %x: %w", id, ErrLeaseGone)
+		}
+		return fmt.Errorf("renewing lease %x: %w", id, err)
 	}
 	return nil
 }
 
-// Leave revokes the lease: the server goes Offline and every owner key on it disappears.
-func (s *Store) Leave(ctx context.Context, l Lease) error {
-	if _, err := s.cli.Revoke(ctx, l.ID); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
-		return fmt.Errorf("revoking lease %x: %w", int64(l.ID), err)
+// Revoke revokes the lease: the server goes Offline and every owner key on it disappears. A lease
+// the store no longer knows is not an error: it is as gone as a revocation would make it.
+func (s *Store) Revoke(ctx context.Context, id int64) error {
+	if _, err := s.cli.Revoke(ctx, clientv3.LeaseID(id)); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		return fmt.Errorf("revoking lease %x: %w", id, err)
 	}
 	return nil
-}
-
-// OnlineServers returns the servers whose lease is alive.
-func (s *Store) OnlineServers(ctx context.Context) (map[string]bool, error) {
-	r, err := s.cli.Get(ctx, s.serverKey("")+"/", clientv3.WithPrefix())
-	if err != nil {
-		return nil, fmt.Errorf("reading servers: %w", err)
-	}
-	on := make(map[string]bool, len(r.Kvs))
-	for _, kv := range r.Kvs {
-		on[string(kv.Value)] = true
-	}
-	return on, nil
 }
 
 // Owner is who runs a group, and the fencing token of that ownership.
 type Owner struct {
 	Server string
 	Token  int64
+	Lease  int64
 }
 
-// Owners returns the owner of every group that has one.
-func (s *Store) Owners(ctx context.Context) (map[string]Owner, error) {
-	r, err := s.cli.Get(ctx, path.Join(s.prefix, "groups")+"/", clientv3.WithPrefix())
+// Snapshot is every coordination key of the cluster, read at one revision.
+type Snapshot struct {
+	Rev int64
+	// Servers maps each Online server to its lease.
+	Servers  map[string]int64
+	Owners   map[string]Owner
+	Markers  map[string]Marker
+	Statuses map[string][]byte
+}
+
+// Snapshot reads every key of the cluster in one request, so what it returns is consistent.
+func (s *Store) Snapshot(ctx context.Context) (Snapshot, error) {
+	r, err := s.cli.Get(ctx, s.prefix+"/", clientv3.WithPrefix())
 	if err != nil {
-		return nil, fmt.Errorf("reading group owners: %w", err)
+		return Snapshot{}, fmt.Errorf("reading the cluster's keys: %w", err)
 	}
-	out := make(map[string]Owner, len(r.Kvs))
-	for _, kv := range r.Kvs {
-		k := strings.TrimPrefix(string(kv.Key), path.Join(s.prefix, "groups")+"/")
-		if g, ok := strings.CutSuffix(k, "/owner"); ok {
-			out[g] = Owner{Server: string(kv.Value), Token: kv.CreateRevision}
-		}
-	}
-	return out, nil
+	return decodeSnapshot(s.prefix, r.Header.Revision, r.Kvs), nil
 }
 
-// Acquire makes server the owner of group on lease l, or confirms it already is. The returned
+// Acquire makes server the owner of group on lease, or confirms it already is. The returned
 // token is the owner key's create revision; it changes every time ownership is taken anew.
-func (s *Store) Acquire(ctx context.Context, group, server string, l Lease) (int64, error) {
+func (s *Store) Acquire(ctx context.Context, group, server string, lease int64) (int64, error) {
 	k := s.ownerKey(group)
 	r, err := s.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
-		Then(clientv3.OpPut(k, server, clientv3.WithLease(l.ID))).
+		Then(clientv3.OpPut(k, server, clientv3.WithLease(clientv3.LeaseID(lease)))).
 		Else(clientv3.OpGet(k)).
 		Commit()
 	if err != nil {
@@ -146,7 +175,7 @@ func (s *Store) Acquire(ctx context.Context, group, server string, l Lease) (int
 		return r.Header.Revision, nil
 	}
 	kvs := r.Responses[0].GetResponseRange().Kvs
-	if len(kvs) == 1 && string(kvs[0].Value) == server && kvs[0].Lease == int64(l.ID) {
+	if len(kvs) == 1 && string(kvs[0].Value) == server && kvs[0].Lease == lease {
 		return kvs[0].CreateRevision, nil
 	}
 	if len(kvs) == 1 {
@@ -155,8 +184,8 @@ func (s *Store) Acquire(ctx context.Context, group, server string, l Lease) (int
 	return 0, fmt.Errorf("acquiring group %s: %w", group, ErrOwnedElsewhere)
 }
 
-// Guard fails with ErrFenced unless token is still the group's owner revision. Every resource
-// action checks it first, so a server that lost the group cannot touch its resources.
+// Guard fails with ErrFenced unless token is still the group's owner revision. Every start of a
+// resource checks it first, so a server that lost the group cannot start anything of it.
 func (s *Store) Guard(ctx context.Context, group string, token int64) error {
 	k := s.ownerKey(group)
 	r, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", token)).Commit()
@@ -169,13 +198,27 @@ func (s *Store) Guard(ctx context.Context, group string, token int64) error {
 	return nil
 }
 
-// Release gives the group up, if token still owns it.
-func (s *Store) Release(ctx context.Context, group string, token int64) error {
+// Release gives the group up, if token still owns it: the marker is written (or deleted when nil)
+// and the owner key deleted in one transaction, so another server never sees the group free with
+// a stale marker.
+func (s *Store) Release(ctx context.Context, group string, token int64, m *Marker) error {
 	k := s.ownerKey(group)
-	if _, err := s.cli.Txn(ctx).
+	mop := clientv3.OpDelete(s.markerKey(group))
+	if m != nil {
+		b, err := encodeMarker(*m)
+		if err != nil {
+			return err
+		}
+		mop = clientv3.OpPut(s.markerKey(group), b)
+	}
+	r, err := s.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(k), "=", token)).
-		Then(clientv3.OpDelete(k)).Commit(); err != nil {
+		Then(mop, clientv3.OpDelete(k)).Commit()
+	if err != nil {
 		return fmt.Errorf("releasing group %s: %w", group, err)
+	}
+	if !r.Succeeded {
+		return fmt.Errorf("releasing group %s: %w", group, ErrFenced)
 	}
 	return nil
 }

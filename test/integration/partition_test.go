@@ -40,29 +40,52 @@ stop = "scripts/exec1/stop.sh"
 	read := func() string { b, _ := os.ReadFile(events); return string(b) }
 
 	etcd.Stop()
-	// heartbeat_timeout is 4s: the group must be stopped within it, not left running.
+	// The group's processes are killed at the fencing deadline (half the 1 s lease after the last
+	// renewal); its stop script then cleans up while the guard's budget lasts.
 	clustertest.WaitFor(t, 15*time.Second, "server1 to stop its group", func() bool {
-		return read() == "HOME start START\nHOME stop SERVERSHUTDOWN\n"
+		st, _, _ := s1.Run(t, "clpstat")
+		return strings.Contains(st, "   *server1 .........: Offline          \n")
 	})
-	// Without its store a server still answers clpstat, with what it knows: nothing runs here.
-	st, se, code := s1.Run(t, "clpstat")
-	if code != 0 || !strings.Contains(st, "    failover1 .......: Offline          \n      current        : None\n") {
-		t.Fatalf("clpstat on server1 without a store: exit %d\n%s%s", code, st, se)
+	if got := read(); got != "HOME start START\n" && got != "HOME start START\nHOME stop SERVERSHUTDOWN\n" {
+		t.Fatalf("script runs after the fence:\n%s", got)
 	}
+	// Without its store a server still answers clpstat, with what it knows: nothing runs here, and
+	// where the group and the other server are now is unknown.
+	st, se, code := s1.Run(t, "clpstat")
+	for _, want := range []string{
+		"    server2 .........: Unknown          \n      leasehb1       : Unknown          etcd Lease Heartbeat\n",
+		"    failover1 .......: Unknown          \n      current        : None\n      exec1          : Offline          \n",
+	} {
+		if code != 0 || !strings.Contains(st, want) {
+			t.Fatalf("clpstat on server1 without a store: exit %d, lacks %q\n%s%s", code, want, st, se)
+		}
+	}
+	fenced := read()
 
 	etcd.Start(t)
+	// Whichever server rejoins first takes the group: server2 when it is back in time, else
+	// server1 again, since no other server of the policy is Online then. Either way, once.
+	var owner string
 	clustertest.WaitFor(t, 40*time.Second, "the group to run again on one server", func() bool {
 		a, _, _ := s1.Run(t, "clpstat")
 		b, _, _ := s2.Run(t, "clpstat")
-		line := "    failover1 .......: Online           \n      current        : server2\n"
-		return strings.Contains(a, line) && strings.Contains(b, line)
+		for _, o := range []string{"server1", "server2"} {
+			line := "    failover1 .......: Online           \n      current        : " + o + "\n"
+			if strings.Contains(a, line) && strings.Contains(b, line) {
+				owner = o
+				return true
+			}
+		}
+		return false
 	})
-	if got := read(); got != "HOME start START\nHOME stop SERVERSHUTDOWN\nOTHER start FAILOVER\n" {
-		t.Fatalf("script runs:\n%s", got)
+	role := map[string]string{"server1": "HOME", "server2": "OTHER"}[owner]
+	if got := read(); got != fenced+role+" start FAILOVER\n" {
+		t.Fatalf("script runs (the group is on %s):\n%s", owner, got)
 	}
 	alerts, _ := os.ReadFile(s1.AlertLog)
 	for _, want := range []string{
-		" rc 5 ERR Heartbeat lease could not be renewed; stopping the groups of this server to keep them from running twice.\n",
+		" rc 5 ERR Heartbeat lease could not be renewed (the lease could not be renewed in time); stopping the groups of this server to keep them from running twice.\n",
+		" rc 8 WARN Group failover1 was stopped on server server1 by fencing: every process of it was killed.\n",
 		" rc 6 INFO The coordination store answers again: server server1 rejoined the cluster.\n",
 	} {
 		if !strings.Contains(string(alerts), want) {

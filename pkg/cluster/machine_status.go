@@ -1,0 +1,138 @@
+package cluster
+
+import (
+	"encoding/json"
+	"time"
+
+	"clpkit/pkg/config"
+	"clpkit/pkg/status"
+)
+
+// connected reports whether this server can vouch for what the store says: it holds a lease the
+// store acknowledged within the fencing deadline, and its last read succeeded. A server that
+// cannot must not call the others Offline: it does not know.
+func (m *machine) connected(now time.Duration) bool {
+	return m.holdsLease() && m.view.ok && now < m.fenceAt()
+}
+
+// status is the cluster as this server sees it at now. It reads only the machine's state, so it
+// answers at once even when the store does not.
+func (m *machine) status(now time.Duration) status.Cluster {
+	cfg := m.p.cfg
+	out := status.Cluster{Name: cfg.Cluster.Name, LocalServer: m.p.local, Suspended: m.suspended}
+	conn := m.connected(now)
+	online := m.online()
+	for _, s := range cfg.Servers {
+		st, hb := status.Offline, status.Offline
+		switch {
+		case s.Name == m.p.local:
+			if m.holdsLease() {
+				st, hb = status.Online, status.Normal
+			}
+		case !conn:
+			if m.svc != svcDown {
+				st, hb = status.Unknown, status.Unknown
+			}
+		case online[s.Name]:
+			st, hb = status.Online, status.Normal
+		}
+		out.Servers = append(out.Servers, status.Server{
+			Name: s.Name, Comment: s.Comment, Address: s.Address, State: st,
+			Heartbeats: []status.Heartbeat{{Name: "leasehb1", State: hb, Comment: "etcd Lease Heartbeat"}},
+		})
+	}
+	remote := m.remoteGroups()
+	for _, g := range m.groups {
+		sg := m.groupStatus(g)
+		if !g.shown() {
+			o, owned := m.view.snap.Owners[g.cfg.Name]
+			switch {
+			case !conn && m.svc != svcDown:
+				// Cut off from the store: where the group runs now is not known here.
+				sg.State = status.Unknown
+			case owned && o.Server != m.p.local:
+				// Another server runs it; its resources' states are that server's to tell.
+				if rg, ok := remote[g.cfg.Name]; ok && rg.Current == o.Server {
+					sg.State, sg.Resources = rg.State, rg.Resources
+				} else {
+					sg.State = status.Unknown
+				}
+				sg.Current = o.Server
+			}
+		}
+		out.Groups = append(out.Groups, sg)
+	}
+	return out
+}
+
+// groupStatus is g as this server runs it.
+func (m *machine) groupStatus(g *grp) status.Group {
+	sg := status.Group{Name: g.cfg.Name, Comment: g.cfg.Comment, Servers: g.cfg.Servers}
+	for _, r := range g.res {
+		sr := status.Resource{Name: r.cfg.Name, Type: r.cfg.Type, State: r.state, Detail: r.detail}
+		if g.fence != nil && g.fence.phase == fenceKilling && r.state != status.Offline {
+			sr.State = status.OfflinePending
+		}
+		if r.start != 0 && r.cfg.StartMode == config.ModeAsync && r.state == status.Online {
+			sr.PID = r.startInfo.ScriptPID
+		}
+		sg.Resources = append(sg.Resources, sr)
+	}
+	opName := ""
+	if g.op != nil {
+		switch g.op.kind {
+		case opStart:
+			if g.op.phase != phaseAcquire {
+				opName = recStart
+			}
+		case opStop:
+			opName = recStop
+		}
+	}
+	if g.fence != nil {
+		opName = recStop
+	}
+	sg.State = groupState(opName, m.states(g))
+	if g.shown() {
+		sg.Current = m.p.local
+	}
+	return sg
+}
+
+func (m *machine) states(g *grp) []status.State {
+	out := make([]status.State, len(g.res))
+	for i, r := range g.res {
+		out[i] = r.state
+	}
+	return out
+}
+
+// localGroups is the status of the groups that are (partly) on this server, for the others.
+func (m *machine) localGroups() []status.Group {
+	var out []status.Group
+	for _, g := range m.groups {
+		if g.shown() {
+			out = append(out, m.groupStatus(g))
+		}
+	}
+	return out
+}
+
+// remoteGroups decodes what the other servers published about the groups they run. A status that
+// does not decode is skipped: it is another server's word, not something to fail on.
+func (m *machine) remoteGroups() map[string]status.Group {
+	out := map[string]status.Group{}
+	for server, b := range m.view.snap.Statuses {
+		if server == m.p.local {
+			continue
+		}
+		var gs []status.Group
+		if json.Unmarshal(b, &gs) != nil {
+			continue
+		}
+		for _, g := range gs {
+			out[g.Name] = g
+		}
+	}
+	return out
+}
