@@ -23,6 +23,10 @@ const (
 	groupMapRule   = "  --------------------------------------------------------------------"
 )
 
+// SuspendedNote is shown in the comment column of the local server while its cluster service is
+// suspended (clpcl --suspend).
+const SuspendedNote = "(cluster suspended)"
+
 // stateWidth is the status column: always ljust(17), even with no comment after it, because
 // genw-remote-node.pl matches `: (.+?)\s` after chomp and needs the trailing blank to terminate.
 const stateWidth = 17
@@ -73,7 +77,13 @@ func WriteStatus(w io.Writer, c status.Cluster, o StatusOptions) error {
 		if i == local {
 			mark = "*"
 		}
-		line("   ", mark, dotted(s.Name, l.dotted), ": ", stateCol(s.State), clean(s.Comment))
+		comment := clean(s.Comment)
+		if i == local && c.Suspended {
+			// The state word stays what scripts compare ("Online"); the comment column, free
+			// text already, says the cluster service is suspended here.
+			comment = strings.TrimSpace(comment + " " + SuspendedNote)
+		}
+		line("   ", mark, dotted(s.Name, l.dotted), ": ", stateCol(s.State), comment)
 		for _, hb := range s.Heartbeats {
 			line("      ", field(hb.Name, l.sub), ": ", stateCol(hb.State), clean(hb.Comment))
 		}

@@ -180,8 +180,33 @@ func TestClpcl(t *testing.T) {
 	if _, se, code := c.Run(t, "clpgrp", "-t", "failover1"); code != 1 || se != "The cluster is suspended. Resume it with: clpcl --resume\n" {
 		t.Errorf("clpgrp -t while suspended: exit %d, %q", code, se)
 	}
+	suspendedLine := "   *server1 .........: Online           Primary server (cluster suspended)\n"
+	if st := c.MustRun(t, "clpstat"); !strings.Contains(st, suspendedLine) {
+		t.Errorf("clpstat while suspended:\n%s", st)
+	}
+	// Suspension outlives the daemon: clpd stopping (SIGTERM) still stops its groups, and the
+	// restarted clpd is suspended and auto-starts nothing.
+	c.Stop(t)
+	c.Start(t)
+	if st := c.MustRun(t, "clpstat"); !strings.Contains(st, suspendedLine) || !strings.Contains(st, "    failover1 .......: Offline") {
+		t.Errorf("clpstat after a restart while suspended:\n%s", st)
+	}
 	if out := c.MustRun(t, "clpcl", "--resume"); out != "Resume server1 : Command succeeded.\n" {
 		t.Fatalf("clpcl --resume: %q", out)
+	}
+	if st := c.MustRun(t, "clpstat"); strings.Contains(st, "suspended") {
+		t.Errorf("clpstat after resume:\n%s", st)
+	}
+	alerts, _ := os.ReadFile(c.AlertLog)
+	for _, want := range []string{
+		" pm 35 INFO Received a request to suspend the cluster daemon from server1.\n",
+		" pm 34 INFO Received a request to resume the cluster daemon from server1.\n",
+		" pm 1 INFO Starting the cluster daemon...\n",
+		" pm 2 INFO Shutting down the cluster daemon...\n",
+	} {
+		if !strings.Contains(string(alerts), want) {
+			t.Errorf("alert log lacks %q:\n%s", want, alerts)
+		}
 	}
 	if out := c.MustRun(t, "clpcl", "-r"); out != "Restart server1 : Command succeeded.\n" {
 		t.Fatalf("clpcl -r: %q", out)

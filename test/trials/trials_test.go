@@ -1,0 +1,204 @@
+package trials
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"clpkit/internal/clustertest"
+	"clpkit/test/netlab"
+)
+
+var (
+	trials = flag.Int("trials", 10, "trials per fault (make trials runs 100)")
+	seed   = flag.Uint64("seed", 0, "random seed of the trials (0: from the clock; printed)")
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if bin != "" {
+		_ = os.RemoveAll(bin)
+	}
+	_ = netlab.RemoveTools()
+	os.Exit(code)
+}
+
+func build(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("trials: network namespaces and cgroups need root")
+	}
+	if bin == "" {
+		bin = clustertest.Build(t, filepath.Join(os.TempDir(), fmt.Sprintf("clpkit-trials-bin-%d", os.Getpid())))
+	}
+	return bin
+}
+
+func trialSeed(t *testing.T) uint64 {
+	s := *seed
+	if s == 0 {
+		s = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (rerun with -args -seed %d)", s, s)
+	return s
+}
+
+func report(t *testing.T, name string, ts []Trial) {
+	t.Log(Summary(name, ts))
+	for i, tr := range ts {
+		t.Logf("  %2d %s -> %s  takeover %4d ms  margin %4d ms", i+1, tr.From, tr.To, tr.Takeover.Milliseconds(), tr.Margin.Milliseconds())
+	}
+}
+
+func run(t *testing.T, f Fault) {
+	c := New(t, build(t), Options{})
+	ts := Run(t, c, f, *trials, trialSeed(t))
+	report(t, f.Name, ts)
+}
+
+// The active server's cable is pulled: it loses the store, kills its group at the fencing
+// deadline, and the standby starts the group once the lease has expired.
+func TestTrialCableCut(t *testing.T) {
+	run(t, Fault{
+		Name:   "cable cut",
+		Inject: func(c *Cluster, a *Server) { must(t, c.Lab.CutCable(a.Host)) },
+		Repair: func(c *Cluster, a *Server) { must(t, c.Lab.RestoreCable(a.Host)) },
+	})
+}
+
+// The active server keeps its carrier but every packet in or out is dropped.
+func TestTrialPartition(t *testing.T) {
+	run(t, Fault{
+		Name:   "partition, carrier kept",
+		Inject: func(c *Cluster, a *Server) { must(t, c.Lab.Partition(a.Host)) },
+		Repair: func(c *Cluster, a *Server) { must(t, c.Lab.Heal(a.Host)) },
+	})
+}
+
+// clpd is killed and stays down: the guard kills the group before the lease can expire.
+func TestTrialClpdKilled(t *testing.T) {
+	run(t, Fault{
+		Name:   "clpd SIGKILL, left down",
+		Inject: func(c *Cluster, a *Server) { a.Kill() },
+		Repair: func(c *Cluster, a *Server) { a.Start() },
+	})
+}
+
+// clpd is frozen beyond the lease: the guard kills the group; when clpd thaws it fences (nothing
+// is left) and rejoins.
+func TestTrialClpdFrozen(t *testing.T) {
+	run(t, Fault{
+		Name:   "clpd SIGSTOP",
+		Inject: func(c *Cluster, a *Server) { must(t, a.Signal(syscall.SIGSTOP)) },
+		Repair: func(c *Cluster, a *Server) { must(t, a.Signal(syscall.SIGCONT)) },
+	})
+}
+
+// A stop script slower than the fencing margin: the fence kills first, and the cleanup stop
+// script is killed at the guard's deadline, before the lease can expire.
+func TestTrialSlowStop(t *testing.T) {
+	run(t, Fault{
+		Name:   "slow stop.sh (3 s), partition",
+		Before: func(c *Cluster, a *Server, _ *rand.Rand) { c.SetFlag("slowstop", 3) },
+		Inject: func(c *Cluster, a *Server) { must(t, c.Lab.Partition(a.Host)) },
+		After:  func(c *Cluster, a *Server) { c.SetFlag("slowstop", 0) },
+		Repair: func(c *Cluster, a *Server) { must(t, c.Lab.Heal(a.Host)) },
+	})
+}
+
+// The cable is cut while a 20 s start script runs: the start is killed with the group.
+func TestTrialCutDuringStart(t *testing.T) {
+	run(t, Fault{
+		Name: "cable cut during a 20 s start.sh",
+		Before: func(c *Cluster, a *Server, rng *rand.Rand) {
+			if out, se, code := a.Run("clpgrp", "-t", Group); code != 0 {
+				t.Fatalf("clpgrp -t: %s%s", out, se)
+			}
+			c.SetFlag("slowstart", 20)
+			began := time.Now()
+			go a.Run("clpgrp", "-s", Group)
+			if _, ok := waitSeen(c, a.Name, began, 10*time.Second); !ok {
+				t.Fatalf("the slow start did not begin on %s", a.Name)
+			}
+			time.Sleep(time.Duration(rng.IntN(2000)) * time.Millisecond)
+		},
+		Inject: func(c *Cluster, a *Server) {
+			must(t, c.Lab.CutCable(a.Host))
+			// The standby's own start is quick: the trial is about the one cut short.
+			c.SetFlag("slowstart", 0)
+		},
+		Repair: func(c *Cluster, a *Server) { must(t, c.Lab.RestoreCable(a.Host)) },
+	})
+}
+
+// clpgrp -s while clpcl -t stops the server's groups is refused: nothing is started on a server
+// that is leaving, so nothing runs there once its lease is revoked.
+func TestTrialStartDuringShutdown(t *testing.T) {
+	c := New(t, build(t), Options{})
+	rng := rand.New(rand.NewPCG(trialSeed(t), 1))
+	var ts []Trial
+	for i := range *trials {
+		active := c.WaitSteady(60 * time.Second)
+		standby := c.Other(active)
+		c.SetFlag("slowstop", 1+rng.Float64())
+		t0 := time.Now()
+		done := make(chan string, 1)
+		go func() {
+			so, se, _ := active.Run("clpcl", "-t")
+			done <- so + se
+		}()
+		time.Sleep(time.Duration(100+rng.IntN(600)) * time.Millisecond)
+		_, se, code := active.Run("clpgrp", "-s", Group2)
+		if code != 1 || se != "The cluster service is stopping on server "+active.Name+".\n" {
+			t.Errorf("trial %d: clpgrp -s %s during clpcl -t on %s: exit %d, %q", i+1, Group2, active.Name, code, se)
+		}
+		if got := <-done; got != "Stop "+active.Name+" : Command succeeded.\n" {
+			t.Errorf("trial %d: clpcl -t: %q", i+1, got)
+		}
+		c.SetFlag("slowstop", 0)
+		first, ok := waitSeen(c, standby.Name, t0, 30*time.Second)
+		if !ok {
+			t.Fatalf("trial %d: %s never took %s over\n%s", i+1, standby.Name, Group, c.dump())
+		}
+		if hosts := c.Sampler.Final(Group2); len(hosts) != 0 {
+			t.Errorf("trial %d: %s runs on %v although its start was refused", i+1, Group2, hosts)
+		}
+		if out, se, code := active.Run("clpcl", "-s"); code != 0 {
+			t.Fatalf("clpcl -s: %s%s", out, se)
+		}
+		c.WaitSteady(60 * time.Second)
+		tr := Trial{From: active.Name, To: standby.Name, Injected: t0, Takeover: first.Sub(t0)}
+		if last, ok := c.Sampler.LastSeen(Group, active.Name, first); ok {
+			tr.Margin = first.Sub(last)
+		}
+		for _, g := range []string{Group, Group2} {
+			for _, iv := range c.Sampler.Overlaps(g) {
+				if iv.End.After(t0) {
+					tr.Overlaps = append(tr.Overlaps, iv)
+					t.Errorf("trial %d: %s ran on two hosts at once: %v", i+1, g, iv)
+				}
+			}
+		}
+		ts = append(ts, tr)
+	}
+	report(t, "clpgrp -s during clpcl -t", ts)
+	if !strings.Contains(c.Servers["server1"].Alerts()+c.Servers["server2"].Alerts(), " pm 2 INFO Shutting down the cluster daemon...") {
+		t.Error("no server wrote the cluster-stop alert")
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
