@@ -4,6 +4,8 @@
 #   make demo-stop  stop the demo clpd
 #   make test       vet, gofmt check, staticcheck (when installed), every test
 #   make bench      benchmarks against real clusters; ends with a results table
+#   make trials     100 randomized fault trials per fault in network namespaces (about an hour)
+#   make soak       10 minutes of CPU and fsync load on both lab servers, counting false failovers
 #   make install    PREFIX=/usr/local DESTDIR= (binaries, man pages, systemd unit, examples)
 
 GO      ?= go
@@ -33,7 +35,7 @@ demo_running = { pid=$$(cat $(DEMO_PID) 2>/dev/null) && [ -n "$$pid" ] && \
 	[ "$$(cat /proc/$$pid/comm 2>/dev/null)" = clpd ] && \
 	[ "$$(sed 's/.*) //' /proc/$$pid/stat 2>/dev/null | cut -c1)" != Z ]; }
 
-.PHONY: all build test bench install install-sbin-links demo demo-stop clean
+.PHONY: all build test bench trials soak install install-sbin-links demo demo-stop clean
 
 all: build
 
@@ -51,12 +53,23 @@ test:
 	else \
 		echo "staticcheck: skipped, $(STATICCHECK) is not installed (go install honnef.co/go/tools/cmd/staticcheck@latest)"; \
 	fi
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 40m ./...
 
 # Each benchmark starts its own real cluster and takes its own samples (see bench/bench_test.go),
 # so it runs once; the results table is printed at the end.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./bench/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
+
+# The fault trials of `make test` (10 per fault), a hundred times over; each prints its takeover
+# and fencing-margin figures. TRIALS=n and SEED=n change them.
+TRIALS ?= 100
+SEED   ?= 0
+trials:
+	$(GO) test -count=1 -v -timeout 4h -run '^TestTrial' ./test/trials/ -args -trials $(TRIALS) -seed $(SEED)
+
+SOAK ?= 10m
+soak:
+	$(GO) test -count=1 -v -timeout 1h -run '^TestSoak$$' ./test/trials/ -args -soak $(SOAK)
 
 install: build
 	install -d $(SBINDIR) $(MAN8DIR) $(EXAMPLESDIR)

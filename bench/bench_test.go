@@ -46,7 +46,8 @@ func TestMain(m *testing.M) {
 	os.RemoveAll(dir)
 	if len(results) > 0 {
 		fmt.Println()
-		fmt.Println("clpkit benchmark results (real clpd, embedded etcd, one server):")
+		fmt.Println("clpkit benchmark results (real clpd; one server on its embedded etcd, or the two-server")
+		fmt.Println("network-namespace lab with an external etcd host; figures from the same run):")
 		fmt.Println()
 		if err := WriteTable(os.Stdout, results); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -267,7 +268,8 @@ stop = "scripts/r/stop.sh"
 }
 
 // BenchmarkIdle measures clpd's CPU use and resident memory while it runs many started groups
-// and nothing happens: heartbeats (1 s) and the embedded etcd member are all that work.
+// and nothing happens, at the default timings: lease renewals every 100 ms and the embedded etcd
+// member are all that work.
 func BenchmarkIdle(b *testing.B) {
 	bin := bins(b)
 	dir := b.TempDir()
@@ -286,7 +288,7 @@ stop = "scripts/stop.sh"
 
 `, i, i)
 	}
-	c := clustertest.New(b, bin, dir, groups.String())
+	c := clustertest.NewTimed(b, bin, dir, groups.String(), "")
 	c.Start(b)
 	waitOnline(b, c, *idleGroups, 60*time.Second)
 	pid, err := LockPID(filepath.Join(dir, "data"))

@@ -69,6 +69,8 @@ type Cluster struct {
 	AlertLog string
 	LogDir   string
 	RunDir   string
+	// EtcdURL is the embedded store's client URL (one-server clusters).
+	EtcdURL string
 	// Cgroup is where clpd keeps the groups' processes, relative to the cgroup v2 mount: private
 	// to the test, and removed (with anything left in it) when the test ends.
 	Cgroup string
@@ -93,17 +95,22 @@ func newCluster(server, dir, bin string) *Cluster {
 }
 
 // New writes a configuration for a one-server cluster named cluster1 with server server1, plus
-// the given [[group]] tables (TOML; script paths relative to dir), into dir.
+// the given [[group]] tables (TOML; script paths relative to dir), into dir. Its lease is 5 s,
+// renewed every second: output-exact tests are not at the mercy of a loaded test machine.
 func New(tb testing.TB, bin, dir, groups string) *Cluster {
 	tb.Helper()
+	return NewTimed(tb, bin, dir, groups, "[timing]\nheartbeat_interval = \"1s\"\nheartbeat_timeout = \"5s\"\n")
+}
+
+// NewTimed is New with the given [timing] table; "" keeps clpd's defaults.
+func NewTimed(tb testing.TB, bin, dir, groups, timing string) *Cluster {
+	tb.Helper()
 	c := newCluster("server1", dir, bin)
+	c.EtcdURL = fmt.Sprintf("https://127.0.0.1:%d", FreePort(tb))
 	cfg := fmt.Sprintf(`[cluster]
 name = "cluster1"
 
-[timing]
-heartbeat_interval = "1s"
-heartbeat_timeout = "5s"
-
+%s
 [paths]
 data_dir = "data"
 log_dir = "log"
@@ -114,10 +121,10 @@ cgroup = %q
 name = "server1"
 address = "127.0.0.1"
 comment = "Primary server"
-etcd_client_url = "https://127.0.0.1:%d"
+etcd_client_url = %q
 etcd_peer_url = "https://127.0.0.1:%d"
 
-%s`, c.Cgroup, FreePort(tb), FreePort(tb), groups)
+%s`, timing, c.Cgroup, c.EtcdURL, FreePort(tb), groups)
 	if err := os.WriteFile(c.Config, []byte(cfg), 0o644); err != nil {
 		tb.Fatal(err)
 	}

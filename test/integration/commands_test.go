@@ -257,6 +257,33 @@ func TestCheckConfig(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
 		t.Fatal("clpd --check created the data dir")
 	}
+	// A store that anyone on the network, or any local user, could reach is refused.
+	for _, tt := range []struct{ url, msg string }{
+		{"http://10.0.0.1:2379", `would expose the cluster's store to the network without TLS: use https:// (the store takes only clients with the cluster's certificates)`},
+		{"http://127.0.0.1:2379", `would open the cluster's store to every local user: use https:// (the store takes only clients with the cluster's certificates)`},
+	} {
+		cfg := filepath.Join(dir, "exposed.toml")
+		body := "[cluster]\nname = \"c\"\n[[server]]\nname = \"s1\"\naddress = \"10.0.0.1\"\netcd_client_url = \"" + tt.url + "\"\n"
+		if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(filepath.Join(c.Bin, "clpd"), "--check", "-c", cfg)
+		out, _ := cmd.CombinedOutput()
+		want := cfg + `:6: server.etcd_client_url "` + tt.url + `" ` + tt.msg + "\n"
+		if cmd.ProcessState.ExitCode() != 2 || string(out) != want {
+			t.Errorf("clpd --check of a store on %s: exit %d, %q", tt.url, cmd.ProcessState.ExitCode(), out)
+		}
+	}
+	ext := filepath.Join(dir, "external.toml")
+	body := "[cluster]\nname = \"c\"\n[[server]]\nname = \"s1\"\naddress = \"10.0.0.1\"\n[store]\nmode = \"external\"\nendpoints = [\"http://10.0.0.9:2379\"]\n"
+	if err := os.WriteFile(ext, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command(filepath.Join(c.Bin, "clpd"), "--check", "-c", ext)
+	out, _ = cmd.CombinedOutput()
+	if want := ext + `:8: store.endpoints "http://10.0.0.9:2379" would expose the cluster's store to the network without TLS: use https:// and name the certificates in [tls] dir` + "\n"; cmd.ProcessState.ExitCode() != 2 || string(out) != want {
+		t.Errorf("clpd --check of an external store over http: exit %d, %q", cmd.ProcessState.ExitCode(), out)
+	}
 }
 
 // waitOnline waits until clpstat shows group Online (clpgrp -n names the server as soon as a

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -200,5 +202,59 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+var soak = flag.Duration("soak", 0, "run TestSoak for this long (make soak: 10m)")
+
+// TestSoak runs the cluster with both servers under CPU and fsync load and counts false
+// failovers: any time the group left the server it ran on, and any fence, while nothing failed.
+func TestSoak(t *testing.T) {
+	if *soak == 0 {
+		t.Skip("soak: run with -args -soak 10m (make soak)")
+	}
+	if _, err := exec.LookPath("stress-ng"); err != nil {
+		t.Skip("soak: stress-ng is not installed")
+	}
+	c := New(t, build(t), Options{})
+	active := c.WaitSteady(60 * time.Second)
+	var stress []*netlab.Proc
+	for _, s := range c.Servers {
+		dir := filepath.Join(s.Dir, "stress")
+		must(t, os.MkdirAll(dir, 0o755))
+		// Two CPU hogs per server (four on the machine's two cores), a writer that fsyncs after
+		// every write, and a mix of I/O including fsync and fdatasync.
+		stress = append(stress, s.Host.Start(t, "stress-ng", "--cpu", "2", "--hdd", "1", "--hdd-opts", "wr-seq,fsync",
+			"--iomix", "1", "--temp-path", dir, "--timeout", strconv.Itoa(int(soak.Seconds())+5)+"s", "--quiet"))
+	}
+	time.Sleep(2 * time.Second)
+	for _, p := range stress {
+		select {
+		case <-p.Done():
+			t.Fatalf("stress-ng exited at once:\n%s", p.Output())
+		default:
+		}
+	}
+	began := time.Now()
+	time.Sleep(*soak)
+	standby := c.Other(active)
+	moves := 0
+	if _, ok := c.Sampler.FirstSeen(Group, standby.Name, began); ok {
+		moves++
+	}
+	if hosts := c.Sampler.HostsAt(Group, time.Now()); len(hosts) != 1 || hosts[0] != active.Name {
+		moves++
+	}
+	for _, iv := range c.Sampler.Overlaps(Group) {
+		t.Errorf("the group ran on two hosts at once: %v", iv)
+	}
+	fences := 0
+	for _, s := range c.Servers {
+		fences += strings.Count(s.Alerts(), " rc 5 ERR ")
+	}
+	stats := c.Sampler.Stats()
+	t.Logf("soak %s: false failovers %d, fences %d; sampler scans %d, longest gap %s", time.Since(began).Round(time.Second), moves, fences, stats.Scans, stats.MaxGap)
+	if moves+fences > 0 {
+		t.Errorf("false failovers under load: %d moves, %d fences\n%s", moves, fences, c.dump())
 	}
 }
