@@ -105,6 +105,62 @@ func TestTrialClpdFrozen(t *testing.T) {
 	})
 }
 
+// The cable is cut while both servers are under CPU and fsync load: the fence must still finish
+// before the lease can expire.
+func TestTrialCableCutUnderLoad(t *testing.T) {
+	if _, err := exec.LookPath("stress-ng"); err != nil {
+		t.Skip("stress-ng is not installed")
+	}
+	c := New(t, build(t), Options{})
+	stressServers(t, c, 3600)
+	ts := Run(t, c, Fault{
+		Name:   "cable cut, both servers loaded",
+		Inject: func(c *Cluster, a *Server) { must(t, c.Lab.CutCable(a.Host)) },
+		Repair: func(c *Cluster, a *Server) { must(t, c.Lab.RestoreCable(a.Host)) },
+	}, *trials, trialSeed(t))
+	report(t, "cable cut, both servers loaded", ts)
+}
+
+// clpd told to stop (SIGTERM) while its server is cut off: it fences and exits at once, instead
+// of waiting for a store that does not answer.
+func TestTrialStopWhilePartitioned(t *testing.T) {
+	run(t, Fault{
+		Name: "SIGTERM while partitioned",
+		Inject: func(c *Cluster, a *Server) {
+			must(t, c.Lab.Partition(a.Host))
+			t0 := time.Now()
+			a.Stop()
+			if d := time.Since(t0); d > 10*time.Second {
+				t.Errorf("clpd on %s took %s to stop while partitioned", a.Name, d)
+			}
+		},
+		Repair: func(c *Cluster, a *Server) {
+			must(t, c.Lab.Heal(a.Host))
+			a.Start()
+		},
+	})
+}
+
+// stressServers loads both servers with CPU hogs (four on the machine's two cores), a writer that
+// fsyncs after every write, and a mix of I/O, for seconds.
+func stressServers(t *testing.T, c *Cluster, seconds int) {
+	var procs []*netlab.Proc
+	for _, s := range c.Servers {
+		dir := filepath.Join(s.Dir, "stress")
+		must(t, os.MkdirAll(dir, 0o755))
+		procs = append(procs, s.Host.Start(t, "stress-ng", "--cpu", "2", "--hdd", "1", "--hdd-opts", "wr-seq,fsync",
+			"--iomix", "1", "--temp-path", dir, "--timeout", strconv.Itoa(seconds)+"s", "--quiet"))
+	}
+	time.Sleep(2 * time.Second)
+	for _, p := range procs {
+		select {
+		case <-p.Done():
+			t.Fatalf("stress-ng exited at once:\n%s", p.Output())
+		default:
+		}
+	}
+}
+
 // A stop script slower than the fencing margin: the fence kills first, and the cleanup stop
 // script is killed at the guard's deadline, before the lease can expire.
 func TestTrialSlowStop(t *testing.T) {
@@ -218,23 +274,7 @@ func TestSoak(t *testing.T) {
 	}
 	c := New(t, build(t), Options{})
 	active := c.WaitSteady(60 * time.Second)
-	var stress []*netlab.Proc
-	for _, s := range c.Servers {
-		dir := filepath.Join(s.Dir, "stress")
-		must(t, os.MkdirAll(dir, 0o755))
-		// Two CPU hogs per server (four on the machine's two cores), a writer that fsyncs after
-		// every write, and a mix of I/O including fsync and fdatasync.
-		stress = append(stress, s.Host.Start(t, "stress-ng", "--cpu", "2", "--hdd", "1", "--hdd-opts", "wr-seq,fsync",
-			"--iomix", "1", "--temp-path", dir, "--timeout", strconv.Itoa(int(soak.Seconds())+5)+"s", "--quiet"))
-	}
-	time.Sleep(2 * time.Second)
-	for _, p := range stress {
-		select {
-		case <-p.Done():
-			t.Fatalf("stress-ng exited at once:\n%s", p.Output())
-		default:
-		}
-	}
+	stressServers(t, c, int(soak.Seconds())+5)
 	began := time.Now()
 	time.Sleep(*soak)
 	standby := c.Other(active)
