@@ -159,7 +159,7 @@ func want(state, event string) string {
 		// A group in the middle of an operation is busy; the service cannot be suspended then.
 		{"up, acquiring", "clpgrp -s"}: string(status.CodeBusy), {"up, acquiring", "clpgrp -t"}: string(status.CodeBusy),
 		{"up, acquiring", "clpcl --suspend"}: string(status.CodeBusy),
-		{"up, starting", "clpgrp -s"}: string(status.CodeBusy), {"up, starting", "clpgrp -t"}: string(status.CodeBusy),
+		{"up, starting", "clpgrp -s"}:        string(status.CodeBusy), {"up, starting", "clpgrp -t"}: string(status.CodeBusy),
 		{"up, starting", "clpgrp -m"}: string(status.CodeBusy), {"up, starting", "clpcl --suspend"}: string(status.CodeBusy),
 		{"up, online", "clpgrp -s"}: string(status.CodeAlreadyStarted), {"up, online", "clpgrp -t"}: "wait",
 		{"up, online", "clpgrp -m"}: "wait", {"up, online", "clpcl --suspend"}: "ok",
