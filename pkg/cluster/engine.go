@@ -54,10 +54,12 @@ type Containment interface {
 	GroupPath(group string) string
 }
 
-// Guard is the process that kills this server's groups should this daemon fall silent.
+// Guard is the process that kills this server's groups should this daemon fall silent. Arm and
+// Disarm report whether the guard had fenced before: it killed the groups while this daemon
+// thought it was in charge.
 type Guard interface {
-	Arm(ctx context.Context, fenceAt, expiry time.Duration, cgroups []string, pgids []int) error
-	Disarm(ctx context.Context) error
+	Arm(ctx context.Context, fenceAt, expiry time.Duration, cgroups []string, pgids []int) (wasFenced bool, err error)
+	Disarm(ctx context.Context) (wasFenced bool, err error)
 }
 
 // Clock reads the time the engine and the guard share.
@@ -499,12 +501,16 @@ func (e *Engine) guardFeeder(ctx context.Context) {
 		}
 		gctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		var err error
+		var fenced bool
 		if a.armed {
-			err = e.d.Guard.Arm(gctx, a.fenceAt, a.expiry, a.cgroups, a.pgids)
+			fenced, err = e.d.Guard.Arm(gctx, a.fenceAt, a.expiry, a.cgroups, a.pgids)
 		} else {
-			err = e.d.Guard.Disarm(gctx)
+			fenced, err = e.d.Guard.Disarm(gctx)
 		}
 		cancel()
+		if fenced {
+			e.post(evGuardFenced{})
+		}
 		switch {
 		case err != nil && !failing:
 			failing = true

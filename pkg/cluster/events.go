@@ -97,19 +97,24 @@ type evKilled struct {
 	err   error
 }
 
-func (evTick) isEvent()       {}
-func (evRequest) isEvent()    {}
-func (evJoined) isEvent()     {}
-func (evRenewed) isEvent()    {}
-func (evRevoked) isEvent()    {}
-func (evView) isEvent()       {}
-func (evViewFailed) isEvent() {}
-func (evAcquired) isEvent()   {}
-func (evReleased) isEvent()   {}
-func (evSpawned) isEvent()    {}
-func (evExited) isEvent()     {}
-func (evReaped) isEvent()     {}
-func (evKilled) isEvent()     {}
+// evGuardFenced: the guard killed this server's groups (its deadline passed before this daemon
+// renewed it: the daemon was frozen, or restarted too late).
+type evGuardFenced struct{}
+
+func (evGuardFenced) isEvent() {}
+func (evTick) isEvent()        {}
+func (evRequest) isEvent()     {}
+func (evJoined) isEvent()      {}
+func (evRenewed) isEvent()     {}
+func (evRevoked) isEvent()     {}
+func (evView) isEvent()        {}
+func (evViewFailed) isEvent()  {}
+func (evAcquired) isEvent()    {}
+func (evReleased) isEvent()    {}
+func (evSpawned) isEvent()     {}
+func (evExited) isEvent()      {}
+func (evReaped) isEvent()      {}
+func (evKilled) isEvent()      {}
 
 type action interface{ isAction() }
 

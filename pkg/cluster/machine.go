@@ -170,6 +170,10 @@ func (m *machine) step(now time.Duration, ev event) []action {
 		m.reaped(now, e, emit)
 	case evKilled:
 		m.killed(now, e, emit)
+	case evGuardFenced:
+		// Whatever this daemon believes runs here was killed: fence, so the state says so and the
+		// groups are handed over with a fresh lease.
+		m.fence(now, "the guard killed this server's groups while clpd did not answer", emit)
 	}
 	m.settle(now, emit)
 	return out

@@ -810,3 +810,21 @@ func TestStatusWhenCutOff(t *testing.T) {
 		t.Fatalf("this server while it still holds its lease: %v", st.Servers[0].State)
 	}
 }
+
+// The guard reports that it killed the groups while this daemon thought it ran them (the daemon
+// was frozen, or came back just too late): the daemon fences, hands the groups over with a fresh
+// lease, and starts nothing on the old one.
+func TestGuardFencedBehindOurBack(t *testing.T) {
+	h := newHarness(t, "s1")
+	h.up("s1", "s2")
+	h.startG1()
+	h.ack()
+	acts := h.step(evGuardFenced{})
+	one[actKill](h, acts)
+	if h.m.svc != svcFencing {
+		t.Fatalf("svc = %v", h.m.svc)
+	}
+	if !strings.Contains(strings.Join(alerts(acts), "\n"), "the guard killed this server's groups") {
+		t.Fatalf("alerts: %v", alerts(acts))
+	}
+}

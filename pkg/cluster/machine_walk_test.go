@@ -78,7 +78,11 @@ func (w *walker) next() event {
 	m := w.h.m
 	groups := []string{"g1", "g2", "solo", "nosuch"}
 	for tries := 0; tries < 20; tries++ {
-		switch w.src(14) {
+		switch w.src(15) {
+		case 14:
+			if w.src(5) == 0 {
+				return evGuardFenced{}
+			}
 		case 0, 1:
 			w.h.now += time.Duration(w.src(400)) * time.Millisecond
 			return evTick{}

@@ -81,14 +81,14 @@ func (g *guardLink) call(ctx context.Context, f func(*guard.Client) (guard.Reply
 	return r, err
 }
 
-func (g *guardLink) Arm(ctx context.Context, fenceAt, expiry time.Duration, cgroups []string, pgids []int) error {
-	_, err := g.call(ctx, func(c *guard.Client) (guard.Reply, error) { return c.Arm(ctx, fenceAt, expiry, cgroups, pgids) })
-	return err
+func (g *guardLink) Arm(ctx context.Context, fenceAt, expiry time.Duration, cgroups []string, pgids []int) (bool, error) {
+	r, err := g.call(ctx, func(c *guard.Client) (guard.Reply, error) { return c.Arm(ctx, fenceAt, expiry, cgroups, pgids) })
+	return r.WasFenced, err
 }
 
-func (g *guardLink) Disarm(ctx context.Context) error {
-	_, err := g.call(ctx, func(c *guard.Client) (guard.Reply, error) { return c.Disarm(ctx) })
-	return err
+func (g *guardLink) Disarm(ctx context.Context) (bool, error) {
+	r, err := g.call(ctx, func(c *guard.Client) (guard.Reply, error) { return c.Disarm(ctx) })
+	return r.WasFenced, err
 }
 
 // startGuard starts (or reconnects to) the guard process, and learns whether it fenced this
@@ -125,6 +125,10 @@ func (f *fencing) startGuard(ctx context.Context, cfg *config.Config, local stri
 	if st.Fenced {
 		f.guardFenced = true
 		o.Log.Warn("the guard killed this server's groups while no clpd ran; they will not be adopted", "killed", st.Killed)
+		// Acknowledged: the engine's first arm must not hear of this fence again.
+		if _, err := g.call(sctx, func(c *guard.Client) (guard.Reply, error) { return c.Disarm(sctx) }); err != nil {
+			return fmt.Errorf("the guard (%s) does not answer: %w", g.socket, err)
+		}
 	}
 	f.guard = g
 	f.releasers = append(f.releasers, func() {

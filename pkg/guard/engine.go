@@ -176,6 +176,7 @@ func (l *loop) handle(req Request) (Reply, bool) {
 		r.OK, r.Error = false, err.Error()
 		return r, false
 	}
+	was := l.st.fenced
 	switch req.Op {
 	case OpArm:
 		// Decoded requests are checked already; this is for callers of Do that built their own.
@@ -212,7 +213,9 @@ func (l *loop) handle(req Request) (Reply, bool) {
 	default:
 		return refuse(fmt.Errorf("unknown op %q: the guard knows arm, disarm, status and exit", req.Op))
 	}
-	return l.st.reply(l.opts.PID), false
+	r := l.st.reply(l.opts.PID)
+	r.WasFenced = was && (req.Op == OpArm || req.Op == OpDisarm)
+	return r, false
 }
 
 // fence kills every target: the cgroups at once, each bounded by KillTimeout, and the process

@@ -52,6 +52,9 @@ type Reply struct {
 	// killed, until the next arm or disarm, so that a clpd that comes back learns of it.
 	Fenced   bool          `json:"fenced"`
 	FencedAt time.Duration `json:"fenced_at_ns"`
+	// WasFenced, in the answer to an arm or a disarm, says the guard had fenced before it: the
+	// clpd that sends it thought it was in charge, and learns that its groups were killed.
+	WasFenced bool `json:"was_fenced,omitempty"`
 	// Killed lists the cgroups fenced: each was killed and found empty (or did not exist).
 	Killed []string `json:"killed"`
 	// KilledPGIDs lists the process groups signalled.

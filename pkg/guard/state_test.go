@@ -196,6 +196,16 @@ func TestEngineFakeClock(t *testing.T) {
 	if err != nil || !r.OK || r.Armed || !r.Fenced || r.FencedAt != 100*s {
 		t.Fatalf("an arm already past: %+v, %v; want fenced before the reply", r, err)
 	}
+	// The next arm tells its sender that the guard had fenced, once; the one after does not.
+	if r, err := e.Do(ctx, Request{Op: OpArm, FenceAt: 300 * s, Expiry: 310 * s}); err != nil || !r.OK || !r.WasFenced || r.Fenced {
+		t.Fatalf("the arm after a fence: %+v, %v; want was_fenced", r, err)
+	}
+	if r, err := e.Do(ctx, Request{Op: OpArm, FenceAt: 300 * s, Expiry: 310 * s}); err != nil || !r.OK || r.WasFenced {
+		t.Fatalf("a second arm: %+v, %v; want no was_fenced", r, err)
+	}
+	if r, err := e.Do(ctx, Request{Op: OpDisarm}); err != nil || !r.OK || r.WasFenced {
+		t.Fatalf("disarm: %+v, %v", r, err)
+	}
 	if r, err := e.Do(ctx, Request{Op: OpArm, FenceAt: 200 * s, Expiry: 210 * s, Cgroups: []string{"/sys/fs/cgroup/g"}}); err != nil || r.OK || !strings.Contains(r.Error, "no cgroup v2 mounted") {
 		t.Fatalf("an arm naming a cgroup without a v2 mount: %+v, %v", r, err)
 	}

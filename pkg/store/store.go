@@ -56,6 +56,11 @@ func Connect(ctx context.Context, o Options) (*Store, error) {
 		TLS:         o.TLS,
 		Context:     ctx,
 		Logger:      zap.NewNop(),
+		// A connection that died silently (a cable cut long enough for TCP's retransmissions
+		// to back off to minutes) is found and redialled within seconds after the cable is
+		// back. gRPC allows no client ping more often than every 10 s.
+		DialKeepAliveTime:    10 * time.Second,
+		DialKeepAliveTimeout: 3 * time.Second,
 		// Reconnect fast once a cut cable is back: gRPC's default backoff grows to two minutes,
 		// which would keep a fenced server out of the cluster long after the store answers.
 		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
