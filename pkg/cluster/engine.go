@@ -139,6 +139,8 @@ type Engine struct {
 	guardQ  chan guardMsg
 	track   tracking
 	pending []action
+	// exitErr is why the service could not stop cleanly, set when exited closes.
+	exitErr error
 	// gates hold each group's fencing epoch for the script executor: a spawn of an older epoch
 	// than the group's is refused, and a kill moves the epoch under the same lock, so no script
 	// can start in a group after its fence has begun.
@@ -240,7 +242,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-e.exited:
-			return nil
+			return e.exitErr
 		case ev = <-e.events:
 		case <-timer.C:
 			ev = evTick{}
@@ -282,7 +284,15 @@ func (e *Engine) apply(acts []action) {
 			})
 		case actMark:
 			e.write(func(ctx context.Context) {
-				if err := e.d.Store.SetMarker(ctx, e.groupName(a.group), a.marker, a.token); err != nil {
+				// A lost marker would leave a mover waiting for a start it cannot see: try again,
+				// unless the group is no longer this server's.
+				err := e.d.Store.SetMarker(ctx, e.groupName(a.group), a.marker, a.token)
+				for try := 1; try < 3 && err != nil && !errors.Is(err, store.ErrFenced) && e.life.Err() == nil; try++ {
+					rctx, cancel := context.WithTimeout(e.life, storeTimeout)
+					err = e.d.Store.SetMarker(rctx, e.groupName(a.group), a.marker, a.token)
+					cancel()
+				}
+				if err != nil {
 					e.d.Log.Warn("recording group marker", "group", e.groupName(a.group), "err", err)
 				}
 			})
@@ -332,6 +342,7 @@ func (e *Engine) apply(acts []action) {
 			select {
 			case <-e.exited:
 			default:
+				e.exitErr = a.err
 				close(e.exited)
 			}
 		case actLog:

@@ -242,8 +242,9 @@ type actLease struct{ id int64 }
 // actSuspend persists the suspended flag across daemon restarts.
 type actSuspend struct{ on bool }
 
-// actShutdown asks the daemon to stop the cluster service and exit (a final action).
-type actShutdown struct{}
+// actShutdown ends the engine: the daemon exits, with err when the service could not stop cleanly
+// (a group's stop failed, so it keeps its owner key and the guard stays armed).
+type actShutdown struct{ err error }
 
 // actLog is a line for the daemon's own log.
 type actLog struct {

@@ -173,7 +173,7 @@ func (m *machine) step(now time.Duration, ev event) []action {
 	case evGuardFenced:
 		// Whatever this daemon believes runs here was killed: fence, so the state says so and the
 		// groups are handed over with a fresh lease.
-		m.fence(now, "the guard killed this server's groups while clpd did not answer", emit)
+		m.fence(now, "The guard killed the groups of server "+m.p.local+" while clpd did not answer", emit)
 	}
 	m.settle(now, emit)
 	return out
@@ -183,7 +183,7 @@ func (m *machine) step(now time.Duration, ev event) []action {
 // new state calls for, then what the guard and the other servers must hear.
 func (m *machine) settle(now time.Duration, emit func(...action)) {
 	if m.holdsLease() && now >= m.fenceAt() {
-		m.fence(now, "the lease could not be renewed in time", emit)
+		m.fence(now, "Server "+m.p.local+" could not renew its lease in time", emit)
 	}
 	m.progressFence(now, emit)
 	m.progressLease(now, emit)
@@ -192,6 +192,9 @@ func (m *machine) settle(now time.Duration, emit func(...action)) {
 	}
 	if m.svc == svcUp && m.settled && !m.suspended {
 		m.reconcile(now, emit)
+	}
+	if m.svc == svcUp {
+		m.checkMoves(emit)
 	}
 	if m.svc == svcLeaving {
 		m.progressLeave(now, emit)
@@ -293,7 +296,6 @@ func (m *machine) joined(now time.Duration, e evJoined, emit func(...action)) {
 	m.lease.nextRenew = now + m.p.interval
 	rejoin := m.svc == svcRejoining
 	m.svc = svcUp
-	m.autoStarted = false
 	if e.reattached {
 		m.resumeAll(now, emit)
 	} else {
@@ -309,10 +311,9 @@ func (m *machine) joined(now time.Duration, e evJoined, emit func(...action)) {
 		}
 	}
 	if m.stopAfterFence {
-		// A service stop came while the join was under way: leave at once.
+		// A service stop came while the join was under way: leave at once, as it asked.
 		m.stopAfterFence = false
 		m.svc = svcLeaving
-		m.leaveFactor = FactorServerShutdown
 	}
 	for _, r := range m.startWaiters {
 		emit(actReply{r: r})
@@ -342,7 +343,7 @@ func (m *machine) renewed(now time.Duration, e evRenewed, emit func(...action)) 
 			m.lease.lastAck = e.sent
 		}
 	case e.gone:
-		m.fence(now, "the store no longer knows this server's lease", emit)
+		m.fence(now, "The store no longer knows the lease of server "+m.p.local, emit)
 	}
 }
 
@@ -403,7 +404,7 @@ func (m *machine) fence(now time.Duration, why string, emit func(...action)) {
 	if !m.holdsLease() {
 		return
 	}
-	emit(actAlert{module: "rc", id: 5, level: LevelError, text: "Heartbeat lease could not be renewed (" + why + "); stopping the groups of this server to keep them from running twice."})
+	emit(actAlert{module: "rc", id: 5, level: LevelError, text: why + ": stopping its groups to keep them from running twice."})
 	if m.svc == svcLeaving {
 		// The service stop under way ends with the fence: no rejoin, and its waiters hear once
 		// the old lease is discarded.
@@ -461,6 +462,10 @@ func (m *machine) progressFence(now time.Duration, emit func(...action)) {
 	}
 	m.svc = svcRejoining
 	m.lease.retryAt = now
+	if m.stopAfterFence {
+		emit(actAlert{module: "rc", id: 7, level: LevelWarn, text: "Server " + m.p.local + " has stopped its groups; its cluster service stops, as asked."})
+		return
+	}
 	emit(actAlert{module: "rc", id: 7, level: LevelWarn, text: "Server " + m.p.local + " has stopped its groups and will rejoin the cluster with a new lease."})
 }
 
@@ -469,10 +474,12 @@ func (m *machine) killed(now time.Duration, e evKilled, emit func(...action)) {
 	if g.fence == nil || g.fence.phase != fenceKilling {
 		return
 	}
+	killedText := fmt.Sprintf("Group %s was stopped on server %s by fencing: every process of it was killed.", g.cfg.Name, m.p.local)
 	if e.err != nil {
 		// The processes could not all be confirmed gone. The guard kills again at its deadline;
-		// nothing more can be done here, and the group is not started here again until then.
+		// nothing more can be done here.
 		emit(actLog{level: "ERROR", msg: "fencing group", args: []any{"group", g.cfg.Name, "err", e.err}})
+		killedText = fmt.Sprintf("Group %s was stopped on server %s by fencing, but its processes could not be confirmed gone (%v); the guard kills them again at its deadline.", g.cfg.Name, m.p.local, e.err)
 	}
 	for _, r := range g.res {
 		r.state, r.detail, r.attempt = status.Offline, "", 0
@@ -485,7 +492,7 @@ func (m *machine) killed(now time.Duration, e evKilled, emit func(...action)) {
 	}
 	g.fence.phase = fenceCleaning
 	g.fence.cursor = 0
-	emit(actAlert{module: "rc", id: 8, level: LevelWarn, text: fmt.Sprintf("Group %s was stopped on server %s by fencing: every process of it was killed.", g.cfg.Name, m.p.local)})
+	emit(actAlert{module: "rc", id: 8, level: LevelWarn, text: killedText})
 	m.nextCleanup(now, g, emit)
 }
 

@@ -162,6 +162,13 @@ func (m *machine) discardAdopted(now time.Duration, emit func(...action)) {
 		if g.resume == nil {
 			continue
 		}
+		if !g.canFailOver {
+			// No other server may run it, so nothing of it needs killing: it is adopted, and
+			// owned again on the new lease.
+			m.resume(now, g, emit)
+			g.token = 0
+			continue
+		}
 		g.resume = nil
 		g.token = 0
 		g.op = nil

@@ -155,6 +155,16 @@ func (g *grp) shown() bool {
 
 func (g *grp) busy() bool { return g.op != nil || g.fence != nil }
 
+// inPolicy reports whether server may run the group.
+func inPolicy(g *grp, server string) bool {
+	for _, s := range g.cfg.Servers {
+		if s == server {
+			return true
+		}
+	}
+	return false
+}
+
 func (g *grp) activeResources() []bool {
 	out := make([]bool, len(g.res))
 	for i, r := range g.res {
@@ -214,6 +224,10 @@ func (m *machine) request(now time.Duration, r *request, emit func(...action)) {
 	}
 	switch r.kind {
 	case reqStartGroup:
+		if !inPolicy(g, m.p.local) {
+			refuse(status.ErrInvalidServer(m.p.local))
+			return
+		}
 		if groupState("", m.states(g)) == status.Online && g.token != 0 {
 			refuse(status.ErrAlreadyStarted())
 			return
@@ -248,12 +262,10 @@ func (m *machine) admit(g *grp) error {
 	switch m.svc {
 	case svcDown:
 		return errNotStarted(m.p.local)
-	case svcJoining:
-		return &status.OpError{Code: status.CodeBusy, Msg: "The cluster service is starting on server " + m.p.local + ". Try again later."}
 	case svcLeaving:
 		return &status.OpError{Code: status.CodeNotStarted, Msg: "The cluster service is stopping on server " + m.p.local + "."}
 	case svcFencing, svcRejoining:
-		return &status.OpError{Code: status.CodeBusy, Msg: "Server " + m.p.local + " lost its lease on the cluster store and is rejoining. Try again later."}
+		return errRejoining(m.p.local)
 	}
 	if m.suspended {
 		return errSuspended()
@@ -288,11 +300,7 @@ func (m *machine) move(g *grp, r *request, emit func(...action)) {
 		emit(actReply{r: r, err: status.ErrAlreadyStarted()})
 		return
 	}
-	inPolicy := false
-	for _, s := range g.cfg.Servers {
-		inPolicy = inPolicy || s == target
-	}
-	if !inPolicy || !online[target] {
+	if !inPolicy(g, target) || !online[target] {
 		emit(actReply{r: r, err: status.ErrInvalidServer(target)})
 		return
 	}
@@ -305,6 +313,9 @@ func (m *machine) serviceStart(r *request, emit func(...action)) {
 	case svcDown:
 		m.svc = svcJoining
 		m.lease.retryAt = 0
+		// Auto-start applies once per service start: not again after a fence and rejoin, which
+		// would start a group an operator stopped.
+		m.autoStarted = false
 		m.startWaiters = append(m.startWaiters, r)
 	case svcUp:
 		emit(actReply{r: r})
@@ -329,6 +340,9 @@ func (m *machine) serviceStop(r *request, emit func(...action)) {
 	switch m.svc {
 	case svcDown:
 		emit(actReply{r: r})
+		if m.exiting {
+			emit(actShutdown{})
+		}
 		return
 	case svcJoining:
 		if !m.lease.joinInFlight {
@@ -346,18 +360,28 @@ func (m *machine) serviceStop(r *request, emit func(...action)) {
 		}
 		// The join lands first, then the service leaves at once.
 		m.stopAfterFence = true
+		m.leaveFactor = r.factor
 	case svcUp:
 		m.svc = svcLeaving
 		m.leaveFactor = r.factor
 	case svcFencing, svcRejoining:
 		m.stopAfterFence = true
+		m.leaveFactor = r.factor
 	}
 	m.stopWaiters = append(m.stopWaiters, r)
 }
 
 func (m *machine) suspend(r *request, emit func(...action)) {
 	on := r.kind == reqSuspend
-	if m.svc != svcUp {
+	switch m.svc {
+	case svcUp:
+	case svcJoining:
+		m.deferred = append(m.deferred, r)
+		return
+	case svcFencing, svcRejoining:
+		emit(actReply{r: r, err: errRejoining(m.p.local)})
+		return
+	default:
 		emit(actReply{r: r, err: errNotStarted(m.p.local)})
 		return
 	}
@@ -401,8 +425,8 @@ func (m *machine) refuseDeferred(emit func(...action)) {
 // that kept running through a fence, and recoveries held back while the cluster was suspended.
 func (m *machine) reconcile(now time.Duration, emit func(...action)) {
 	online := m.online()
-	if !online[m.p.local] {
-		// The read predates this server's join; decisions need one that includes it.
+	if m.view.snap.Servers[m.p.local] != m.lease.id {
+		// The read predates this server's (re)join; decisions need one that shows this lease.
 		return
 	}
 	for _, g := range m.groups {
@@ -442,6 +466,11 @@ func (m *machine) reconcile(now time.Duration, emit func(...action)) {
 		}
 	}
 	m.autoStarted = true
+}
+
+// checkMoves answers moves waiting for their destination; it only reads the store, so it goes on
+// while the cluster is suspended.
+func (m *machine) checkMoves(emit func(...action)) {
 	for _, g := range m.groups {
 		if g.moveWait != nil {
 			m.checkMove(g, emit)
@@ -510,7 +539,7 @@ func (m *machine) progressLeave(now time.Duration, emit func(...action)) {
 		m.stopWaiters = nil
 		m.svc = svcUp
 		if m.exiting {
-			emit(actShutdown{})
+			emit(actShutdown{err: err})
 		}
 		return
 	}
@@ -535,9 +564,6 @@ func (g *grp) leaveFailed() bool {
 func (m *machine) startOp(now time.Duration, g *grp, event, prev string, failover bool, waiters []*request, emit func(...action)) {
 	g.op = &op{kind: opStart, phase: phaseAcquire, event: event, prev: prev, failover: failover, waiters: waiters}
 	g.ev = m.baseEvent(g, event, prev)
-	if failover {
-		emit(actAlert{module: "rc", id: 60, level: LevelInfo, text: fmt.Sprintf("Failover group %s has started.", g.cfg.Name)})
-	}
 }
 
 func (m *machine) stopOp(g *grp, factor string, clear bool, handover *store.Marker, move string, waiters []*request, result error, emit func(...action)) {
@@ -810,6 +836,10 @@ func (m *machine) acquired(now time.Duration, e evAcquired, emit func(...action)
 	g.token = e.token
 	o.phase = phaseResources
 	emit(actMark{group: g.idx, token: g.token, marker: store.Marker{Server: m.p.local, State: store.MarkerStarting}})
+	if o.failover {
+		// Written once the group is this server's: a takeover that lost the race is no failover.
+		emit(actAlert{module: "rc", id: 60, level: LevelInfo, text: fmt.Sprintf("Failover group %s has started.", g.cfg.Name)})
+	}
 	emit(actAlert{module: "rc", id: 10, level: LevelInfo, text: fmt.Sprintf("Activating group %s has started.", g.cfg.Name)})
 	m.save(g, emit)
 }
@@ -1100,6 +1130,10 @@ func errNotStarted(server string) error {
 
 func errSuspended() error {
 	return &status.OpError{Code: status.CodeSuspended, Msg: "The cluster is suspended. Resume it with: clpcl --resume"}
+}
+
+func errRejoining(server string) error {
+	return &status.OpError{Code: status.CodeBusy, Msg: "Server " + server + " lost its lease on the cluster store and is rejoining. Try again later."}
 }
 
 func errLostLease(server string) error {

@@ -152,7 +152,7 @@ func want(state, event string) string {
 		{"down", "clpcl --suspend"}: string(status.CodeNotStarted), {"down", "clpgrp -n"}: "ok",
 		// While the service joins, group requests wait for it instead of failing.
 		{"joining", "clpgrp -s"}: "wait", {"joining", "clpgrp -t"}: "wait", {"joining", "clpgrp -m"}: "wait",
-		{"joining", "clpcl -s"}: "wait", {"joining", "clpcl --suspend"}: string(status.CodeNotStarted),
+		{"joining", "clpcl -s"}: "wait", {"joining", "clpcl --suspend"}: "wait",
 		{"up, idle", "clpgrp -s"}: "wait", {"up, idle", "clpgrp -t"}: string(status.CodeAlreadyStopped),
 		{"up, idle", "clpgrp -m"}: string(status.CodeAlreadyStopped), {"up, idle", "clpcl -s"}: "ok",
 		{"up, idle", "clpcl --suspend"}: "ok", {"up, idle", "clpcl --resume"}: "ok", {"up, idle", "clpcl -t"}: "wait",
@@ -170,7 +170,7 @@ func want(state, event string) string {
 		{"leaving", "clpcl --suspend"}: string(status.CodeNotStarted),
 		// A fenced server does nothing new until it has rejoined.
 		{"fencing", "clpgrp -s"}: string(status.CodeBusy), {"fencing", "clpgrp -t"}: string(status.CodeBusy),
-		{"fencing", "clpcl --suspend"}: string(status.CodeNotStarted), {"fencing", "clpcl -s"}: "wait",
+		{"fencing", "clpcl --suspend"}: string(status.CodeBusy), {"fencing", "clpcl -s"}: "wait",
 		{"rejoining", "clpgrp -s"}: string(status.CodeBusy), {"rejoining", "clpgrp -m"}: string(status.CodeBusy),
 		{"rejoining", "clpcl -s"}: "wait",
 	}

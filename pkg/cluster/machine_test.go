@@ -142,10 +142,19 @@ func alerts(acts []action) []string {
 	return out
 }
 
+// snap is a read of the store in which s1 holds lease 7 (the lease the harness joins with).
 func snap(online []string, owners map[string]store.Owner, markers map[string]store.Marker) store.Snapshot {
+	return snapL(7, online, owners, markers)
+}
+
+// snapL is snap with s1 on the given lease.
+func snapL(lease int64, online []string, owners map[string]store.Owner, markers map[string]store.Marker) store.Snapshot {
 	s := store.Snapshot{Servers: map[string]int64{}, Owners: owners, Markers: markers}
 	for i, o := range online {
 		s.Servers[o] = int64(100 + i)
+		if o == "s1" {
+			s.Servers[o] = lease
+		}
 	}
 	if s.Owners == nil {
 		s.Owners = map[string]store.Owner{}
@@ -298,7 +307,7 @@ func TestFenceDuringStart(t *testing.T) {
 	if err := h.replied(r).err; err == nil || !strings.Contains(err.Error(), "lost its lease") {
 		t.Fatalf("the caller of the start got %v", err)
 	}
-	if !strings.Contains(strings.Join(alerts(acts), "\n"), "rc 5 Heartbeat lease could not be renewed") {
+	if !strings.Contains(strings.Join(alerts(acts), "\n"), "rc 5 Server s1 could not renew its lease in time: stopping its groups to keep them from running twice.") {
 		t.Fatalf("alerts: %v", alerts(acts))
 	}
 	// The start script's exit (killed) changes nothing.
@@ -824,7 +833,108 @@ func TestGuardFencedBehindOurBack(t *testing.T) {
 	if h.m.svc != svcFencing {
 		t.Fatalf("svc = %v", h.m.svc)
 	}
-	if !strings.Contains(strings.Join(alerts(acts), "\n"), "the guard killed this server's groups") {
+	if !strings.Contains(strings.Join(alerts(acts), "\n"), "rc 5 The guard killed the groups of server s1 while clpd did not answer") {
 		t.Fatalf("alerts: %v", alerts(acts))
+	}
+}
+
+// A daemon told to exit (SIGTERM) while its cluster service is already down exits at once.
+func TestExitWhileDown(t *testing.T) {
+	h := newHarness(t, "s1")
+	h.up("s1", "s2")
+	h.step(evRequest{r: &request{kind: reqServiceStop, reply: make(chan reply, 1)}})
+	one[actRevoke](h, h.last)
+	h.step(evRevoked{lease: 7})
+	if h.m.svc != svcDown {
+		t.Fatalf("svc = %v", h.m.svc)
+	}
+	r := &request{kind: reqServiceStop, exiting: true, factor: FactorServerShutdown, reply: make(chan reply, 1)}
+	acts := h.step(evRequest{r: r})
+	one[actShutdown](h, acts)
+	if h.replied(r).err != nil {
+		t.Fatal("the exit's stop was refused")
+	}
+}
+
+// Auto-start happens once per service start: a fence and rejoin does not start again a group the
+// operator stopped.
+func TestNoAutoStartAfterRejoin(t *testing.T) {
+	cfg := testConfig()
+	cfg.Groups[0].AutoStart = true
+	h := newHarness(t, "s1")
+	h.m = newMachine(params{local: "s1", cfg: cfg, ttl: ttl, interval: interval, fenceFrac: 0.5, guardFrac: 0.75, retry: 200 * time.Millisecond})
+	h.up("s1", "s2")
+	acq := one[actAcquire](h, h.last)
+	if acq.group != 0 {
+		t.Fatalf("auto-start: %+v", acq)
+	}
+	h.step(evAcquired{group: 0, elsewhere: true, err: store.ErrOwnedElsewhere})
+	// The operator has g1 stopped; the server is fenced and rejoins.
+	h.at(h.m.fenceAt() - h.now)
+	h.step(evRevoked{lease: 7})
+	h.step(evJoined{lease: store.Lease{ID: 8}, sent: h.now})
+	acts := h.step(evView{snap: snapL(8, []string{"s1", "s2"}, nil, nil)})
+	none[actAcquire](h, acts)
+}
+
+// clpcl -t -a while the join is still under way leaves with CLUSTERSHUTDOWN: the groups are not
+// handed over.
+func TestClusterStopDuringJoin(t *testing.T) {
+	h := newHarness(t, "s1")
+	h.req(reqServiceStart, "")
+	r := &request{kind: reqServiceStop, factor: FactorClusterShutdown, reply: make(chan reply, 1)}
+	h.step(evRequest{r: r})
+	h.step(evJoined{lease: store.Lease{ID: 7}, sent: h.now})
+	if h.m.svc != svcLeaving || h.m.leaveFactor != FactorClusterShutdown {
+		t.Fatalf("svc %v, factor %q", h.m.svc, h.m.leaveFactor)
+	}
+}
+
+// A server outside a group's policy may not start it (CLUSTERPRO's "Invalid server").
+func TestStartOutsidePolicy(t *testing.T) {
+	h := newHarness(t, "s2")
+	r := h.req(reqServiceStart, "")
+	h.step(evJoined{lease: store.Lease{ID: 7}, sent: h.now})
+	h.replied(r)
+	r = h.req(reqStartGroup, "solo")
+	if err := h.replied(r).err; err == nil || err.Error() != status.ErrInvalidServer("s2").Msg {
+		t.Fatalf("start of a group outside the policy: %v", err)
+	}
+}
+
+// A restarted daemon whose lease expired keeps a group no other server may run: it is adopted
+// and owned again, not killed.
+func TestSoloGroupAdoptedOnNewLease(t *testing.T) {
+	h := newHarness(t, "s1")
+	ag := make([]adoptedGroup, 3)
+	ag[2] = adoptedGroup{
+		rec: &groupRecord{Op: recStart, Done: true, Token: 5, Event: resource.Event{Event: "START", Group: "solo"}},
+		res: []*adoptedRes{{rec: resourceRecord{State: status.Online}}},
+	}
+	h.m.adopt(7, ag)
+	h.req(reqServiceStart, "")
+	acts := h.step(evJoined{lease: store.Lease{ID: 8}, sent: h.now})
+	none[actKill](h, acts)
+	acq := one[actAcquire](h, acts)
+	if acq.group != 2 || acq.lease != 8 {
+		t.Fatalf("re-own: %+v", acq)
+	}
+	if st := h.m.status(h.now).Groups[2]; st.State != status.Online {
+		t.Fatalf("solo after the restart: %+v", st)
+	}
+}
+
+// A takeover that loses the race for the owner key writes no failover alerts.
+func TestLostTakeoverRaceIsQuiet(t *testing.T) {
+	h := newHarness(t, "s1")
+	h.up("s1")
+	acts := h.step(evView{snap: snap([]string{"s1"}, nil, map[string]store.Marker{"g2": {Server: "s2", State: store.MarkerOnline}})})
+	one[actAcquire](h, acts)
+	if a := alerts(acts); len(a) != 0 {
+		t.Fatalf("alerts before the owner key is taken: %v", a)
+	}
+	acts = h.step(evAcquired{group: 1, elsewhere: true, err: store.ErrOwnedElsewhere})
+	if a := alerts(acts); len(a) != 0 {
+		t.Fatalf("alerts after losing the race: %v", a)
 	}
 }

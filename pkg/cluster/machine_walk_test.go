@@ -141,7 +141,11 @@ func (w *walker) next() event {
 			if w.src(6) == 0 {
 				return evViewFailed{err: errors.New("timeout")}
 			}
-			return evView{snap: snap(online, owners, markers)}
+			lease := m.lease.id
+			if w.src(5) == 0 {
+				lease = w.lease - 1 // a read from before the last join
+			}
+			return evView{snap: snapL(lease, online, owners, markers)}
 		case 7:
 			if a, ok := pick(w, &w.acquires); ok {
 				switch w.src(4) {

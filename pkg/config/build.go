@@ -43,6 +43,8 @@ const (
 	watchdogOff           = "off"
 	defaultWatchdogDevice = "/dev/watchdog"
 	defaultWatchdogTime   = time.Second
+	// watchdogSlack is the room a ping needs after the renewal it follows.
+	watchdogSlack = 100 * time.Millisecond
 	// defaultScriptTimeout is CLUSTERPRO's default exec resource timeout.
 	defaultScriptTimeout = 1800 * time.Second
 	maxRetry             = 99
@@ -97,6 +99,11 @@ func (p *parser) build(raw map[string]any) *Config {
 	c.TLS = p.tls(top, c.Paths)
 	c.Fencing = p.fencing(top, c.Timing)
 	c.Servers = p.servers(top, c.Store.Mode == storeEmbedded)
+	if c.Store.Mode == storeEmbedded && len(c.Servers) > 1 {
+		// Each clpd would run a store of its own: every server would see only itself Online and
+		// start the same groups.
+		p.errorf(c.Servers[1].Line, `%d servers share no store: store.mode "embedded" (the default) gives each server an etcd member of its own, and the members of several servers do not form one store yet; set [store] mode = "external" with the endpoints of one etcd cluster that every server uses`, len(c.Servers))
+	}
 	var refs []resourceRef
 	c.Groups, refs = p.groups(top, c)
 	p.checkDepends(c, refs)
@@ -357,13 +364,13 @@ func (p *parser) fencing(top *table, tm Timing) Fencing {
 			f.WatchdogTimeout = d
 		}
 	}
-	if f.Watchdog == watchdogOn && f.WatchdogTimeout >= tm.HeartbeatTimeout {
+	if f.Watchdog == watchdogOn && !f.WatchdogFits(tm) {
 		key := "watchdog"
 		if t.has("watchdog_timeout") {
 			key = "watchdog_timeout"
 		}
-		t.errorf(key, "fencing.watchdog = \"on\" needs fencing.watchdog_timeout (%s) below timing.heartbeat_timeout (%s), so a machine that stalls is reset before its lease can expire: raise the heartbeat timeout to at least %s",
-			f.WatchdogTimeout, tm.HeartbeatTimeout, f.WatchdogTimeout+time.Second)
+		t.errorf(key, "fencing.watchdog = \"on\" needs fencing.watchdog_timeout (%s) to fit below timing.heartbeat_timeout (%s) minus a renewal, so a machine that stalls is reset before its lease can expire: raise the heartbeat timeout to at least %s",
+			f.WatchdogTimeout, tm.HeartbeatTimeout, (f.WatchdogTimeout+tm.HeartbeatInterval+watchdogSlack).Round(time.Second)+time.Second)
 	}
 	if f.Watchdog == watchdogOn && !f.Guard {
 		t.errorf("watchdog", "fencing.watchdog = \"on\" needs fencing.guard = true: the guard process feeds the watchdog")

@@ -16,6 +16,9 @@ name = "s1"
 address = "10.0.0.1"
 `
 
+// external makes the store external: appended last, it moves no line of what comes before.
+const external = "[store]\nmode = \"external\"\nendpoints = [\"https://10.0.0.9:2379\"]\n"
+
 // res declares a valid exec resource; it takes 5 lines, its header first.
 func res(name string) string {
 	return "[[group.resource]]\nname = \"" + name + "\"\ntype = \"exec\"\nstart = \"start.sh\"\nstop = \"stop.sh\"\n"
@@ -75,7 +78,8 @@ func TestParseErrors(t *testing.T) {
 		{"name start", head + "[[group]]\nname = \"-g\"\n", `7: group.name "-g" is not valid: start it with a letter or digit`},
 		{"name long", head + "[[group]]\nname = \"g\"\n" + res(long), `9: group.resource.name "` + long + `" is too long (64 bytes): use at most 63 bytes`},
 		{"server name missing", "[cluster]\nname = \"c\"\n[[server]]\naddress = \"10.0.0.1\"\n", `3: server.name is required: add name = "..." to this [[server]] table`},
-		{"duplicate server", head + "[[server]]\nname = \"s1\"\naddress = \"10.0.0.2\"\n", `7: server.name "s1" is already used at line 4: give each server a unique name`},
+		{"duplicate server", head + "[[server]]\nname = \"s1\"\naddress = \"10.0.0.2\"\n" + external, `7: server.name "s1" is already used at line 4: give each server a unique name`},
+		{"several servers on embedded stores", head + "[[server]]\nname = \"s2\"\naddress = \"10.0.0.2\"\n", `6: 2 servers share no store: store.mode "embedded" (the default) gives each server an etcd member of its own, and the members of several servers do not form one store yet; set [store] mode = "external" with the endpoints of one etcd cluster that every server uses`},
 		{"duplicate group", head + "[[group]]\nname = \"g\"\n[[group]]\nname = \"g\"\n", `9: group.name "g" is already used at line 7: give each group a unique name`},
 		{"duplicate resource across groups", head + "[[group]]\nname = \"g1\"\n" + res("r") + "[[group]]\nname = \"g2\"\n" + res("r"), `16: group.resource.name "r" is already used at line 9: resource names must be unique across the cluster`},
 
@@ -141,7 +145,7 @@ func TestParseErrors(t *testing.T) {
 		{"election timeout for an external store", head + "[store]\nmode = \"external\"\nendpoints = [\"https://10.0.0.9:2379\"]\nelection_timeout = \"500ms\"\n", `9: store.election_timeout applies to the embedded member only: set the external etcd's --election-timeout instead, and remove this key`},
 		{"embedded http on loopback", "[cluster]\nname = \"c\"\n[[server]]\nname = \"s1\"\naddress = \"127.0.0.1\"\netcd_client_url = \"http://127.0.0.1:2379\"\n", `6: server.etcd_client_url "http://127.0.0.1:2379" would open the cluster's store to every local user: use https:// (the store takes only clients with the cluster's certificates)`},
 		{"embedded http on the network", head + "etcd_peer_url = \"http://10.0.0.1:2380\"\n", `6: server.etcd_peer_url "http://10.0.0.1:2380" would expose the cluster's store to the network without TLS: use https:// (the store takes only clients with the cluster's certificates)`},
-		{"watchdog on without room", head + "[fencing]\nwatchdog = \"on\"\n", `7: fencing.watchdog = "on" needs fencing.watchdog_timeout (1s) below timing.heartbeat_timeout (1s), so a machine that stalls is reset before its lease can expire: raise the heartbeat timeout to at least 2s`},
+		{"watchdog on without room", head + "[fencing]\nwatchdog = \"on\"\n", `7: fencing.watchdog = "on" needs fencing.watchdog_timeout (1s) to fit below timing.heartbeat_timeout (1s) minus a renewal, so a machine that stalls is reset before its lease can expire: raise the heartbeat timeout to at least 2s`},
 		{"watchdog on without guard", head + "[timing]\nheartbeat_timeout = 3\n[fencing]\nguard = false\nwatchdog = \"on\"\n", `10: fencing.watchdog = "on" needs fencing.guard = true: the guard process feeds the watchdog`},
 		{"watchdog timeout fraction", head + "[fencing]\nwatchdog_timeout = \"1500ms\"\n", `7: fencing.watchdog_timeout (1.5s) is not a whole number of seconds: kernel watchdogs count in seconds`},
 		{"watchdog device relative", head + "[fencing]\nwatchdog_device = \"watchdog\"\n", `7: fencing.watchdog_device "watchdog" is not an absolute path: use a device like "/dev/watchdog"`},

@@ -71,6 +71,13 @@ type Fencing struct {
 	WatchdogTimeout time.Duration
 }
 
+// WatchdogFits reports whether the kernel watchdog can guard this lease: the guard pings it only
+// while a stall of the whole machine would still reset it before the lease can expire, so its
+// timeout must fit below the lease minus a renewal.
+func (f Fencing) WatchdogFits(t Timing) bool {
+	return f.WatchdogTimeout+t.HeartbeatInterval+watchdogSlack <= t.HeartbeatTimeout
+}
+
 // Paths are the directories clpd uses. Relative paths in the file are resolved against the
 // directory of the configuration file. Defaults: /var/lib/clpkit, /var/log/clpkit, /run/clpkit.
 type Paths struct {

@@ -188,9 +188,12 @@ func Run(ctx context.Context, o Options) error {
 		// Stopping the groups takes as long as their stop scripts do; systemd's TimeoutStopSec
 		// bounds it, not clpd.
 		serr = eng.StopService(life, cluster.FactorServerShutdown, true)
-		<-eng.Done()
+		if err := <-ran; serr == nil {
+			serr = err
+		}
 	case <-eng.Done():
 		// A final action stopped the cluster service.
+		serr = <-ran
 	case err := <-ran:
 		serr = err
 	}

@@ -214,6 +214,13 @@ func TestClpcl(t *testing.T) {
 	if _, se, code := c.Run(t, "clpcl", "-s", "-t"); code != 1 || se != "Invalid option. Give exactly one of -s, -t, -r, --suspend or --resume (see clpcl --help).\n" {
 		t.Errorf("clpcl -s -t: exit %d, %q", code, se)
 	}
+	// clpd told to stop while its cluster service is already stopped exits at once, with 0.
+	c.MustRun(t, "clpcl", "-t")
+	began := time.Now()
+	c.Stop(t)
+	if d := time.Since(began); d > 10*time.Second {
+		t.Errorf("clpd took %s to exit on SIGTERM with its service stopped", d)
+	}
 }
 
 // TestDaemonNotRunning: every client says so in one line and exits 1.
