@@ -84,7 +84,7 @@ stop = "scripts/exec1/stop.sh"
 	}
 	alerts, _ := os.ReadFile(s1.AlertLog)
 	for _, want := range []string{
-		" rc 5 ERR Heartbeat lease could not be renewed (the lease could not be renewed in time); stopping the groups of this server to keep them from running twice.\n",
+		" rc 5 ERR Server server1 could not renew its lease in time: stopping its groups to keep them from running twice.\n",
 		" rc 8 WARN Group failover1 was stopped on server server1 by fencing: every process of it was killed.\n",
 		" rc 6 INFO The coordination store answers again: server server1 rejoined the cluster.\n",
 	} {
