@@ -332,6 +332,6 @@ func (c *Cluster) cleanupOnce(tb testing.TB) {
 	c.registered = true
 	tb.Cleanup(func() {
 		stopGuard(c.RunDir)
-		removeCgroup(c.Cgroup)
+		RemoveCgroup(c.Cgroup)
 	})
 }

@@ -3,15 +3,12 @@ package clustertest
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,6 +21,7 @@ import (
 	"google.golang.org/grpc/backoff"
 
 	"clpkit/pkg/pki"
+	"clpkit/pkg/store"
 )
 
 const (
@@ -188,7 +186,7 @@ func (s *EtcdServer) launch(tb testing.TB) {
 		"--initial-cluster", s.o.InitialCluster,
 		"--initial-cluster-state", "new",
 		// One token for all members of one initial cluster, whatever the order they are given.
-		"--initial-cluster-token", clusterToken(s.o.InitialCluster),
+		"--initial-cluster-token", store.ClusterToken(s.o.InitialCluster),
 		"--cert-file", f.Cert, "--key-file", f.Key, "--trusted-ca-file", f.CA, "--client-cert-auth",
 		"--peer-cert-file", f.Cert, "--peer-key-file", f.Key, "--peer-trusted-ca-file", f.CA, "--peer-client-cert-auth",
 		"--heartbeat-interval", fmt.Sprint(s.o.TickMs),
@@ -268,17 +266,6 @@ func (s *EtcdServer) waitReady(exited <-chan struct{}) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// clusterToken is the same for every member given the same initial cluster, in any order.
-func clusterToken(initialCluster string) string {
-	ms := strings.Split(initialCluster, ",")
-	for i := range ms {
-		ms[i] = strings.TrimSpace(ms[i])
-	}
-	slices.Sort(ms)
-	sum := sha256.Sum256([]byte(strings.Join(ms, ",")))
-	return "clpkit-test-" + hex.EncodeToString(sum[:8])
 }
 
 // logTail is the end of etcd's log, for a test failure.

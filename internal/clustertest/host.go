@@ -30,9 +30,9 @@ func stopGuard(runDir string) {
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
 
-// removeCgroup kills whatever is left in a test's cgroup and removes it, with the shared parent
-// directory when that is empty.
-func removeCgroup(rel string) {
+// RemoveCgroup kills whatever is left in a test's cgroup (relative to the cgroup v2 mount) and
+// removes it, with the shared parent directory when that is empty.
+func RemoveCgroup(rel string) {
 	mount, err := cgroup.FindV2("/proc")
 	if err != nil || rel == "" {
 		return

@@ -602,19 +602,34 @@ func (e *Engine) spawn(a actSpawn) {
 		}
 		e.post(evSpawned{job: a.job, info: j.Info()})
 		e.trackJob(a.group, a.job, trackedJob{res: a.res, kind: a.kind, job: j})
-		ctx := e.life
+		// Only the script's own timeout kills it. The engine's end does not: a daemon that
+		// exits leaves its scripts as they are, for the next one to adopt (or the guard to kill).
+		ctx := context.Background()
 		if !a.async {
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(e.life, a.timeout)
+			ctx, cancel = context.WithTimeout(ctx, a.timeout)
 			defer cancel()
 		}
-		res := j.Wait(ctx)
-		e.untrackJob(a.group, a.job)
-		if e.life.Err() != nil {
-			return
-		}
-		e.post(evExited{job: a.job, result: res})
+		e.await(a.group, a.job, j, ctx)
 	}()
+}
+
+// await waits for a script and reports its end; it gives up (without touching the script) when
+// the engine ends first.
+func (e *Engine) await(group int, id jobID, j *resource.Job, ctx context.Context) {
+	defer e.untrackJob(group, id)
+	select {
+	case <-j.Done():
+	case <-ctx.Done():
+		// The timeout: Wait kills what the script started.
+	case <-e.life.Done():
+		return
+	}
+	res := j.Wait(ctx)
+	if e.life.Err() != nil {
+		return
+	}
+	e.post(evExited{job: id, result: res})
 }
 
 func (e *Engine) watch(a actWatch) {
@@ -629,14 +644,15 @@ func (e *Engine) watch(a actWatch) {
 		}
 	}
 	j := resource.Adopt(e.d.ProcRoot, a.info, kill)
+	e.trackJob(ref.group, a.job, trackedJob{res: ref.res, kind: ref.kind, job: j})
 	go func() {
-		e.trackJob(ref.group, a.job, trackedJob{res: ref.res, kind: ref.kind, job: j})
-		res := j.Wait(e.life)
-		e.untrackJob(ref.group, a.job)
-		if e.life.Err() != nil {
-			return
+		ctx := context.Background()
+		if a.timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, a.timeout)
+			defer cancel()
 		}
-		e.post(evExited{job: a.job, result: res})
+		e.await(ref.group, a.job, j, ctx)
 	}()
 }
 

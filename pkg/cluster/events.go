@@ -181,10 +181,13 @@ type actSpawn struct {
 	epoch int
 }
 
-// actWatch watches a script a previous daemon started, reporting its end as evExited.
+// actWatch watches a script a previous daemon started, reporting its end as evExited. A timeout
+// (0: none, for an asynchronous start) counts from the adoption: when the script began is not
+// known precisely enough to count from there.
 type actWatch struct {
-	job  jobID
-	info resource.JobInfo
+	job     jobID
+	info    resource.JobInfo
+	timeout time.Duration
 }
 
 // actReap terminates what a resource's start script left running once its stop script succeeded:

@@ -435,16 +435,7 @@ func (m *machine) fence(now time.Duration, why string, emit func(...action)) {
 		g.epoch++
 		g.fence = &fenceState{phase: fenceKilling, was: g.activeResources()}
 		g.token = 0
-		for _, r := range g.res {
-			if r.start != 0 {
-				delete(m.jobs, r.start)
-				r.start = 0
-			}
-			if r.stop != 0 {
-				delete(m.jobs, r.stop)
-				r.stop = 0
-			}
-		}
+		m.forgetJobs(g)
 		emit(actKill{group: g.idx, epoch: g.epoch, notAfter: m.guardAt()})
 	}
 }
@@ -576,6 +567,21 @@ func (m *machine) publish(emit func(...action)) {
 }
 
 // --- helpers ---
+
+// forgetJobs stops following the group's scripts: they are being killed, and their exits no
+// longer mean anything.
+func (m *machine) forgetJobs(g *grp) {
+	for _, r := range g.res {
+		if r.start != 0 {
+			delete(m.jobs, r.start)
+			r.start = 0
+		}
+		if r.stop != 0 {
+			delete(m.jobs, r.stop)
+			r.stop = 0
+		}
+	}
+}
 
 func (m *machine) newJob(group, res int, kind jobKind) jobID {
 	m.nextJob++

@@ -62,14 +62,22 @@ func (m *machine) adopt(previous int64, groups []adoptedGroup) []action {
 				r.startInfo = ar.start.info
 				if ar.start.alive {
 					r.start = m.newJob(i, j, jobStart)
-					out = append(out, actWatch{job: r.start, info: ar.start.info})
+					w := actWatch{job: r.start, info: ar.start.info}
+					if r.cfg.StartMode != config.ModeAsync {
+						w.timeout = r.cfg.StartTimeout
+					}
+					out = append(out, w)
 				}
 			}
 			if ar.stop != nil {
 				r.stopInfo = ar.stop.info
 				if ar.stop.alive {
 					r.stop = m.newJob(i, j, jobStop)
-					out = append(out, actWatch{job: r.stop, info: ar.stop.info})
+					w := actWatch{job: r.stop, info: ar.stop.info}
+					if r.cfg.StopMode != config.ModeAsync {
+						w.timeout = r.cfg.StopTimeout
+					}
+					out = append(out, w)
 				}
 			}
 		}
@@ -172,16 +180,7 @@ func (m *machine) discardAdopted(now time.Duration, emit func(...action)) {
 		g.resume = nil
 		g.token = 0
 		g.op = nil
-		for _, r := range g.res {
-			if r.start != 0 {
-				delete(m.jobs, r.start)
-				r.start = 0
-			}
-			if r.stop != 0 {
-				delete(m.jobs, r.stop)
-				r.stop = 0
-			}
-		}
+		m.forgetJobs(g)
 		g.epoch++
 		g.fence = &fenceState{phase: fenceKilling, leftovers: true, was: make([]bool, len(g.res))}
 		emit(actKill{group: g.idx, epoch: g.epoch, notAfter: now + leftoverKillTime})

@@ -214,6 +214,9 @@ func (j *Job) Signal(sig syscall.Signal) {
 	}
 }
 
+// Done is closed when the job's process group leader has ended.
+func (j *Job) Done() <-chan struct{} { return j.watch() }
+
 // Wait waits for the job to end. When ctx ends first the whole process group is killed and the
 // result says so; Wait still returns only once the group leader is gone.
 func (j *Job) Wait(ctx context.Context) Result {

@@ -86,10 +86,10 @@ func (mc MemberConfig) checkURLs() ([]url.URL, error) {
 	return out[:2], nil
 }
 
-// clusterToken derives a token from the initial cluster, the same for every member given the
+// ClusterToken derives a token from the initial cluster, the same for every member given the
 // same members in whatever order. (A token per member name would give each member a cluster ID
 // of its own, and the members would refuse each other's messages.)
-func clusterToken(initialCluster string) string {
+func ClusterToken(initialCluster string) string {
 	ms := strings.Split(initialCluster, ",")
 	for i := range ms {
 		ms[i] = strings.TrimSpace(ms[i])
@@ -141,7 +141,7 @@ func StartMember(ctx context.Context, mc MemberConfig) (*Member, error) {
 	}
 	cfg.InitialClusterToken = mc.ClusterToken
 	if cfg.InitialClusterToken == "" {
-		cfg.InitialClusterToken = clusterToken(cfg.InitialCluster)
+		cfg.InitialClusterToken = ClusterToken(cfg.InitialCluster)
 	}
 	if mc.tls() {
 		// One certificate serves both ways: the member presents it to clients and peers, and

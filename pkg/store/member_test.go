@@ -416,11 +416,11 @@ func TestStartMemberRefuses(t *testing.T) {
 		}
 	}
 	// Members given one initial cluster, in any order, share a token; other clusters do not.
-	a := clusterToken("s1=https://10.0.0.1:2380,s2=https://10.0.0.2:2380")
-	if b := clusterToken("s2=https://10.0.0.2:2380, s1=https://10.0.0.1:2380"); a != b {
+	a := ClusterToken("s1=https://10.0.0.1:2380,s2=https://10.0.0.2:2380")
+	if b := ClusterToken("s2=https://10.0.0.2:2380, s1=https://10.0.0.1:2380"); a != b {
 		t.Errorf("tokens %s and %s of one cluster differ", a, b)
 	}
-	if b := clusterToken("s1=https://10.0.0.1:2380"); a == b {
+	if b := ClusterToken("s1=https://10.0.0.1:2380"); a == b {
 		t.Errorf("two clusters share token %s", a)
 	}
 }

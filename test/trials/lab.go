@@ -24,7 +24,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"clpkit/internal/clustertest"
-	"clpkit/pkg/cgroup"
 	"clpkit/pkg/pki"
 	"clpkit/test/netlab"
 )
@@ -204,7 +203,7 @@ stop = %q
 	if err := os.WriteFile(s.Config, []byte(cfg), 0o644); err != nil {
 		c.tb.Fatal(err)
 	}
-	c.tb.Cleanup(func() { removeCgroup(s.Cgroup) })
+	c.tb.Cleanup(func() { clustertest.RemoveCgroup(s.Cgroup) })
 	return s
 }
 
@@ -431,21 +430,4 @@ func DialIn(h *netlab.Host) func(ctx context.Context, addr string) (net.Conn, er
 			return nil, ctx.Err()
 		}
 	}
-}
-
-// removeCgroup kills what is left in a server's cgroup and removes it.
-func removeCgroup(rel string) {
-	mount, err := cgroup.FindV2("/proc")
-	if err != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c := cgroup.Cgroup{Path: filepath.Join(mount, rel)}
-	if _, err := os.Stat(c.Path); err != nil {
-		return
-	}
-	_ = c.Kill(ctx)
-	_ = c.Remove(ctx)
-	_ = syscall.Rmdir(filepath.Dir(c.Path))
 }
