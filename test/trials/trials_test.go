@@ -54,8 +54,9 @@ func trialSeed(t *testing.T) uint64 {
 	return s
 }
 
-func report(t *testing.T, name string, ts []Trial) {
+func report(t *testing.T, c *Cluster, name string, ts []Trial) {
 	t.Log(Summary(name, ts))
+	t.Logf("  the sampler's longest gap between two looks: %s (an overlap shorter than that could go unseen)", c.Sampler.MaxGap().Round(time.Millisecond))
 	for i, tr := range ts {
 		t.Logf("  %2d %s -> %s  takeover %4d ms  margin %4d ms", i+1, tr.From, tr.To, tr.Takeover.Milliseconds(), tr.Margin.Milliseconds())
 	}
@@ -64,7 +65,7 @@ func report(t *testing.T, name string, ts []Trial) {
 func run(t *testing.T, f Fault) {
 	c := New(t, build(t), Options{})
 	ts := Run(t, c, f, *trials, trialSeed(t))
-	report(t, f.Name, ts)
+	report(t, c, f.Name, ts)
 }
 
 // The active server's cable is pulled: it loses the store, kills its group at the fencing
@@ -118,7 +119,7 @@ func TestTrialCableCutUnderLoad(t *testing.T) {
 		Inject: func(c *Cluster, a *Server) { must(t, c.Lab.CutCable(a.Host)) },
 		Repair: func(c *Cluster, a *Server) { must(t, c.Lab.RestoreCable(a.Host)) },
 	}, *trials, trialSeed(t))
-	report(t, "cable cut, both servers loaded", ts)
+	report(t, c, "cable cut, both servers loaded", ts)
 }
 
 // clpd told to stop (SIGTERM) while its server is cut off: it fences and exits at once, instead
@@ -248,7 +249,7 @@ func TestTrialStartDuringShutdown(t *testing.T) {
 		}
 		ts = append(ts, tr)
 	}
-	report(t, "clpgrp -s during clpcl -t", ts)
+	report(t, c, "clpgrp -s during clpcl -t", ts)
 	if !strings.Contains(c.Servers["server1"].Alerts()+c.Servers["server2"].Alerts(), " pm 2 INFO Shutting down the cluster daemon...") {
 		t.Error("no server wrote the cluster-stop alert")
 	}
