@@ -218,6 +218,13 @@ func (s *Server) Start() {
 		"LAB_HOST="+s.Name, "LAB_FLAGS="+s.c.flags, "LAB_RUN="+filepath.Join(s.Dir, "run"),
 		"CLPKIT_SOCKET="+s.Socket, "CLPKIT_ALERT_LOG="+filepath.Join(s.Dir, "log", "alert.log"))
 	s.proc = s.Host.StartCmd(s.c.tb, cmd)
+	proc := s.proc
+	s.c.tb.Cleanup(func() {
+		// Under CLPKIT_RACE=1 the daemon is race-built: a race it reports is a defect.
+		if out := proc.Output(); strings.Contains(out, "WARNING: DATA RACE") {
+			s.c.tb.Errorf("clpd on %s reported a data race:\n%s", s.Name, out)
+		}
+	})
 	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		if _, _, code := s.Run("clpstat"); code == 0 {
 			return
