@@ -148,8 +148,9 @@ func (c *Cluster) Start(tb testing.TB) {
 	}
 	c.done = make(chan struct{})
 	go func() { _ = c.cmd.Wait(); close(c.done) }()
-	tb.Cleanup(func() { c.Stop(tb) })
+	// Registered first, so it runs after the Stop below: cleanups run last registered first.
 	c.cleanupOnce(tb)
+	tb.Cleanup(func() { c.Stop(tb) })
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if _, _, code := c.Run(tb, "clpstat"); code == 0 {
@@ -177,6 +178,9 @@ func (c *Cluster) Stop(tb testing.TB) {
 		// race report under CLPKIT_RACE) is a defect the test must show.
 		if code := c.cmd.ProcessState.ExitCode(); code != 0 {
 			tb.Errorf("clpd (%s) exited with status %d after SIGTERM:\n%s", c.Server, code, c.out)
+		} else if _, err := os.Stat(filepath.Join(c.RunDir, "guard.pid")); err == nil {
+			// A clean stop takes the guard with it: nothing is left to guard.
+			tb.Errorf("clpd (%s) stopped cleanly but left its guard running (%s/guard.pid)", c.Server, c.RunDir)
 		}
 	case <-time.After(60 * time.Second):
 		_ = c.cmd.Process.Kill()
@@ -323,8 +327,8 @@ func Gone(pid int) bool {
 }
 
 // cleanupOnce registers, once per Cluster, the removal of what clpd leaves on the host when a test
-// kills it: its guard process, and its cgroups with anything still in them. Cleanups run last
-// registered first, so this runs after Stop.
+// kills it: its guard process, and its cgroups with anything still in them. It must run after the
+// Stop of every Start, so it is registered before the first one.
 func (c *Cluster) cleanupOnce(tb testing.TB) {
 	if c.registered {
 		return

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"time"
 
 	"clpkit/pkg/status"
 )
@@ -24,7 +25,13 @@ func (e *Engine) do(ctx context.Context, r *request) (string, error) {
 	case <-ctx.Done():
 		return "", status.ErrTimeout()
 	case <-e.exited:
-		return "", errNotStarted(e.d.Local)
+		// The engine ended; an answer it decided before that is still on its way.
+		select {
+		case rep := <-r.reply:
+			return rep.value, rep.err
+		case <-time.After(flushTime):
+			return "", errNotStarted(e.d.Local)
+		}
 	}
 }
 

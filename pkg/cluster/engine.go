@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -133,8 +134,8 @@ type Engine struct {
 	life    context.Context
 
 	// The fields below belong to the loop goroutine.
-	jobs    map[jobID]*resource.Job
 	writes  chan func(context.Context)
+	effects chan func()
 	publish chan []byte
 	guardQ  chan guardMsg
 	track   tracking
@@ -164,6 +165,9 @@ type trackedJob struct {
 	kind jobKind
 	job  *resource.Job
 }
+
+// flushTime bounds how long an engine that stops waits for its last alerts and answers.
+const flushTime = 5 * time.Second
 
 // storeTimeout bounds every store write and read.
 const storeTimeout = 2 * time.Second
@@ -196,8 +200,8 @@ func New(d Deps) (*Engine, error) {
 		events:  make(chan event, 256),
 		statusQ: make(chan chan status.Cluster),
 		exited:  make(chan struct{}),
-		jobs:    map[jobID]*resource.Job{},
 		writes:  make(chan func(context.Context), 256),
+		effects: make(chan func(), 1024),
 		publish: make(chan []byte, 1),
 		guardQ:  make(chan guardMsg, 1),
 	}
@@ -222,6 +226,7 @@ func New(d Deps) (*Engine, error) {
 // StopService(..., exiting) first.
 func (e *Engine) Run(ctx context.Context) error {
 	e.life = ctx
+	go e.effector(ctx)
 	go e.writer(ctx)
 	go e.publisher(ctx)
 	go e.guardFeeder(ctx)
@@ -242,6 +247,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-e.exited:
+			e.flush(flushTime)
 			return e.exitErr
 		case ev = <-e.events:
 		case <-timer.C:
@@ -298,7 +304,8 @@ func (e *Engine) apply(acts []action) {
 			})
 		case actRelease:
 			e.write(func(ctx context.Context) {
-				e.post(evReleased{group: a.group, token: a.token, err: e.d.Store.Release(ctx, e.groupName(a.group), a.token, a.marker)})
+				err := e.d.Store.Release(ctx, e.groupName(a.group), a.token, a.marker)
+				e.post(evReleased{group: a.group, token: a.token, fenced: errors.Is(err, store.ErrFenced), err: err})
 			})
 		case actSpawn:
 			e.spawn(a)
@@ -309,10 +316,10 @@ func (e *Engine) apply(acts []action) {
 		case actKill:
 			e.kill(a)
 		case actReply:
-			a.r.reply <- reply{err: a.err, value: a.value}
+			e.effect(func() { a.r.reply <- reply{err: a.err, value: a.value} })
 		case actAlert:
 			if e.d.Alert != nil {
-				e.d.Alert(a.module, a.id, a.level, a.text)
+				e.effect(func() { e.d.Alert(a.module, a.id, a.level, a.text) })
 			}
 		case actSaveGroup:
 			e.saveGroup(a)
@@ -348,6 +355,40 @@ func (e *Engine) apply(acts []action) {
 		case actLog:
 			e.logLine(a)
 		}
+	}
+}
+
+// effect queues what the world sees of a decision: an alert line, or the answer to a caller.
+// They run in order on one goroutine, so a caller never gets its answer before the alert of what
+// it did; and off the loop, so a stuck syslog or a slow disk never holds it (nor a fence).
+func (e *Engine) effect(f func()) {
+	select {
+	case e.effects <- f:
+	default:
+		// A thousand effects behind: their writer is stuck. Order gives way to progress.
+		go f()
+	}
+}
+
+func (e *Engine) effector(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case f := <-e.effects:
+			f()
+		}
+	}
+}
+
+// flush waits, up to d, for the effects queued so far (the last alerts and answers of a service
+// that stops for good).
+func (e *Engine) flush(d time.Duration) {
+	done := make(chan struct{})
+	e.effect(func() { close(done) })
+	select {
+	case <-done:
+	case <-time.After(d):
 	}
 }
 
@@ -781,18 +822,11 @@ func (e *Engine) previousLease() int64 {
 	if err != nil {
 		return 0
 	}
-	id, err := strconv.ParseInt(string(trimSpace(b)), 16, 64)
+	id, err := strconv.ParseInt(strings.TrimSpace(string(b)), 16, 64)
 	if err != nil {
 		return 0
 	}
 	return id
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 func (e *Engine) saveLease(id int64) {

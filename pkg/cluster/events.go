@@ -67,7 +67,9 @@ type evAcquired struct {
 type evReleased struct {
 	group int
 	token int64
-	err   error
+	// fenced says the token no longer owned the group: there was nothing left to release.
+	fenced bool
+	err    error
 }
 
 // evSpawned: a script was started, or could not be.

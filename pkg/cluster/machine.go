@@ -102,8 +102,7 @@ type machine struct {
 // storeView is what the machine last read of the cluster's keys.
 type storeView struct {
 	ok bool
-	// at is when the last successful read was taken; seq counts reads.
-	at   time.Duration
+	// seq counts reads.
 	seq  int
 	snap store.Snapshot
 }
@@ -155,7 +154,7 @@ func (m *machine) step(now time.Duration, ev event) []action {
 	case evRevoked:
 		m.revoked(now, e, emit)
 	case evView:
-		m.view = storeView{ok: true, at: now, snap: e.snap, seq: m.view.seq + 1}
+		m.view = storeView{ok: true, snap: e.snap, seq: m.view.seq + 1}
 	case evViewFailed:
 		m.view.ok = false
 	case evAcquired:

@@ -105,7 +105,7 @@ func (m *machine) resume(now time.Duration, g *grp, emit func(...action)) {
 	if rs.rec != nil && !rs.rec.Done {
 		switch rs.rec.Op {
 		case recStart:
-			o = &op{kind: opStart, phase: phaseResources, event: rs.rec.Event.Event, prev: rs.rec.Event.ServerPrev, failover: rs.rec.Event.Event == "FAILOVER"}
+			o = &op{kind: opStart, phase: phaseResources, failover: rs.rec.Event.Event == "FAILOVER"}
 		case recStop:
 			o = &op{kind: opStop, phase: phaseResources, factor: FactorGroupStop, clear: true}
 		}
@@ -120,7 +120,7 @@ func (m *machine) resume(now time.Duration, g *grp, emit func(...action)) {
 		switch {
 		case r.state == status.OnlinePending && r.start != 0:
 			if o == nil || o.kind != opStart {
-				o = &op{kind: opStart, phase: phaseResources, event: g.ev.Event, prev: g.ev.ServerPrev, failover: g.ev.Event == "FAILOVER"}
+				o = &op{kind: opStart, phase: phaseResources, failover: g.ev.Event == "FAILOVER"}
 			}
 			o.inflight = true
 		case r.state == status.OnlinePending:
@@ -142,7 +142,7 @@ func (m *machine) resume(now time.Duration, g *grp, emit func(...action)) {
 		case r.state == status.OfflinePending:
 			if ar.stop != nil && ar.stop.known && ar.stop.result.OK() {
 				r.state = status.Offline
-				emit(actReap{group: g.idx, res: j, grace: min(r.cfg.StopTimeout, 10*time.Second)})
+				emit(actReap{group: g.idx, res: j, grace: reapGrace(r)})
 			} else {
 				r.state, r.detail = status.OfflineFailure, "stop was interrupted"
 			}
@@ -152,7 +152,7 @@ func (m *machine) resume(now time.Duration, g *grp, emit func(...action)) {
 	switch {
 	case failed != nil:
 		if g.op == nil || g.op.kind != opStart {
-			g.op = &op{kind: opStart, phase: phaseResources, event: g.ev.Event, failover: g.ev.Event == "FAILOVER"}
+			g.op = &op{kind: opStart, phase: phaseResources, failover: g.ev.Event == "FAILOVER"}
 		}
 		g.op.inflight = false
 		m.startFailed(g, failed, failedDetail, emit)

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"clpkit/pkg/config"
@@ -86,9 +87,7 @@ type op struct {
 	kind     opKind
 	phase    opPhase
 	inflight bool
-	// event, prev and failover describe a start (CLP_EVENT, CLP_SERVER_PREV, alerts 60–62).
-	event    string
-	prev     string
+	// failover marks a start that takes a group over (alerts 60–62); its CLP_* event is g.ev.
 	failover bool
 	// factor, clear and handover describe a stop: CLP_FACTOR; whether failure states are cleared;
 	// the marker left for the other servers (nil clears it).
@@ -155,16 +154,6 @@ func (g *grp) shown() bool {
 
 func (g *grp) busy() bool { return g.op != nil || g.fence != nil }
 
-// inPolicy reports whether server may run the group.
-func inPolicy(g *grp, server string) bool {
-	for _, s := range g.cfg.Servers {
-		if s == server {
-			return true
-		}
-	}
-	return false
-}
-
 func (g *grp) activeResources() []bool {
 	out := make([]bool, len(g.res))
 	for i, r := range g.res {
@@ -224,7 +213,7 @@ func (m *machine) request(now time.Duration, r *request, emit func(...action)) {
 	}
 	switch r.kind {
 	case reqStartGroup:
-		if !inPolicy(g, m.p.local) {
+		if !slices.Contains(g.cfg.Servers, m.p.local) {
 			refuse(status.ErrInvalidServer(m.p.local))
 			return
 		}
@@ -241,7 +230,7 @@ func (m *machine) request(now time.Duration, r *request, emit func(...action)) {
 			refuse(status.ErrStartedOther())
 			return
 		}
-		m.startOp(now, g, "START", "", false, []*request{r}, emit)
+		m.startOp(g, "START", "", []*request{r})
 	case reqStopGroup:
 		if !g.shown() {
 			if o, ok := m.view.snap.Owners[g.cfg.Name]; ok && o.Server != m.p.local {
@@ -300,7 +289,7 @@ func (m *machine) move(g *grp, r *request, emit func(...action)) {
 		emit(actReply{r: r, err: status.ErrAlreadyStarted()})
 		return
 	}
-	if !inPolicy(g, target) || !online[target] {
+	if !slices.Contains(g.cfg.Servers, target) || !online[target] {
 		emit(actReply{r: r, err: status.ErrInvalidServer(target)})
 		return
 	}
@@ -436,7 +425,7 @@ func (m *machine) reconcile(now time.Duration, emit func(...action)) {
 		if g.pendingFailure != nil {
 			r := g.pendingFailure
 			g.pendingFailure = nil
-			m.recoverOp(g, r, emit)
+			m.recoverOp(g, r)
 			continue
 		}
 		if g.moveWait != nil || g.token != 0 || g.active() {
@@ -449,7 +438,7 @@ func (m *machine) reconcile(now time.Duration, emit func(...action)) {
 		switch {
 		case marked && mk.State == store.MarkerMoving && online[mk.Target]:
 			if mk.Target == m.p.local {
-				m.startOp(now, g, "START", mk.Server, false, nil, emit)
+				m.startOp(g, "START", mk.Server, nil)
 			}
 		case marked:
 			target := moveTarget(g.cfg.Servers, mk.Server, online)
@@ -457,11 +446,11 @@ func (m *machine) reconcile(now time.Duration, emit func(...action)) {
 				target = mk.Server
 			}
 			if target == m.p.local {
-				m.startOp(now, g, "FAILOVER", mk.Server, true, nil, emit)
+				m.startOp(g, "FAILOVER", mk.Server, nil)
 			}
 		case !m.autoStarted && g.cfg.AutoStart:
 			if moveTarget(g.cfg.Servers, "", online) == m.p.local {
-				m.startOp(now, g, "START", "", false, nil, emit)
+				m.startOp(g, "START", "", nil)
 			}
 		}
 	}
@@ -561,8 +550,8 @@ func (g *grp) leaveFailed() bool {
 
 // --- group operations ---
 
-func (m *machine) startOp(now time.Duration, g *grp, event, prev string, failover bool, waiters []*request, emit func(...action)) {
-	g.op = &op{kind: opStart, phase: phaseAcquire, event: event, prev: prev, failover: failover, waiters: waiters}
+func (m *machine) startOp(g *grp, event, prev string, waiters []*request) {
+	g.op = &op{kind: opStart, phase: phaseAcquire, failover: event == "FAILOVER", waiters: waiters}
 	g.ev = m.baseEvent(g, event, prev)
 }
 
@@ -572,7 +561,7 @@ func (m *machine) stopOp(g *grp, factor string, clear bool, handover *store.Mark
 	m.save(g, emit)
 }
 
-func (m *machine) recoverOp(g *grp, r *rsc, emit func(...action)) {
+func (m *machine) recoverOp(g *grp, r *rsc) {
 	g.op = &op{kind: opRecover, phase: phaseResources, target: r}
 }
 
@@ -592,7 +581,8 @@ func (m *machine) abortOp(g *grp, err error, emit func(...action)) {
 	}
 }
 
-// finish ends the group's operation and answers its callers.
+// finish ends the group's operation and answers its callers: with err when there is one, else
+// with what the operation recorded (a start that failed before the stop it chained into).
 func (m *machine) finish(g *grp, err error, emit func(...action)) {
 	o := g.op
 	g.op = nil
@@ -821,7 +811,7 @@ func (m *machine) acquired(now time.Duration, e evAcquired, emit func(...action)
 	switch {
 	case e.elsewhere:
 		// Another server holds it: refused for a caller, lost the race for a takeover.
-		m.finishWith(g, status.ErrStartedOther(), emit)
+		m.finish(g, status.ErrStartedOther(), emit)
 		return
 	case e.err != nil:
 		emit(actLog{level: "WARN", msg: "taking ownership", args: []any{"group", g.cfg.Name, "err", e.err}})
@@ -830,7 +820,7 @@ func (m *machine) acquired(now time.Duration, e evAcquired, emit func(...action)
 			g.op = nil
 			return
 		}
-		m.finishWith(g, &status.OpError{Code: status.CodeInternal, Msg: "Could not take ownership of group " + g.cfg.Name + ": " + e.err.Error()}, emit)
+		m.finish(g, &status.OpError{Code: status.CodeInternal, Msg: "Could not take ownership of group " + g.cfg.Name + ": " + e.err.Error()}, emit)
 		return
 	}
 	g.token = e.token
@@ -844,14 +834,6 @@ func (m *machine) acquired(now time.Duration, e evAcquired, emit func(...action)
 	m.save(g, emit)
 }
 
-func (m *machine) finishWith(g *grp, err error, emit func(...action)) {
-	o := g.op
-	g.op = nil
-	for _, r := range o.waiters {
-		emit(actReply{r: r, err: err})
-	}
-}
-
 func (m *machine) released(now time.Duration, e evReleased, emit func(...action)) {
 	g := m.groups[e.group]
 	o := g.op
@@ -859,11 +841,13 @@ func (m *machine) released(now time.Duration, e evReleased, emit func(...action)
 		return
 	}
 	o.inflight = false
-	if e.err != nil {
+	if e.err != nil && !e.fenced {
 		emit(actLog{level: "WARN", msg: "releasing group", args: []any{"group", g.cfg.Name, "err", e.err}})
 		g.retryAt = now + m.p.retry
 		return
 	}
+	// Released, or no longer this server's to release (its owner key is gone or another's):
+	// either way nothing of it is held here any more.
 	g.token = 0
 	m.stopDone(g, emit)
 }
@@ -895,13 +879,12 @@ func (m *machine) spawned(now time.Duration, e evSpawned, emit func(...action)) 
 			m.startAttemptFailed(g, r, detail, emit)
 			return
 		}
-		m.save(g, emit)
 		if r.cfg.StartMode == config.ModeAsync && g.op != nil && g.op.kind == opStart {
 			r.state, r.attempt = status.Online, 0
 			g.op.inflight = false
 			emit(actAlert{module: "rc", id: 31, level: LevelInfo, text: fmt.Sprintf("Activating %s resource has completed.", r.cfg.Name)})
-			m.save(g, emit)
 		}
+		m.save(g, emit)
 		return
 	}
 	r.stopInfo = e.info
@@ -941,7 +924,7 @@ func (m *machine) exited(now time.Duration, e evExited, emit func(...action)) {
 		}
 		r.stop = 0
 		if g.op != nil && g.op.kind == opRecover && g.op.target == r {
-			emit(actReap{group: g.idx, res: r.idx, grace: min(r.cfg.StopTimeout, 10*time.Second)})
+			emit(actReap{group: g.idx, res: r.idx, grace: reapGrace(r)})
 			return
 		}
 		if e.result.OK() {
@@ -989,15 +972,14 @@ func (m *machine) asyncFailed(g *grp, r *rsc, detail string, emit func(...action
 		// A start in progress restarts it when it gets to it; anything else leaves it failed.
 		r.state = status.OnlineFailure
 	default:
-		m.recoverOp(g, r, emit)
+		m.recoverOp(g, r)
 	}
 	m.save(g, emit)
 }
 
 // recovered: the stop script of a failed asynchronous resource has run; the final action follows.
 func (m *machine) recovered(g *grp, r *rsc, emit func(...action)) {
-	detail := r.detail
-	r.state, r.detail, r.attempt = status.OnlineFailure, detail, 0
+	r.state, r.attempt = status.OnlineFailure, 0
 	m.save(g, emit)
 	m.finalAction(g, r.cfg.ActivationFinalAction, emit)
 }
@@ -1019,8 +1001,11 @@ func (m *machine) startAttemptFailed(g *grp, r *rsc, detail string, emit func(..
 
 func (m *machine) stopSucceeded(g *grp, r *rsc, emit func(...action)) {
 	// What the start script left running goes with the resource.
-	emit(actReap{group: g.idx, res: r.idx, grace: min(r.cfg.StopTimeout, 10*time.Second)})
+	emit(actReap{group: g.idx, res: r.idx, grace: reapGrace(r)})
 }
+
+// reapGrace is how long what a start script left gets between SIGTERM and SIGKILL.
+func reapGrace(r *rsc) time.Duration { return min(r.cfg.StopTimeout, 10*time.Second) }
 
 func (m *machine) reaped(now time.Duration, e evReaped, emit func(...action)) {
 	g := m.groups[e.group]
@@ -1052,7 +1037,7 @@ func (m *machine) stopAttemptFailed(g *grp, r *rsc, detail string, emit func(...
 		return
 	}
 	if o.kind == opRecover {
-		emit(actReap{group: g.idx, res: r.idx, grace: min(r.cfg.StopTimeout, 10*time.Second)})
+		emit(actReap{group: g.idx, res: r.idx, grace: reapGrace(r)})
 		return
 	}
 	o.inflight = false
@@ -1068,8 +1053,7 @@ func (m *machine) stopAttemptFailed(g *grp, r *rsc, detail string, emit func(...
 		emit(actAlert{module: "rc", id: 52, level: LevelError, text: fmt.Sprintf("Moving group %s has failed.", g.cfg.Name)})
 	}
 	// The group keeps its owner key: no other server may start it while it may still half-run.
-	m.finishWith(g, status.ErrStopFailed(g.cfg.Name), emit)
-	m.save(g, emit)
+	m.finish(g, status.ErrStopFailed(g.cfg.Name), emit)
 	if r.cfg.DeactivationFinalAction == config.ActionStopCluster {
 		m.shutdown()
 	}

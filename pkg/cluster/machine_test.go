@@ -938,3 +938,28 @@ func TestLostTakeoverRaceIsQuiet(t *testing.T) {
 		t.Fatalf("alerts after losing the race: %v", a)
 	}
 }
+
+// A release that finds the owner key no longer this server's (someone deleted it, or the lease
+// ended meanwhile) ends the stop: there is nothing left to release, and it is not retried.
+func TestReleaseOfALostGroup(t *testing.T) {
+	h := newHarness(t, "s1")
+	h.up("s1", "s2")
+	h.startG1()
+	h.ack()
+	r := h.req(reqStopGroup, "g1")
+	for i := 0; i < 2; i++ {
+		sp := one[actSpawn](h, h.last)
+		h.step(evSpawned{job: sp.job})
+		h.step(evExited{job: sp.job})
+		h.step(evReaped{group: 0, res: sp.res})
+	}
+	one[actRelease](h, h.last)
+	h.step(evReleased{group: 0, token: 42, fenced: true, err: store.ErrFenced})
+	if err := h.replied(r).err; err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	none[actRelease](h, h.at(time.Second))
+	if h.m.groups[0].token != 0 || h.m.groups[0].op != nil {
+		t.Fatalf("group after the release: token %d, op %+v", h.m.groups[0].token, h.m.groups[0].op)
+	}
+}

@@ -201,7 +201,7 @@ func Run(ctx context.Context, o Options) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(sctx)
-	fence.release()
+	fence.release(serr == nil)
 	return serr
 }
 

@@ -89,7 +89,7 @@ type fencing struct {
 	guardFenced bool
 	tree        *cgroupTree
 	closers     []func()
-	releasers   []func()
+	releasers   []func(clean bool)
 }
 
 // setUpFencing finds the cgroup v2 mount and starts (or reconnects to) the guard. Where either is
@@ -120,11 +120,12 @@ func setUpFencing(ctx context.Context, cfg *config.Config, local string, o Optio
 	return f, nil
 }
 
-// release removes what clpd leaves behind on a clean exit: empty cgroups, and the guard when it
-// guards nothing.
-func (f *fencing) release() {
+// release removes what clpd leaves behind when it exits: empty cgroups, and the guard. After a
+// clean stop (clean: every group stopped) the guard is disarmed and told to go; otherwise it
+// stays armed, to kill what may still run here at its deadline.
+func (f *fencing) release(clean bool) {
 	for _, r := range f.releasers {
-		r()
+		r(clean)
 	}
 	if f.tree != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -131,10 +131,16 @@ func (f *fencing) startGuard(ctx context.Context, cfg *config.Config, local stri
 		}
 	}
 	f.guard = g
-	f.releasers = append(f.releasers, func() {
-		// The guard stays only while it guards something (a group whose stop failed).
+	f.releasers = append(f.releasers, func(clean bool) {
+		// The guard stays only while it guards something (a group whose stop failed). The
+		// engine's last disarm may not have reached it before the engine ended.
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
+		if clean {
+			if _, err := g.call(ctx, func(c *guard.Client) (guard.Reply, error) { return c.Disarm(ctx) }); err != nil {
+				o.Log.Warn("disarming the guard", "err", err)
+			}
+		}
 		if _, err := g.call(ctx, func(c *guard.Client) (guard.Reply, error) { return c.Exit(ctx, false) }); err != nil {
 			o.Log.Warn("the guard stays running", "err", err)
 			return

@@ -188,6 +188,11 @@ func TestClpcl(t *testing.T) {
 	// restarted clpd is suspended and auto-starts nothing.
 	c.Stop(t)
 	c.Start(t)
+	// clpstat answers as soon as clpd serves, before the join: wait for the server to be Online.
+	clustertest.WaitFor(t, 10*time.Second, "server1 Online again", func() bool {
+		st, _, _ := c.Run(t, "clpstat")
+		return strings.Contains(st, "   *server1 .........: Online ")
+	})
 	if st := c.MustRun(t, "clpstat"); !strings.Contains(st, suspendedLine) || !strings.Contains(st, "    failover1 .......: Offline") {
 		t.Errorf("clpstat after a restart while suspended:\n%s", st)
 	}
