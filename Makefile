@@ -119,6 +119,8 @@ demo: build
 	done
 	bin/clpgrp -s $(DEMO_GROUP)
 	bin/clpstat
+	@echo "try: kill \$$(cat /run/clpkit/service1.pid)   # pidw1 restarts service1; kill it again and the group stops"
+	@echo "     bin/clpstat -m; bin/clpmonctrl -v; tail /var/log/clpkit/alert.log"
 
 demo-stop:
 	@if ! $(demo_running); then \

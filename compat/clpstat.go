@@ -35,6 +35,10 @@ const stateWidth = 17
 type StatusOptions struct {
 	// Long widens the name columns so the colon sits at column 38 instead of 21 (clpstat --long).
 	Long bool
+	// Local shows, on each monitor line, the monitor's state on this server (c.LocalServer)
+	// instead of the cluster-wide state (clpstat --local): Online reads Normal, Error, Suspend,
+	// Offline and Unknown stay as they are, and no entry for this server reads Unknown.
+	Local bool
 }
 
 // layout holds the name-field widths of one variant. All three are chosen so that the colon
@@ -55,8 +59,9 @@ func layoutFor(o StatusOptions) layout {
 	return layout{dotted: 17, sub: 15, monitor: 17, colonCol: 21}
 }
 
-// WriteStatus writes the cluster status block of `clpstat`, `clpstat -s`, `clpstat --local` and,
-// with o.Long, `clpstat --long`. Items keep slice order, which is configuration order.
+// WriteStatus writes the cluster status block of `clpstat`, `clpstat -s`, with o.Local
+// `clpstat --local` and with o.Long `clpstat --long`. Items keep slice order, which is
+// configuration order.
 func WriteStatus(w io.Writer, c status.Cluster, o StatusOptions) error {
 	l := layoutFor(o)
 	var b strings.Builder
@@ -108,7 +113,11 @@ func WriteStatus(w io.Writer, c status.Cluster, o StatusOptions) error {
 	// attacker.sh's `/<server>/,/<group>/` only work if the markers are always there.
 	line("  <monitor>")
 	for _, m := range c.Monitors {
-		line("    ", field(m.Name, l.monitor), ": ", stateCol(m.State), clean(m.Comment))
+		st := m.State
+		if o.Local {
+			st = localMonitorState(m, c.LocalServer)
+		}
+		line("    ", field(m.Name, l.monitor), ": ", stateCol(st), clean(m.Comment))
 	}
 	line(frameFooter)
 	return writeAll(w, b.String())

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +34,18 @@ func (s *fuzzSource) str() string {
 	v := string(s.b[:n])
 	s.b = s.b[n:]
 	return v
+}
+
+// int is a counter or threshold: small, negative or at the ends of the range.
+func (s *fuzzSource) int() int {
+	switch c := s.byte(); c {
+	case 255:
+		return math.MaxInt
+	case 254:
+		return math.MinInt
+	default:
+		return int(int8(c))
+	}
 }
 
 func (s *fuzzSource) state() status.State {
@@ -72,7 +86,17 @@ func (s *fuzzSource) cluster() status.Cluster {
 		c.Groups = append(c.Groups, g)
 	}
 	for range s.upTo(5) {
-		c.Monitors = append(c.Monitors, status.Monitor{Name: s.str(), State: s.state(), Comment: s.str()})
+		m := status.Monitor{Name: s.str(), Type: s.str(), State: s.state(), Comment: s.str(), Target: s.str(), RecoveryTarget: s.str()}
+		for range s.upTo(4) {
+			m.Servers = append(m.Servers, status.MonitorOnServer{
+				Server: s.serverRef(c.Servers), State: s.state(), Detail: s.str(),
+				Counters: status.Counters{
+					Recovery: s.int(), Restart: s.int(), Failover: s.int(), FinalAction: s.int(),
+					RecoveryMax: s.int(), RestartMax: s.int(), FailoverMax: s.int(), FinalActionIs: s.str(),
+				},
+			})
+		}
+		c.Monitors = append(c.Monitors, m)
 	}
 	var sec [8]byte
 	for i := range sec {
@@ -91,12 +115,46 @@ func FuzzRenderers(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{0xf3, 0x11, 0x2a, 0x41, 0x0a, 0xe3, 0x81}, 40))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := (&fuzzSource{b: data}).cluster()
-		for _, long := range []bool{false, true} {
+		for _, o := range []StatusOptions{{}, {Long: true}, {Local: true}, {Long: true, Local: true}} {
 			var b bytes.Buffer
-			if err := WriteStatus(&b, c, StatusOptions{Long: long}); err != nil {
+			if err := WriteStatus(&b, c, o); err != nil {
 				t.Fatal(err)
 			}
-			checkStatusLayout(t, b.String(), c, layoutFor(StatusOptions{Long: long}))
+			checkStatusLayout(t, b.String(), c, layoutFor(o))
+		}
+		var ms bytes.Buffer
+		if err := WriteMonitorStatus(&ms, c); err != nil {
+			t.Fatal(err)
+		}
+		checkMonitorStatus(t, ms.String(), c)
+		var mc bytes.Buffer
+		if err := WriteMonitorConfig(&mc, c, ""); err != nil {
+			t.Fatal(err)
+		}
+		checkMonitorConfig(t, mc.String(), len(c.Monitors))
+		// By name: a configured name (the last monitor's, possibly shared or empty) shows every
+		// monitor of that name; a name nobody has writes nothing and says so.
+		for _, name := range monitorNames(c) {
+			var b bytes.Buffer
+			err := WriteMonitorConfig(&b, c, name)
+			shown := 0
+			for _, m := range c.Monitors {
+				if m.Name == name {
+					shown++
+				}
+			}
+			switch {
+			case name != "" && shown == 0:
+				if !errors.Is(err, ErrUnknownMonitor) || b.Len() != 0 {
+					t.Fatalf("unknown name %q: err %v, wrote %q", name, err, b.String())
+				}
+			case err != nil:
+				t.Fatal(err)
+			case name == "":
+				checkMonitorConfig(t, b.String(), len(c.Monitors))
+			default:
+				checkMonitorConfig(t, b.String(), shown)
+			}
 		}
 		var m bytes.Buffer
 		if err := WriteGroupMap(&m, c); err != nil {
@@ -114,6 +172,17 @@ func FuzzRenderers(f *testing.F) {
 			t.Fatalf("invalid json:\n%s", j.String())
 		}
 	})
+}
+
+// monitorNames gives WriteMonitorConfig a name of the cluster, when it has monitors, and names
+// that are not there, including one that differs from a configured name only after clean().
+func monitorNames(c status.Cluster) []string {
+	names := []string{"", "no-such-monitor"}
+	if n := len(c.Monitors); n > 0 {
+		last := c.Monitors[n-1].Name
+		names = append(names, last, clean(last)+"?")
+	}
+	return names
 }
 
 // checkStatusLayout walks the block in the order the model dictates and checks that every item

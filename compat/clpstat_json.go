@@ -56,9 +56,12 @@ func withEmptyLists(c status.Cluster) status.Cluster {
 		}
 		groups[i] = g
 	}
-	monitors := c.Monitors
-	if monitors == nil {
-		monitors = []status.Monitor{}
+	monitors := make([]status.Monitor, len(c.Monitors))
+	for i, m := range c.Monitors {
+		if m.Servers == nil {
+			m.Servers = []status.MonitorOnServer{}
+		}
+		monitors[i] = m
 	}
 	c.Servers, c.Groups, c.Monitors = servers, groups, monitors
 	return c

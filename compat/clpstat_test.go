@@ -16,8 +16,9 @@ import (
 	"clpkit/pkg/status"
 )
 
-var update = flag.Bool("update", false, "rewrite the generated golden files under testdata/golden/clpstat (never the research samples)")
+var update = flag.Bool("update", false, "rewrite the generated clpstat golden files (never the research samples)")
 
+// goldenDir holds the research samples and the goldens of every clpstat rendering.
 const goldenDir = "../testdata/golden/clpstat"
 
 type render func(*bytes.Buffer) error
@@ -40,28 +41,30 @@ type goldenCase struct {
 	// research marks files copied verbatim from the research note: they are the specification,
 	// so -update must never overwrite them with whatever the code happens to print.
 	research bool
+	// dir is the directory of file; "" means goldenDir.
+	dir string
 }
 
 func goldenCases() []goldenCase {
-	return []goldenCase{
-		{"sample-a.txt", statusOf(sampleA(), false), true},
-		{"sample-b.txt", statusOf(sampleB(), false), true},
-		{"sample-d.txt", statusOf(sampleD(), false), true},
-		{"groupmap-clpaic.txt", groupMapOf(clpaicGroupMap()), true},
-		{"sample-c.txt", statusOf(sampleC(), false), false},
-		{"sample-f-long.txt", statusOf(sampleF(), true), false},
-		{"states.txt", statusOf(statesCluster(), false), false},
-		{"states-long.txt", statusOf(statesCluster(), true), false},
-		{"states-groupmap.txt", groupMapOf(statesCluster()), false},
-		{"states.json", jsonOf(statesCluster()), false},
-		{"edge.txt", statusOf(edgeCluster(), false), false},
-		{"edge-long.txt", statusOf(edgeCluster(), true), false},
-		{"edge-groupmap.txt", groupMapOf(edgeCluster()), false},
-		{"empty.txt", statusOf(status.Cluster{}, false), false},
-		{"empty-long.txt", statusOf(status.Cluster{}, true), false},
-		{"empty-groupmap.txt", groupMapOf(status.Cluster{}), false},
-		{"empty.json", jsonOf(status.Cluster{}), false},
+	cases := []goldenCase{
+		{"sample-a.txt", statusOf(sampleA(), false), true, ""},
+		{"sample-b.txt", statusOf(sampleB(), false), true, ""},
+		{"sample-d.txt", statusOf(sampleD(), false), true, ""},
+		{"groupmap-clpaic.txt", groupMapOf(clpaicGroupMap()), true, ""},
+		{"sample-c.txt", statusOf(sampleC(), false), false, ""},
+		{"sample-f-long.txt", statusOf(sampleF(), true), false, ""},
+		{"states.txt", statusOf(statesCluster(), false), false, ""},
+		{"states-long.txt", statusOf(statesCluster(), true), false, ""},
+		{"states-groupmap.txt", groupMapOf(statesCluster()), false, ""},
+		{"edge.txt", statusOf(edgeCluster(), false), false, ""},
+		{"edge-long.txt", statusOf(edgeCluster(), true), false, ""},
+		{"edge-groupmap.txt", groupMapOf(edgeCluster()), false, ""},
+		{"empty.txt", statusOf(status.Cluster{}, false), false, ""},
+		{"empty-long.txt", statusOf(status.Cluster{}, true), false, ""},
+		{"empty-groupmap.txt", groupMapOf(status.Cluster{}), false, ""},
+		{"empty.json", jsonOf(status.Cluster{}), false, ""},
 	}
+	return append(cases, monitorGoldenCases()...)
 }
 
 func TestGolden(t *testing.T) {
@@ -71,8 +74,15 @@ func TestGolden(t *testing.T) {
 			if err := gc.out(&got); err != nil {
 				t.Fatalf("render: %v", err)
 			}
-			path := filepath.Join(goldenDir, gc.file)
+			dir := gc.dir
+			if dir == "" {
+				dir = goldenDir
+			}
+			path := filepath.Join(dir, gc.file)
 			if *update && !gc.research {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
 				if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -205,6 +215,11 @@ func TestJSONRoundTrip(t *testing.T) {
 			want.Groups[i].Servers = []string{}
 		}
 	}
+	for i := range want.Monitors {
+		if want.Monitors[i].Servers == nil {
+			want.Monitors[i].Servers = []status.MonitorOnServer{}
+		}
+	}
 	if !reflect.DeepEqual(doc.Cluster, want) {
 		t.Errorf("round trip changed the cluster:\n got %+v\nwant %+v", doc.Cluster, want)
 	}
@@ -212,11 +227,11 @@ func TestJSONRoundTrip(t *testing.T) {
 
 // WriteJSON fills nil lists with empty ones on a copy; the caller's value must stay as it was.
 func TestJSONDoesNotMutate(t *testing.T) {
-	c := status.Cluster{Servers: []status.Server{{Name: "a"}}, Groups: []status.Group{{Name: "g"}}}
+	c := status.Cluster{Servers: []status.Server{{Name: "a"}}, Groups: []status.Group{{Name: "g"}}, Monitors: []status.Monitor{{Name: "m"}}}
 	if err := WriteJSON(&bytes.Buffer{}, c); err != nil {
 		t.Fatal(err)
 	}
-	if c.Servers[0].Heartbeats != nil || c.Groups[0].Resources != nil || c.Groups[0].Servers != nil || c.Monitors != nil {
+	if c.Servers[0].Heartbeats != nil || c.Groups[0].Resources != nil || c.Groups[0].Servers != nil || c.Monitors[0].Servers != nil {
 		t.Errorf("caller's cluster was modified: %+v", c)
 	}
 }
@@ -233,10 +248,14 @@ func TestWriteErrors(t *testing.T) {
 	boom := errors.New("boom")
 	c := sampleA()
 	calls := map[string]func(w io.Writer) error{
-		"status":   func(w io.Writer) error { return WriteStatus(w, c, StatusOptions{}) },
-		"long":     func(w io.Writer) error { return WriteStatus(w, c, StatusOptions{Long: true}) },
-		"groupmap": func(w io.Writer) error { return WriteGroupMap(w, c) },
-		"json":     func(w io.Writer) error { return WriteJSON(w, c) },
+		"status":      func(w io.Writer) error { return WriteStatus(w, c, StatusOptions{}) },
+		"long":        func(w io.Writer) error { return WriteStatus(w, c, StatusOptions{Long: true}) },
+		"local":       func(w io.Writer) error { return WriteStatus(w, c, StatusOptions{Local: true}) },
+		"groupmap":    func(w io.Writer) error { return WriteGroupMap(w, c) },
+		"json":        func(w io.Writer) error { return WriteJSON(w, c) },
+		"monitors":    func(w io.Writer) error { return WriteMonitorStatus(w, c) },
+		"mon":         func(w io.Writer) error { return WriteMonitorConfig(w, c, "") },
+		"mon by name": func(w io.Writer) error { return WriteMonitorConfig(w, c, "userw") },
 	}
 	for name, call := range calls {
 		if err := call(failWriter{boom}); !errors.Is(err, boom) {

@@ -213,6 +213,9 @@ func (c *Cluster) Wait(d time.Duration) (int, error) {
 	}
 }
 
+// PID is the running clpd's process id.
+func (c *Cluster) PID() int { return c.cmd.Process.Pid }
+
 // Output is what clpd printed so far.
 func (c *Cluster) Output() string { return c.out.String() }
 

@@ -17,7 +17,7 @@ import (
 )
 
 // EnvSocket names clpd's API socket for clients; unset means api.DefaultSocket.
-const EnvSocket = "CLPKIT_SOCKET"
+const EnvSocket = api.EnvSocket
 
 // Socket returns the API socket path clients use.
 func Socket(env func(string) string) string {

@@ -21,6 +21,9 @@ import (
 // clients.
 const DefaultSocket = "/run/clpkit/clpd.sock"
 
+// EnvSocket names clpd's API socket for clients; clpd sets it for every script it runs.
+const EnvSocket = "CLPKIT_SOCKET"
+
 // Service is what clpd offers. Errors that are *status.OpError travel with their code.
 type Service interface {
 	Status(ctx context.Context) (status.Cluster, error)
@@ -31,6 +34,43 @@ type Service interface {
 	// Current returns the server running the group, "" when none.
 	Current(ctx context.Context, group string) (string, error)
 	Cluster(ctx context.Context, r ClusterRequest) ([]ServerResult, error)
+	// Monitors runs a clpmonctrl operation on this server's monitors and returns them as they
+	// stand afterwards, counters included.
+	Monitors(ctx context.Context, r MonitorRequest) ([]status.Monitor, error)
+	// Resource runs a clprsc operation; for ResourceCurrent it returns the server running the
+	// resource ("" when none).
+	Resource(ctx context.Context, r ResourceRequest) (string, error)
+}
+
+// Monitor operations (clpmonctrl).
+const (
+	MonitorSuspend = "suspend"
+	MonitorResume  = "resume"
+	MonitorClear   = "clear"
+	MonitorShow    = "show"
+)
+
+// MonitorRequest is one clpmonctrl operation; no Monitors means every monitor.
+type MonitorRequest struct {
+	Op       string   `json:"op"`
+	Monitors []string `json:"monitors,omitempty"`
+	Host     string   `json:"host,omitempty"`
+}
+
+// Resource operations (clprsc).
+const (
+	ResourceStart   = "start"
+	ResourceStop    = "stop"
+	ResourceCurrent = "current"
+)
+
+// ResourceRequest is one clprsc operation.
+type ResourceRequest struct {
+	Op       string `json:"op"`
+	Resource string `json:"resource"`
+	Host     string `json:"host,omitempty"`
+	// Force also starts the resources it depends on (-s), or stops those that depend on it (-t).
+	Force bool `json:"force,omitempty"`
 }
 
 // GroupRequest is one clpgrp operation.
@@ -106,6 +146,24 @@ func Handler(s Service) http.Handler {
 		}
 		res, err := s.Cluster(r.Context(), req)
 		reply(w, res, err)
+	})
+	mux.HandleFunc("POST /v1/monitors", func(w http.ResponseWriter, r *http.Request) {
+		var req MonitorRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			reply(w, nil, &status.OpError{Code: status.CodeInternal, Msg: "bad request: " + err.Error()})
+			return
+		}
+		ms, err := s.Monitors(r.Context(), req)
+		reply(w, ms, err)
+	})
+	mux.HandleFunc("POST /v1/resources", func(w http.ResponseWriter, r *http.Request) {
+		var req ResourceRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			reply(w, nil, &status.OpError{Code: status.CodeInternal, Msg: "bad request: " + err.Error()})
+			return
+		}
+		cur, err := s.Resource(r.Context(), req)
+		reply(w, map[string]string{"server": cur}, err)
 	})
 	return mux
 }

@@ -27,6 +27,11 @@ func (r refusing) Cluster(context.Context, ClusterRequest) ([]ServerResult, erro
 	return nil, r.err
 }
 
+func (r refusing) Monitors(context.Context, MonitorRequest) ([]status.Monitor, error) {
+	return nil, r.err
+}
+func (r refusing) Resource(context.Context, ResourceRequest) (string, error) { return "", r.err }
+
 func TestWireCarriesErrorsAndStatus(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "clpd.sock")
 	l, err := Listen(sock)

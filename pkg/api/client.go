@@ -107,6 +107,21 @@ func (c *Client) Cluster(ctx context.Context, r ClusterRequest) ([]ServerResult,
 	return out, err
 }
 
+// Monitors runs a clpmonctrl operation and returns the monitors as they stand afterwards.
+func (c *Client) Monitors(ctx context.Context, r MonitorRequest) ([]status.Monitor, error) {
+	var out []status.Monitor
+	err := c.do(ctx, http.MethodPost, "/v1/monitors", r, &out)
+	return out, err
+}
+
+// Resource runs a clprsc operation; for ResourceCurrent it returns the server running the
+// resource, "" when none.
+func (c *Client) Resource(ctx context.Context, r ResourceRequest) (string, error) {
+	var out map[string]string
+	err := c.do(ctx, http.MethodPost, "/v1/resources", r, &out)
+	return out["server"], err
+}
+
 // Code returns the operation error code of err, or "" when err carries none.
 func Code(err error) status.Code {
 	var oe *status.OpError

@@ -103,3 +103,42 @@ func (e *Engine) Status(ctx context.Context) (status.Cluster, error) {
 
 // Done is closed once Run has returned for good.
 func (e *Engine) Done() <-chan struct{} { return e.exited }
+
+// Monitor operations of MonitorControl (clpmonctrl).
+const (
+	MonitorSuspend = "suspend"
+	MonitorResume  = "resume"
+	MonitorClear   = "clear"
+)
+
+// MonitorControl suspends, resumes or clears the counters of the named monitors (every monitor
+// when none is named) on this server.
+func (e *Engine) MonitorControl(ctx context.Context, op string, names []string) error {
+	var k reqKind
+	switch op {
+	case MonitorSuspend:
+		k = reqMonSuspend
+	case MonitorResume:
+		k = reqMonResume
+	case MonitorClear:
+		k = reqMonClear
+	default:
+		return &status.OpError{Code: status.CodeInternal, Msg: "unknown monitor operation " + op}
+	}
+	_, err := e.do(ctx, &request{kind: k, monitors: names})
+	return err
+}
+
+// StartResource starts one resource of a group on this server (clprsc -s); with force, the
+// resources it depends on are started first.
+func (e *Engine) StartResource(ctx context.Context, name string, force bool) error {
+	_, err := e.do(ctx, &request{kind: reqRscStart, resource: name, force: force})
+	return err
+}
+
+// StopResource stops one resource running on this server (clprsc -t); with force, the resources
+// that depend on it are stopped first.
+func (e *Engine) StopResource(ctx context.Context, name string, force bool) error {
+	_, err := e.do(ctx, &request{kind: reqRscStop, resource: name, force: force})
+	return err
+}

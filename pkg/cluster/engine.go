@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -93,6 +94,7 @@ const (
 	FactorGroupFailover   = "GROUPFAILOVER"
 	FactorClusterShutdown = "CLUSTERSHUTDOWN"
 	FactorServerShutdown  = "SERVERSHUTDOWN"
+	FactorResourceRestart = "RESOURCERESTART"
 )
 
 // Deps are the engine's collaborators, passed in so tests can run many engines in one process.
@@ -146,6 +148,10 @@ type Engine struct {
 	// than the group's is refused, and a kill moves the epoch under the same lock, so no script
 	// can start in a group after its fence has begun.
 	gates []*gate
+	// runs cancel the monitors' running checks (loop-owned).
+	runs map[int]context.CancelFunc
+	// beat is when the loop last turned (Clock time), for the user-space monitor.
+	beat atomic.Int64
 }
 
 type gate struct {
@@ -204,6 +210,7 @@ func New(d Deps) (*Engine, error) {
 		effects: make(chan func(), 1024),
 		publish: make(chan []byte, 1),
 		guardQ:  make(chan guardMsg, 1),
+		runs:    map[int]context.CancelFunc{},
 	}
 	for range cfg.Groups {
 		e.gates = append(e.gates, &gate{})
@@ -237,6 +244,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.pending = nil
 	for {
 		now := e.d.Clock.Now()
+		e.beat.Store(int64(now))
 		if w := e.m.wake(); w > 0 {
 			timer.Reset(max(w-now, 0))
 		} else {
@@ -324,7 +332,7 @@ func (e *Engine) apply(acts []action) {
 		case actSaveGroup:
 			e.saveGroup(a)
 		case actPublish:
-			b, err := json.Marshal(a.groups)
+			b, err := json.Marshal(a.status)
 			if err != nil {
 				e.d.Log.Error("encoding status", "err", err)
 				continue
@@ -354,6 +362,12 @@ func (e *Engine) apply(acts []action) {
 			}
 		case actLog:
 			e.logLine(a)
+		case actMonitor:
+			e.monitorAct(a)
+		case actScript:
+			e.runScript(a)
+		case actOS:
+			e.runOS(a)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"clpkit/pkg/resource"
-	"clpkit/pkg/status"
 	"clpkit/pkg/store"
 )
 
@@ -103,7 +102,25 @@ type evKilled struct {
 // renewed it: the daemon was frozen, or restarted too late).
 type evGuardFenced struct{}
 
+// evMonitor: a monitor changed health (err nil: normal). gen names the run it comes from; a
+// result of a run since stopped is void.
+type evMonitor struct {
+	mon, gen int
+	err      error
+	// timeout says the check did not finish in time.
+	timeout bool
+}
+
+// evScriptDone: a monitor's recovery script ended.
+type evScriptDone struct {
+	job    jobID
+	result resource.Result
+	err    error
+}
+
 func (evGuardFenced) isEvent() {}
+func (evMonitor) isEvent()     {}
+func (evScriptDone) isEvent()  {}
 func (evTick) isEvent()        {}
 func (evRequest) isEvent()     {}
 func (evJoined) isEvent()      {}
@@ -231,7 +248,7 @@ type actSaveGroup struct {
 }
 
 // actPublish stores this server's view of its groups for the other servers' clpstat.
-type actPublish struct{ groups []status.Group }
+type actPublish struct{ status published }
 
 // actGuard tells the guard process what to kill, and when, should this daemon fall silent.
 type actGuard struct {
@@ -258,6 +275,28 @@ type actLog struct {
 	args  []any
 }
 
+// actMonitor starts (on) or stops the checks of a monitor; gen names the run.
+type actMonitor struct {
+	mon, gen int
+	on       bool
+}
+
+// actScript runs a monitor's recovery script (preaction.sh) with CLP_ACTION and its counters.
+type actScript struct {
+	job     jobID
+	mon     int
+	action  string
+	counts  counters
+	timeout time.Duration
+}
+
+// actOS runs the configured shutdown or reboot command (a final action), once the cluster
+// service is down.
+type actOS struct{ argv []string }
+
+func (actMonitor) isAction()   {}
+func (actScript) isAction()    {}
+func (actOS) isAction()        {}
 func (actJoin) isAction()      {}
 func (actRenew) isAction()     {}
 func (actRevoke) isAction()    {}
@@ -290,6 +329,13 @@ const (
 	reqServiceStop
 	reqSuspend
 	reqResume
+	// clpmonctrl: suspend, resume, clear counters of monitors (names; none = all).
+	reqMonSuspend
+	reqMonResume
+	reqMonClear
+	// clprsc: start or stop one resource.
+	reqRscStart
+	reqRscStop
 )
 
 // request is one API call waiting for its answer. reply is buffered (1) so the loop never blocks
@@ -305,7 +351,10 @@ type request struct {
 	from string
 	// exiting: the service stops because the daemon does (SIGTERM).
 	exiting bool
-	reply   chan reply
+	// monitors are the names a monitor request is about; resource the one of a clprsc request.
+	monitors []string
+	resource string
+	reply    chan reply
 }
 
 type reply struct {

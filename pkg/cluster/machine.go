@@ -93,6 +93,12 @@ type machine struct {
 	nextJob jobID
 	jobs    map[jobID]jobRef
 
+	mons []*mon
+	// scripts maps a running recovery script to its monitor.
+	scripts map[jobID]int
+	// osAction is the shutdown or reboot command a final action runs once the service is down.
+	osAction []string
+
 	// published is what was last handed to actPublish, so unchanged status is not rewritten.
 	published string
 	// guardSent is the guard state last sent, so it is only re-sent when it changes.
@@ -116,7 +122,7 @@ type jobRef struct {
 // newMachine builds the state of server local. Recovered records (from a previous daemon of this
 // server that was killed) come in through adopt before the first event.
 func newMachine(p params) *machine {
-	m := &machine{p: p, jobs: map[jobID]jobRef{}}
+	m := &machine{p: p, jobs: map[jobID]jobRef{}, scripts: map[jobID]int{}}
 	for i := range p.cfg.Groups {
 		g := &grp{idx: i, cfg: &p.cfg.Groups[i]}
 		g.canFailOver = slices.ContainsFunc(g.cfg.Servers, func(s string) bool { return s != p.local })
@@ -125,6 +131,7 @@ func newMachine(p params) *machine {
 		}
 		m.groups = append(m.groups, g)
 	}
+	m.newMonitors()
 	return m
 }
 
@@ -169,6 +176,10 @@ func (m *machine) step(now time.Duration, ev event) []action {
 		m.reaped(now, e, emit)
 	case evKilled:
 		m.killed(now, e, emit)
+	case evMonitor:
+		m.monitorResult(now, e, emit)
+	case evScriptDone:
+		m.scriptDone(now, e, emit)
 	case evGuardFenced:
 		// Whatever this daemon believes runs here was killed: fence, so the state says so and the
 		// groups are handed over with a fresh lease.
@@ -198,7 +209,12 @@ func (m *machine) settle(now time.Duration, emit func(...action)) {
 	if m.svc == svcLeaving {
 		m.progressLeave(now, emit)
 	}
-	m.progressGroups(now, emit)
+	// A monitor's recovery starts an operation, and an operation starts or stops monitors: two
+	// rounds let both take effect within this event.
+	for range 2 {
+		m.progressGroups(now, emit)
+		m.syncMonitors(now, emit)
+	}
 	m.feedGuard(emit)
 	m.publish(emit)
 }
@@ -216,6 +232,9 @@ func (m *machine) wake() time.Duration {
 		if g.retryAt > 0 {
 			t = append(t, g.retryAt)
 		}
+	}
+	if w := m.monitorWake(); w > 0 {
+		t = append(t, w)
 	}
 	if len(t) == 0 {
 		return 0
@@ -387,6 +406,10 @@ func (m *machine) down(emit func(...action)) {
 	m.startWaiters = nil
 	m.refuseDeferred(emit)
 	emit(actAlert{module: "pm", id: 2, level: LevelInfo, text: "Shutting down the cluster daemon..."})
+	if m.osAction != nil {
+		emit(actOS{argv: m.osAction})
+		m.osAction = nil
+	}
 	if m.exiting {
 		emit(actShutdown{})
 	}
@@ -556,13 +579,13 @@ func (m *machine) publish(emit func(...action)) {
 	if m.svc != svcUp || !m.settled {
 		return
 	}
-	gs := m.localGroups()
-	key := fmt.Sprint(gs)
+	p := m.localPublished()
+	key := fmt.Sprint(p)
 	if key == m.published {
 		return
 	}
 	m.published = key
-	emit(actPublish{groups: gs})
+	emit(actPublish{status: p})
 }
 
 // --- helpers ---

@@ -156,7 +156,7 @@ func (m *machine) resume(now time.Duration, g *grp, emit func(...action)) {
 		}
 		g.op.inflight = false
 		m.startFailed(g, failed, failedDetail, emit)
-	case dead != nil && g.op == nil:
+	case dead != nil && g.op == nil && !m.pidWatched(g, dead):
 		m.asyncFailed(g, dead, "asynchronous start script ended while clpd was not running", emit)
 	}
 	m.save(g, emit)

@@ -41,6 +41,9 @@ type grp struct {
 	// pendingFailure is a resource whose failure arrived while the cluster was suspended; its
 	// recovery runs on resume.
 	pendingFailure *rsc
+	// failovers counts the activation failures of the group on this server that failed it over
+	// (activation_failover_threshold); a start asked for by an operator resets it.
+	failovers int
 }
 
 // rsc is one resource of a group.
@@ -98,6 +101,14 @@ type op struct {
 	move string
 	// target is the resource an opRecover is about.
 	target *rsc
+	// only limits the operation to these resources (clprsc, a restart of one resource and its
+	// dependants); nil means every resource of the group.
+	only []bool
+	// restart: a stop that starts the same resources again once they are down (a monitor's
+	// RESTART step), keeping the group's ownership.
+	restart bool
+	// monitor is the monitor whose recovery this operation is; it may act again once it ends.
+	monitor *mon
 	// waiters get result when the operation (and whatever it chains into) ends.
 	waiters []*request
 	result  error
@@ -185,6 +196,12 @@ func (m *machine) request(now time.Duration, r *request, emit func(...action)) {
 	case reqSuspend, reqResume:
 		m.suspend(r, emit)
 		return
+	case reqMonSuspend, reqMonResume, reqMonClear:
+		m.monitorRequest(r, emit)
+		return
+	case reqRscStart, reqRscStop:
+		m.resourceRequest(r, emit)
+		return
 	}
 	g := m.group(r.group)
 	if g == nil {
@@ -221,6 +238,7 @@ func (m *machine) request(now time.Duration, r *request, emit func(...action)) {
 			refuse(status.ErrAlreadyStarted())
 			return
 		}
+		g.failovers = 0
 		if o, ok := m.view.snap.Owners[g.cfg.Name]; ok && o.Server != m.p.local {
 			if r.force {
 				// A live owner is never overridden: the group would run on two servers at once.
@@ -243,6 +261,75 @@ func (m *machine) request(now time.Duration, r *request, emit func(...action)) {
 		m.stopOp(g, FactorGroupStop, true, nil, "", []*request{r}, nil, emit)
 	case reqMoveGroup:
 		m.move(g, r, emit)
+	}
+}
+
+// resourceRequest handles clprsc -s and -t: one resource, with the ones it needs (-s -f) or the
+// ones that need it (-t -f).
+func (m *machine) resourceRequest(r *request, emit func(...action)) {
+	refuse := func(err error) { emit(actReply{r: r, err: err}) }
+	gi, ri := m.resourceIndex(r.resource)
+	if gi < 0 {
+		refuse(status.ErrInvalidResource(r.resource))
+		return
+	}
+	g := m.groups[gi]
+	if m.svc == svcJoining {
+		m.deferred = append(m.deferred, r)
+		return
+	}
+	if err := m.admit(g); err != nil {
+		refuse(err)
+		return
+	}
+	rs := g.cfg.Resources
+	res := g.res[ri]
+	switch r.kind {
+	case reqRscStart:
+		if !slices.Contains(g.cfg.Servers, m.p.local) {
+			refuse(status.ErrInvalidServer(m.p.local))
+			return
+		}
+		if res.state == status.Online {
+			refuse(&status.OpError{Code: status.CodeAlreadyStarted, Msg: "The resource has already been started on the local server."})
+			return
+		}
+		if o, ok := m.view.snap.Owners[g.cfg.Name]; ok && o.Server != m.p.local {
+			refuse(status.ErrStartedOther())
+			return
+		}
+		only := dependencies(rs, ri)
+		for j, need := range only {
+			if need && j != ri && g.res[j].state != status.Online && !r.force {
+				refuse(&status.OpError{Code: status.CodeBusy, Msg: fmt.Sprintf("Resource %s depends on %s, which is not Online. Start it first, or use -f.", res.cfg.Name, rs[j].Name)})
+				return
+			}
+		}
+		g.failovers = 0
+		if g.token != 0 {
+			g.op = &op{kind: opStart, phase: phaseResources, only: only, waiters: []*request{r}}
+			if g.ev.Group == "" {
+				g.ev = m.baseEvent(g, "START", "")
+			}
+			m.save(g, emit)
+			return
+		}
+		m.startOp(g, "START", "", []*request{r})
+		g.op.only = only
+	case reqRscStop:
+		if res.state == status.Offline && res.start == 0 {
+			refuse(&status.OpError{Code: status.CodeAlreadyStopped, Msg: "The resource has already been stopped."})
+			return
+		}
+		only := dependants(rs, ri)
+		for j, up := range only {
+			if up && j != ri && g.res[j].state != status.Offline && !r.force {
+				refuse(&status.OpError{Code: status.CodeBusy, Msg: fmt.Sprintf("Resource %s is needed by %s, which is not Offline. Stop it first, or use -f.", res.cfg.Name, rs[j].Name)})
+				return
+			}
+		}
+		m.stopOp(g, FactorGroupStop, true, nil, "", []*request{r}, nil, emit)
+		g.op.only = only
 	}
 }
 
@@ -305,6 +392,7 @@ func (m *machine) serviceStart(r *request, emit func(...action)) {
 		// Auto-start applies once per service start: not again after a fence and rejoin, which
 		// would start a group an operator stopped.
 		m.autoStarted = false
+		m.resetMonitors()
 		m.startWaiters = append(m.startWaiters, r)
 	case svcUp:
 		emit(actReply{r: r})
@@ -505,8 +593,11 @@ func (m *machine) progressLeave(now time.Duration, emit func(...action)) {
 			continue
 		}
 		if g.shown() || g.token != 0 {
+			// Only a server shutdown hands groups over, and only to a server that may run them:
+			// a group of this server alone would otherwise start again by itself at the next
+			// service start, although no one asked for it.
 			handover := &store.Marker{Server: m.p.local, State: store.MarkerOrphaned}
-			if m.leaveFactor != FactorServerShutdown {
+			if m.leaveFactor != FactorServerShutdown || !g.canFailOver {
 				handover = nil
 			}
 			m.stopOp(g, m.leaveFactor, true, handover, "", nil, nil, emit)
@@ -567,6 +658,9 @@ func (m *machine) recoverOp(g *grp, r *rsc) {
 
 // abortOp ends the group's operation without finishing it (fencing): its callers are told why.
 func (m *machine) abortOp(g *grp, err error, emit func(...action)) {
+	if g.op != nil && g.op.monitor != nil {
+		g.op.monitor.recovering = false
+	}
 	if g.op != nil {
 		for _, r := range g.op.waiters {
 			emit(actReply{r: r, err: err})
@@ -586,6 +680,9 @@ func (m *machine) abortOp(g *grp, err error, emit func(...action)) {
 func (m *machine) finish(g *grp, err error, emit func(...action)) {
 	o := g.op
 	g.op = nil
+	if o.monitor != nil {
+		o.monitor.recovering = false
+	}
 	if err == nil {
 		err = o.result
 	}
@@ -646,7 +743,7 @@ func (m *machine) advanceStart(now time.Duration, g *grp, emit func(...action)) 
 	}
 	for _, i := range startOrder(g.cfg.Resources) {
 		r := g.res[i]
-		if r.state == status.Online {
+		if r.state == status.Online || o.only != nil && !o.only[i] {
 			continue
 		}
 		if !m.mayStart(now) {
@@ -680,6 +777,9 @@ func (m *machine) advanceStop(now time.Duration, g *grp, emit func(...action)) {
 	if o.phase == phaseResources {
 		for _, i := range stopOrder(g.cfg.Resources) {
 			r := g.res[i]
+			if o.only != nil && !o.only[i] {
+				continue
+			}
 			switch r.state {
 			case status.Offline:
 				continue
@@ -697,6 +797,20 @@ func (m *machine) advanceStop(now time.Duration, g *grp, emit func(...action)) {
 			}
 			m.spawnStop(g, r, o.factor, emit)
 			o.inflight = true
+			return
+		}
+		if o.restart {
+			// Down: the same resources start again, on the same ownership.
+			g.op = &op{kind: opStart, phase: phaseResources, only: o.only, waiters: o.waiters, monitor: o.monitor}
+			g.ev.Event = "START"
+			m.advanceStart(now, g, emit)
+			return
+		}
+		if o.only != nil && g.active() {
+			// Part of the group was stopped (clprsc -t); the rest runs on and the group stays
+			// this server's.
+			emit(actAlert{module: "rc", id: 21, level: LevelInfo, text: fmt.Sprintf("Stopping group %s has completed.", g.cfg.Name)})
+			m.finish(g, nil, emit)
 			return
 		}
 		o.phase = phaseRelease
@@ -758,6 +872,16 @@ func (m *machine) startFailed(g *grp, r *rsc, detail string, emit func(...action
 		emit(actMark{group: g.idx, token: g.token, marker: store.Marker{Server: m.p.local, State: store.MarkerFailed}})
 	}
 	o.result = status.ErrStartFailed(g.cfg.Name)
+	if g.failovers < r.cfg.ActivationFailover && g.canFailOver && g.token != 0 && m.failoverTarget(g) != "" {
+		// CLUSTERPRO's failover threshold of an activation failure: the next server tries.
+		g.failovers++
+		emit(actAlert{module: "rc", id: 63, level: LevelWarn, text: fmt.Sprintf("Group %s fails over to server %s because %s could not be activated on server %s (%d/%d).",
+			g.cfg.Name, m.failoverTarget(g), r.cfg.Name, m.p.local, g.failovers, r.cfg.ActivationFailover)})
+		waiters := o.waiters
+		m.failoverOp(g, o.monitor, o.result, emit)
+		g.op.waiters = waiters
+		return
+	}
 	m.finalAction(g, r.cfg.ActivationFinalAction, emit)
 }
 
@@ -768,9 +892,17 @@ func (m *machine) finalAction(g *grp, action string, emit func(...action)) {
 	switch action {
 	case config.ActionStopGroup:
 		m.stopOp(g, FactorGroupStop, false, nil, "", o.waiters, o.result, emit)
+		g.op.monitor = o.monitor
 	case config.ActionStopCluster:
 		m.finish(g, nil, emit)
 		m.shutdown()
+	case config.ActionShutdown, config.ActionReboot:
+		m.finish(g, nil, emit)
+		m.shutdown()
+		m.osAction = m.p.cfg.OS.Shutdown
+		if action == config.ActionReboot {
+			m.osAction = m.p.cfg.OS.Reboot
+		}
 	default:
 		m.finish(g, nil, emit)
 	}
@@ -957,6 +1089,12 @@ func (m *machine) exited(now time.Duration, e evExited, emit func(...action)) {
 		return
 	}
 	detail := "asynchronous start script ended (" + e.result.String() + ")"
+	if m.procEnded(now, g, r, "the process of "+r.cfg.Name+" ended ("+e.result.String()+")", emit) {
+		// A pid monitor watches it: its recovery ladder decides; the resource stays Online, as
+		// CLUSTERPRO shows an exec resource whose monitor found its process gone.
+		m.save(g, emit)
+		return
+	}
 	m.asyncFailed(g, r, detail, emit)
 }
 
@@ -1054,8 +1192,15 @@ func (m *machine) stopAttemptFailed(g *grp, r *rsc, detail string, emit func(...
 	}
 	// The group keeps its owner key: no other server may start it while it may still half-run.
 	m.finish(g, status.ErrStopFailed(g.cfg.Name), emit)
-	if r.cfg.DeactivationFinalAction == config.ActionStopCluster {
+	switch r.cfg.DeactivationFinalAction {
+	case config.ActionStopCluster:
 		m.shutdown()
+	case config.ActionShutdown:
+		m.shutdown()
+		m.osAction = m.p.cfg.OS.Shutdown
+	case config.ActionReboot:
+		m.shutdown()
+		m.osAction = m.p.cfg.OS.Reboot
 	}
 }
 

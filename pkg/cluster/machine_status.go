@@ -62,6 +62,75 @@ func (m *machine) status(now time.Duration) status.Cluster {
 		}
 		out.Groups = append(out.Groups, sg)
 	}
+	remoteMons := m.remoteMonitors()
+	for _, mo := range m.mons {
+		sm := status.Monitor{Name: mo.cfg.Name, Type: mo.cfg.TypeName(), Comment: mo.cfg.Comment,
+			Target: mo.cfg.Target, RecoveryTarget: mo.cfg.RecoveryTarget}
+		for _, s := range cfg.Servers {
+			switch {
+			case s.Name == m.p.local:
+				sm.Servers = append(sm.Servers, m.monitorHere(mo))
+			case !conn && m.svc != svcDown:
+				sm.Servers = append(sm.Servers, status.MonitorOnServer{Server: s.Name, State: status.Unknown})
+			case online[s.Name]:
+				if rm, ok := remoteMons[s.Name][mo.cfg.Name]; ok {
+					rm.Server = s.Name
+					sm.Servers = append(sm.Servers, rm)
+				} else {
+					sm.Servers = append(sm.Servers, status.MonitorOnServer{Server: s.Name, State: status.Unknown})
+				}
+			default:
+				sm.Servers = append(sm.Servers, status.MonitorOnServer{Server: s.Name, State: status.Offline})
+			}
+		}
+		sm.State = summary(sm.Servers)
+		out.Monitors = append(out.Monitors, sm)
+	}
+	return out
+}
+
+// published is what a server tells the others about itself: the groups it runs and its monitors.
+type published struct {
+	Groups   []status.Group     `json:"groups"`
+	Monitors []publishedMonitor `json:"monitors,omitempty"`
+}
+
+type publishedMonitor struct {
+	Name string `json:"name"`
+	status.MonitorOnServer
+}
+
+func (m *machine) localPublished() published {
+	p := published{Groups: m.localGroups()}
+	for _, mo := range m.mons {
+		p.Monitors = append(p.Monitors, publishedMonitor{Name: mo.cfg.Name, MonitorOnServer: m.monitorHere(mo)})
+	}
+	return p
+}
+
+// decodePublished reads another server's word; what does not decode is skipped: it is not
+// something to fail on.
+func decodePublished(b []byte) (published, bool) {
+	var p published
+	if json.Unmarshal(b, &p) != nil {
+		return published{}, false
+	}
+	return p, true
+}
+
+// remoteMonitors is what the other servers published of their monitors, by server and name.
+func (m *machine) remoteMonitors() map[string]map[string]status.MonitorOnServer {
+	out := map[string]map[string]status.MonitorOnServer{}
+	for server, b := range m.view.snap.Statuses {
+		p, ok := decodePublished(b)
+		if server == m.p.local || !ok {
+			continue
+		}
+		out[server] = map[string]status.MonitorOnServer{}
+		for _, pm := range p.Monitors {
+			out[server][pm.Name] = pm.MonitorOnServer
+		}
+	}
 	return out
 }
 
@@ -126,11 +195,11 @@ func (m *machine) remoteGroups() map[string]status.Group {
 		if server == m.p.local {
 			continue
 		}
-		var gs []status.Group
-		if json.Unmarshal(b, &gs) != nil {
+		p, ok := decodePublished(b)
+		if !ok {
 			continue
 		}
-		for _, g := range gs {
+		for _, g := range p.Groups {
 			out[g.Name] = g
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"clpkit/pkg/config"
 	"clpkit/pkg/resource"
 	"clpkit/pkg/status"
 	"clpkit/pkg/store"
@@ -32,16 +33,26 @@ type walker struct {
 	running  []actSpawn
 	reaps    []actReap
 	kills    []actKill
+	scripts  []actScript
 	replies  map[*request]int
 	reqs     []*request
 	lease    int64
 	guard    actGuard
 	steps    int
 	log      []string
+	// calm: the store and the scripts mostly work, so groups get up and monitors get to act.
+	calm bool
 }
 
 func newWalker(t testing.TB, src func(int) int) *walker {
-	h := &harness{m: newMachine(params{local: "s1", cfg: testConfig(), ttl: ttl, interval: interval, fenceFrac: 0.5, guardFrac: 0.75, retry: 200 * time.Millisecond}), now: 10 * time.Second}
+	cfg := testConfig()
+	cfg.Monitors = []config.Monitor{
+		{Name: "pidw1", Type: config.MonitorPID, Target: "r2", Timing: config.TimingActive, RecoveryTarget: "g1", RecoveryKind: config.TargetGroup,
+			RecoveryGroup: "g1", RecoveryScript: "/s/preaction.sh", RecoveryThreshold: 1, RestartThreshold: 1, FailoverThreshold: 1, FinalAction: config.ActionStopGroup},
+		{Name: "genw1", Type: config.MonitorCustom, Timing: config.TimingAlways, RecoveryTarget: "r4", RecoveryKind: config.TargetResource,
+			RecoveryGroup: "solo", RestartThreshold: 2, FailoverThreshold: 1, FinalAction: config.ActionNone, ResetAfter: time.Second},
+	}
+	h := &harness{m: newMachine(params{local: "s1", cfg: cfg, ttl: ttl, interval: interval, fenceFrac: 0.5, guardFrac: 0.75, retry: 200 * time.Millisecond}), now: 10 * time.Second}
 	for i := range h.m.groups {
 		h.m.groups[i].cfg.AutoStart = i != 1
 	}
@@ -78,17 +89,66 @@ func (w *walker) next() event {
 	m := w.h.m
 	groups := []string{"g1", "g2", "solo", "nosuch"}
 	for tries := 0; tries < 20; tries++ {
-		switch w.src(15) {
-		case 14:
+		switch w.src(18) {
+		case 17:
+			if g := m.groups[0]; g.res[1].start != 0 && w.src(2) == 0 {
+				// r2's asynchronous start ends: its pid monitor's business.
+				for i, a := range w.running {
+					if a.job == g.res[1].start {
+						w.running = append(w.running[:i], w.running[i+1:]...)
+						return evExited{job: a.job, result: resource.Result{Code: 1}}
+					}
+				}
+			}
+		case 15:
+			// A monitor's word: mostly from its current run, sometimes from one long stopped.
+			mo := m.mons[w.src(len(m.mons))]
+			for _, x := range m.mons {
+				if x.running && w.src(2) == 0 {
+					mo = x
+				}
+			}
+			gen := mo.gen
 			if w.src(5) == 0 {
+				gen--
+			}
+			var err error
+			if w.src(2) == 0 {
+				err = errors.New("check failed")
+			}
+			return evMonitor{mon: mo.idx, gen: gen, err: err, timeout: w.src(4) == 0}
+		case 16:
+			if a, ok := pick(w, &w.scripts); ok {
+				return evScriptDone{job: a.job, result: resource.Result{Code: w.src(2)}}
+			}
+			kinds := []reqKind{reqMonSuspend, reqMonResume, reqMonClear, reqRscStart, reqRscStop}
+			r := &request{kind: kinds[w.src(len(kinds))], reply: make(chan reply, 1), force: w.src(2) == 0,
+				resource: []string{"r1", "r2", "r3", "r4", "rx"}[w.src(5)]}
+			if w.src(2) == 0 {
+				r.monitors = []string{[]string{"pidw1", "genw1", "nope"}[w.src(3)]}
+			}
+			w.reqs = append(w.reqs, r)
+			return evRequest{r: r}
+		case 14:
+			if w.src(5) == 0 && !w.calm {
 				return evGuardFenced{}
 			}
 		case 0, 1:
+			if w.calm {
+				w.h.now += time.Duration(w.src(80)) * time.Millisecond
+				return evTick{}
+			}
 			w.h.now += time.Duration(w.src(400)) * time.Millisecond
 			return evTick{}
 		case 2:
 			kinds := []reqKind{reqStartGroup, reqStopGroup, reqMoveGroup, reqCurrent, reqServiceStart, reqServiceStop, reqSuspend, reqResume}
+			if w.calm && w.src(4) != 0 {
+				kinds = kinds[:5]
+			}
 			r := &request{kind: kinds[w.src(len(kinds))], group: groups[w.src(len(groups))], reply: make(chan reply, 1), from: "s1"}
+			if w.calm && r.kind == reqStopGroup && w.src(3) != 0 {
+				r.kind = reqStartGroup
+			}
 			if r.kind == reqMoveGroup && w.src(2) == 0 {
 				r.dest = []string{"s1", "s2", "s9"}[w.src(3)]
 			}
@@ -108,6 +168,9 @@ func (w *walker) next() event {
 			}
 		case 4:
 			if a, ok := pick(w, &w.renews); ok {
+				if w.calm {
+					return evRenewed{lease: a.lease, sent: w.h.now}
+				}
 				switch w.src(5) {
 				case 0:
 					return evRenewed{lease: a.lease, sent: w.h.now, gone: true, err: store.ErrLeaseGone}
@@ -138,11 +201,14 @@ func (w *walker) next() event {
 					markers[g] = store.Marker{Server: []string{"s1", "s2"}[w.src(2)], State: []string{store.MarkerOnline, store.MarkerOrphaned, store.MarkerMoving, store.MarkerFailed, store.MarkerStarting}[w.src(5)], Target: []string{"s1", "s2"}[w.src(2)]}
 				}
 			}
-			if w.src(6) == 0 {
+			if w.calm {
+				owners, markers = nil, nil
+			}
+			if w.src(6) == 0 && !w.calm {
 				return evViewFailed{err: errors.New("timeout")}
 			}
 			lease := m.lease.id
-			if w.src(5) == 0 {
+			if w.src(5) == 0 && !w.calm {
 				lease = w.lease - 1 // a read from before the last join
 			}
 			return evView{snap: snapL(lease, online, owners, markers)}
@@ -165,7 +231,7 @@ func (w *walker) next() event {
 			}
 		case 9:
 			if a, ok := pick(w, &w.spawns); ok {
-				switch w.src(6) {
+				switch w.src(6) + b2i(w.calm)*10 {
 				case 0:
 					return evSpawned{job: a.job, err: errors.New("no such script")}
 				case 1:
@@ -177,7 +243,7 @@ func (w *walker) next() event {
 		case 10, 11:
 			if a, ok := pick(w, &w.running); ok {
 				code := 0
-				if w.src(4) == 0 {
+				if w.src(4) == 0 && (!w.calm || w.src(4) == 0) {
 					code = 1
 				}
 				return evExited{job: a.job, result: resource.Result{Code: code}}
@@ -208,6 +274,13 @@ func (w *walker) next() event {
 	}
 	w.h.now += 50 * time.Millisecond
 	return evTick{}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func clientLease(id int64) clientv3.LeaseID { return clientv3.LeaseID(id) }
@@ -263,6 +336,20 @@ func (w *walker) step() {
 			}
 		case actGuard:
 			w.guard = a
+		case actScript:
+			w.scripts = append(w.scripts, a)
+		}
+	}
+	// Rule: a monitor runs exactly while it should, and one that is recovering has its step
+	// under way (a recovery script, or an operation of its group that will clear it).
+	for _, mo := range m.mons {
+		if mo.running != m.monitorWanted(mo) {
+			w.fail("monitor %s running=%v but wanted=%v", mo.cfg.Name, mo.running, m.monitorWanted(mo))
+		}
+		if mo.recovering && mo.script == 0 && mo.held == "" {
+			if g := m.groups[mo.rgroup]; g.op == nil || g.op.monitor != mo {
+				w.fail("monitor %s is recovering with nothing under way", mo.cfg.Name)
+			}
 		}
 	}
 	// Rule: whenever a group another server could run is active here and the lease is held, the
@@ -314,6 +401,31 @@ func TestWalk(t *testing.T) {
 	}
 }
 
+// TestWalkCalm walks a cluster whose store and scripts mostly work: groups come up, so monitors
+// run, fail, and climb their ladders while everything else still happens around them.
+func TestWalkCalm(t *testing.T) {
+	seeds := 300
+	if testing.Short() {
+		seeds = 30
+	}
+	steps := 0
+	for seed := range seeds {
+		r := rand.New(rand.NewPCG(uint64(seed), 11))
+		w := newWalker(t, func(n int) int { return r.IntN(n) })
+		w.calm = true
+		for range 400 {
+			w.step()
+		}
+		for _, mo := range w.h.m.mons {
+			steps += mo.cnt.recovery + mo.cnt.restart + mo.cnt.failover + mo.cnt.final
+		}
+	}
+	// The walk is only worth something if the ladders were climbed.
+	if steps < seeds/4 {
+		t.Fatalf("the calm walk took only %d ladder steps in %d walks", steps, seeds)
+	}
+}
+
 func FuzzWalk(f *testing.F) {
 	f.Add([]byte{2, 4, 3, 0, 6, 1, 9, 2, 10, 3, 7})
 	f.Add([]byte("the machine must never spawn a start without a live lease"))
@@ -327,6 +439,7 @@ func FuzzWalk(f *testing.F) {
 			i++
 			return v % n
 		})
+		w.calm = len(b) > 0 && b[0]%2 == 0
 		for range 300 {
 			w.step()
 		}

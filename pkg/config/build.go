@@ -59,7 +59,7 @@ const (
 )
 
 func topKeys() []string {
-	return []string{"cluster", "timing", "store", "tls", "fencing", "paths", "server", "group"}
+	return []string{"cluster", "timing", "store", "tls", "fencing", "paths", "os", "server", "group", "monitor"}
 }
 func clusterKeys() []string { return []string{"name", "comment"} }
 func timingKeys() []string {
@@ -77,7 +77,7 @@ func serverKeys() []string {
 func groupKeys() []string { return []string{"name", "comment", "servers", "auto_start", "resource"} }
 func resourceKeys() []string {
 	return []string{"name", "type", "depends", "start", "stop", "start_mode", "stop_mode",
-		"start_timeout", "stop_timeout", "log", "activation_retry", "activation_final_action",
+		"start_timeout", "stop_timeout", "log", "activation_retry", "activation_failover_threshold", "activation_final_action",
 		"deactivation_retry", "deactivation_final_action"}
 }
 
@@ -105,8 +105,10 @@ func (p *parser) build(raw map[string]any) *Config {
 		p.errorf(c.Servers[1].Line, `%d servers share no store: store.mode "embedded" (the default) gives each server an etcd member of its own, and the members of several servers do not form one store yet; set [store] mode = "external" with the endpoints of one etcd cluster that every server uses`, len(c.Servers))
 	}
 	var refs []resourceRef
+	c.OS = p.osTable(top)
 	c.Groups, refs = p.groups(top, c)
 	p.checkDepends(c, refs)
+	c.Monitors = p.monitors(top, c)
 	return c
 }
 
@@ -602,6 +604,7 @@ func (p *parser) resource(t *table, group, logDir string) Resource {
 		StopMode:                ModeSync,
 		StartTimeout:            defaultScriptTimeout,
 		StopTimeout:             defaultScriptTimeout,
+		ActivationFailover:      1,
 		ActivationFinalAction:   ActionStopGroup,
 		DeactivationFinalAction: ActionNone,
 		Line:                    t.line,
@@ -640,14 +643,17 @@ func (p *parser) resource(t *table, group, logDir string) Resource {
 	if n, ok := t.intRange("activation_retry", 0, maxRetry); ok {
 		r.ActivationRetry = n
 	}
-	if v, ok := t.enum("activation_final_action", ActionNone, ActionStopGroup, ActionStopCluster); ok {
+	if n, ok := t.intRange("activation_failover_threshold", 0, maxRetry); ok {
+		r.ActivationFailover = n
+	}
+	if v, ok := t.enum("activation_final_action", ActionNone, ActionStopGroup, ActionStopCluster, ActionShutdown, ActionReboot); ok {
 		r.ActivationFinalAction = v
 	}
 	if n, ok := t.intRange("deactivation_retry", 0, maxRetry); ok {
 		r.DeactivationRetry = n
 	}
 	// Stopping the group is no way out of a failed stop: the group is already stopping.
-	if v, ok := t.enum("deactivation_final_action", ActionNone, ActionStopCluster); ok {
+	if v, ok := t.enum("deactivation_final_action", ActionNone, ActionStopCluster, ActionShutdown, ActionReboot); ok {
 		r.DeactivationFinalAction = v
 	}
 	return r

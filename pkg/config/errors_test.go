@@ -47,14 +47,14 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate key", "[cluster]\nname = \"c\"\nname = \"d\"\n", `3: invalid TOML: key 'cluster.name' has already been defined`},
 
 		// Unknown keys.
-		{"unknown top", "colour = 1\n" + head, `1: unknown key "colour" at the top level: accepted keys are cluster, timing, store, tls, fencing, paths, server, group`},
+		{"unknown top", "colour = 1\n" + head, `1: unknown key "colour" at the top level: accepted keys are cluster, timing, store, tls, fencing, paths, os, server, group, monitor`},
 		{"unknown cluster", "[cluster]\nname = \"c\"\nnmae = \"x\"\n[[server]]\nname = \"s1\"\naddress = \"10.0.0.1\"\n", `3: unknown key "nmae" in [cluster]: accepted keys are name, comment`},
 		{"unknown server", head + "port = 1\n", `6: unknown key "port" in [[server]]: accepted keys are name, address, comment, etcd_client_url, etcd_peer_url`},
 		{"unknown timing", head + "[timing]\nheartbeat = \"1s\"\n", `7: unknown key "heartbeat" in [timing]: accepted keys are heartbeat_interval, heartbeat_timeout, fence_fraction, api_timeout`},
 		{"unknown store", head + "[store]\nendpoint = []\n", `7: unknown key "endpoint" in [store]: accepted keys are mode, endpoints, election_timeout`},
 		{"unknown paths", head + "[paths]\nlib_dir = \"x\"\n", `7: unknown key "lib_dir" in [paths]: accepted keys are data_dir, log_dir, run_dir, cgroup`},
 		{"unknown group", head + "[[group]]\nname = \"g\"\nfailback = true\n", `8: unknown key "failback" in [[group]]: accepted keys are name, comment, servers, auto_start, resource`},
-		{"unknown resource", head + "[[group]]\nname = \"g\"\n" + res("r") + "retry = 1\n", `13: unknown key "retry" in [[group.resource]]: accepted keys are name, type, depends, start, stop, start_mode, stop_mode, start_timeout, stop_timeout, log, activation_retry, activation_final_action, deactivation_retry, deactivation_final_action`},
+		{"unknown resource", head + "[[group]]\nname = \"g\"\n" + res("r") + "retry = 1\n", `13: unknown key "retry" in [[group.resource]]: accepted keys are name, type, depends, start, stop, start_mode, stop_mode, start_timeout, stop_timeout, log, activation_retry, activation_failover_threshold, activation_final_action, deactivation_retry, deactivation_final_action`},
 		{"unknown subtable", head + "[server.extra]\nx = 1\n", `6: unknown key "extra" in [[server]]: accepted keys are name, address, comment, etcd_client_url, etcd_peer_url`},
 
 		// Wrong value types.
@@ -118,8 +118,24 @@ func TestParseErrors(t *testing.T) {
 		{"type invalid", head + "[[group]]\nname = \"g\"\n[[group.resource]]\nname = \"r\"\ntype = \"disk\"\n", `10: group.resource.type "disk" is not valid: use "exec"`},
 		{"store mode", head + "[store]\nmode = \"cloud\"\n", `7: store.mode "cloud" is not valid: use "embedded" or "external"`},
 		{"start mode", head + "[[group]]\nname = \"g\"\n" + res("r") + "start_mode = \"fast\"\n", `13: group.resource.start_mode "fast" is not valid: use "sync" or "async"`},
-		{"activation final action", head + "[[group]]\nname = \"g\"\n" + res("r") + "activation_final_action = \"reboot\"\n", `13: group.resource.activation_final_action "reboot" is not valid: use "none", "stop-group" or "stop-cluster"`},
-		{"deactivation final action", head + "[[group]]\nname = \"g\"\n" + res("r") + "deactivation_final_action = \"stop-group\"\n", `13: group.resource.deactivation_final_action "stop-group" is not valid: use "none" or "stop-cluster"`},
+		{"activation final action", head + "[[group]]\nname = \"g\"\n" + res("r") + "activation_final_action = \"reboot\"\n", `13: group.resource.activation_final_action "reboot" is not valid: use "none", "stop-group", "stop-cluster", "stop-cluster-shutdown" or "stop-cluster-reboot"`},
+		{"deactivation final action", head + "[[group]]\nname = \"g\"\n" + res("r") + "deactivation_final_action = \"stop-group\"\n", `13: group.resource.deactivation_final_action "stop-group" is not valid: use "none", "stop-cluster", "stop-cluster-shutdown" or "stop-cluster-reboot"`},
+
+		// Monitors: the table starts at line 13, name at 14, type at 15.
+		{"monitor type", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"foo\"\n", `15: monitor.type "foo" is not valid: use "pid", "custom", "ip", "disk", "nic", "process" or "user" (or CLUSTERPRO's pidw, genw, ipw, diskw, miiw, psw, userw)`},
+		{"monitor type missing", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\n", `13: monitor.type is required: add type = "pid" to this [[monitor]] table`},
+		{"pid target not async", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"pidw\"\ntarget = \"r\"\n", `16: monitor.target "r" is not an asynchronous exec resource: a pid monitor watches the process of an asynchronous start (set start_mode = "async" on it), or give pid_file`},
+		{"pid without target", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"pid\"\n", `13: monitor of type "pid" needs target = "<asynchronous exec resource>" or pid_file = "/run/app.pid"`},
+		{"unknown target", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"pid\"\ntarget = \"x\"\n", `16: monitor.target names unknown resource "x": name a resource declared in a [[group.resource]] table`},
+		{"unknown recovery target", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"user\"\nrecovery_target = \"x\"\n", `16: monitor.recovery_target "x" names no resource or group: name a [[group.resource]], a [[group]], or "LocalServer" (this server's cluster service)`},
+		{"custom without script", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"genw\"\n", `13: monitor.script is required for type "custom": add script = "genw.sh" to this [[monitor]] table`},
+		{"key of another kind", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"ip\"\naddresses = [\"10.0.0.2\"]\nscript = \"start.sh\"\n", `17: monitor.script does not apply to type "ip": remove it`},
+		{"active without target", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"user\"\ntiming = \"active\"\n", `16: monitor.timing "active" needs a target: add target = "<resource>" (the monitor runs while that resource is Online here)`},
+		{"final action range", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"user\"\nfinal_action = \"halt\"\n", `16: monitor.final_action "halt" is not valid: use "none", "stop-group", "stop-cluster", "stop-cluster-shutdown" or "stop-cluster-reboot"`},
+		{"stop-group of LocalServer", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"user\"\nfinal_action = \"stop-group\"\n", `16: monitor.final_action "stop-group" needs a group or resource recovery_target, not "LocalServer"`},
+		{"recovery threshold without script", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"user\"\nrecovery_script_threshold = 1\n", `16: monitor.recovery_script_threshold is 1 but there is no recovery_script: add recovery_script = "preaction.sh" or set the threshold to 0`},
+		{"duplicate monitor", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"user\"\n[[monitor]]\nname = \"m\"\ntype = \"user\"\n", `17: monitor.name "m" is already used at line 14: give each monitor a unique name`},
+		{"os command relative", head + "[os]\nreboot = [\"reboot\"]\n", `7: os.reboot must list a command by absolute path and its arguments, like ["/sbin/shutdown", "-h", "now"]`},
 
 		// Numbers and durations.
 		{"retry high", head + "[[group]]\nname = \"g\"\n" + res("r") + "activation_retry = 100\n", `13: group.resource.activation_retry 100 is out of range: use 0 to 99`},

@@ -15,8 +15,19 @@ type Config struct {
 	Paths   Paths
 	TLS     TLS
 	Fencing Fencing
+	OS      OS
 	Servers []Server
 	Groups  []Group
+	// Monitors are the monitor resources, in file order.
+	Monitors []Monitor
+}
+
+// OS holds the commands the final actions that end with the machine run: tests point them at
+// scripts that record the call.
+type OS struct {
+	// Shutdown and Reboot are argv lists. Defaults: /sbin/shutdown -h now, /sbin/shutdown -r now.
+	Shutdown []string
+	Reboot   []string
 }
 
 // Cluster names the cluster.
@@ -115,12 +126,158 @@ type Group struct {
 	Line int
 }
 
-// Final actions after activation or deactivation retries are exhausted.
+// Final actions after activation or deactivation retries, or a monitor's recovery, are exhausted.
 const (
 	ActionNone        = "none"
 	ActionStopGroup   = "stop-group"
 	ActionStopCluster = "stop-cluster"
+	// ActionShutdown and ActionReboot stop the cluster service, then run [os] shutdown or reboot.
+	ActionShutdown = "stop-cluster-shutdown"
+	ActionReboot   = "stop-cluster-reboot"
 )
+
+// Monitor kinds. The CLUSTERPRO type names (pidw, genw, ipw, diskw, miiw, psw, userw) are accepted
+// as aliases and shown by clpstat.
+const (
+	MonitorPID     = "pid"
+	MonitorCustom  = "custom"
+	MonitorIP      = "ip"
+	MonitorDisk    = "disk"
+	MonitorNIC     = "nic"
+	MonitorProcess = "process"
+	MonitorUser    = "user"
+)
+
+// Monitor timings: always, or only while the target resource is Online on this server.
+const (
+	TimingAlways = "always"
+	TimingActive = "active"
+)
+
+// Recovery target kinds.
+const (
+	TargetResource = "resource"
+	TargetGroup    = "group"
+	// TargetServer is CLUSTERPRO's "LocalServer": only the final action applies.
+	TargetServer = "server"
+)
+
+// LocalServer is the recovery target name that means this server's cluster service.
+const LocalServer = "LocalServer"
+
+// Disk monitor methods.
+const (
+	DiskRead  = "read"
+	DiskWrite = "write"
+)
+
+// Monitor is one monitor resource: what it watches, how often, and its recovery ladder.
+type Monitor struct {
+	Name    string
+	Type    string
+	Comment string
+	// Target is the resource the monitor watches (pid) or is tied to (timing "active").
+	Target string
+	// Timing is TimingAlways or TimingActive (monitor only while Target is Online here).
+	Timing string
+	// Interval between checks, Timeout of one check, Retry: failed checks in a row beyond the
+	// first before an error is declared. StartWait delays the first check.
+	Interval, Timeout time.Duration
+	Retry             int
+	StartWait         time.Duration
+	// Nice is the nice value of the checks a monitor runs as processes (custom scripts).
+	Nice int
+	// TimeoutIsError: a check that times out is an error (else it is only logged).
+	TimeoutIsError bool
+
+	// RecoveryTarget names a resource, a group or LocalServer; RecoveryKind says which.
+	RecoveryTarget string
+	RecoveryKind   string
+	// RecoveryGroup is the group a resource or group target belongs to ("" for LocalServer).
+	RecoveryGroup string
+	// RecoveryScript (preaction.sh) runs before each step of the ladder, with CLP_ACTION.
+	RecoveryScript        string
+	RecoveryScriptTimeout time.Duration
+	// The ladder: recovery script runs, then restarts, then failovers, then the final action.
+	RecoveryThreshold int
+	RestartThreshold  int
+	FailoverThreshold int
+	FinalAction       string
+	// ResetAfter resets the counters once the monitor has stayed Normal this long after an
+	// error; 0 keeps them until clpmonctrl -c or a restart of the cluster service.
+	ResetAfter time.Duration
+
+	// PIDFile (pid without a target): the process named by this file is watched.
+	PIDFile string
+	// Script and Args (custom): the program a custom monitor runs; Mode is ModeSync (run each
+	// interval, exit status compared with NormalValue) or ModeAsync (started once; its end is
+	// the error); WaitStop is how long an asynchronous script gets to end at stop. Log receives
+	// its output.
+	Script      string
+	Args        []string
+	Mode        string
+	NormalValue int
+	WaitStop    time.Duration
+	Log         string
+	// Addresses (ip): the monitor is in error when none of them answers an ICMP echo.
+	Addresses []string
+	// Path, Method and Size (disk): read Size bytes of a device or file with O_DIRECT, or write
+	// and fsync a file of Size bytes in a directory.
+	Path   string
+	Method string
+	Size   int
+	// Interface (nic): the link whose carrier is watched.
+	Interface string
+	// ProcessName and Cmdline (process): a process whose name is ProcessName and, when set,
+	// whose command line contains Cmdline.
+	ProcessName string
+	Cmdline     string
+
+	Line int
+}
+
+// TypeName is the monitor kind as CLUSTERPRO names it, for clpstat.
+func (m *Monitor) TypeName() string {
+	switch m.Type {
+	case MonitorPID:
+		return "pidw"
+	case MonitorCustom:
+		return "genw"
+	case MonitorIP:
+		return "ipw"
+	case MonitorDisk:
+		return "diskw"
+	case MonitorNIC:
+		return "miiw"
+	case MonitorProcess:
+		return "psw"
+	case MonitorUser:
+		return "userw"
+	}
+	return m.Type
+}
+
+// Monitor returns the monitor named name, or false.
+func (c *Config) Monitor(name string) (*Monitor, bool) {
+	for i := range c.Monitors {
+		if c.Monitors[i].Name == name {
+			return &c.Monitors[i], true
+		}
+	}
+	return nil, false
+}
+
+// Resource returns the group index and resource named name, or false.
+func (c *Config) Resource(name string) (int, *Resource, bool) {
+	for i := range c.Groups {
+		for j := range c.Groups[i].Resources {
+			if c.Groups[i].Resources[j].Name == name {
+				return i, &c.Groups[i].Resources[j], true
+			}
+		}
+	}
+	return 0, nil, false
+}
 
 // Start and stop modes of an exec resource.
 const (
@@ -149,7 +306,11 @@ type Resource struct {
 	Log string
 	// ActivationRetry is how many times a failed start is tried again. Default 0.
 	ActivationRetry int
-	// ActivationFinalAction is applied when retries are exhausted. Default ActionStopGroup.
+	// ActivationFailover is how many times, per server, a group whose activation failed for good
+	// is failed over to the next server of its policy before the final action. Default 1.
+	ActivationFailover int
+	// ActivationFinalAction is applied when retries and failovers are exhausted. Default
+	// ActionStopGroup.
 	ActivationFinalAction string
 	// DeactivationRetry is how many times a failed stop is tried again. Default 0.
 	DeactivationRetry int

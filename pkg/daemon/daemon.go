@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -147,9 +148,12 @@ func Run(ctx context.Context, o Options) error {
 	// stopped with working scripts and a working store.
 	life, abandon := context.WithCancel(context.WithoutCancel(ctx))
 	defer abandon()
+	host := hostInfo()
+	// Commands a script runs reach this cluster, whatever the environment clpd was started with.
+	host.Cluster = []string{api.EnvSocket + "=" + socket, alert.EnvPath + "=" + alertPath, alert.EnvServer + "=" + local}
 	eng, err := cluster.New(cluster.Deps{
 		Config: cfg, Local: local, Store: st, Alert: note, Log: o.Log,
-		Host: hostInfo(), Environ: o.Environ, ProcRoot: "/proc",
+		Host: host, Environ: o.Environ, ProcRoot: "/proc",
 		Containment: fence.containment, Guard: fence.guard, GuardFenced: fence.guardFenced,
 		SuspendFile: filepath.Join(cfg.Paths.DataDir, "suspended"),
 	})
@@ -427,6 +431,85 @@ func (s *service) MoveGroup(ctx context.Context, r api.GroupRequest) error {
 
 func (s *service) Current(ctx context.Context, group string) (string, error) {
 	return s.eng.Current(ctx, group)
+}
+
+func (s *service) Monitors(ctx context.Context, r api.MonitorRequest) ([]status.Monitor, error) {
+	if err := s.checkHost(r.Host); err != nil {
+		return nil, err
+	}
+	for _, n := range r.Monitors {
+		if _, ok := s.cfg.Monitor(n); !ok {
+			return nil, status.ErrInvalidMonitor(n)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.APITimeout)
+	defer cancel()
+	switch r.Op {
+	case api.MonitorSuspend, api.MonitorResume, api.MonitorClear:
+		if err := s.eng.MonitorControl(ctx, r.Op, r.Monitors); err != nil {
+			return nil, err
+		}
+	case api.MonitorShow:
+	default:
+		return nil, &status.OpError{Code: status.CodeInternal, Msg: "unknown monitor operation " + r.Op}
+	}
+	st, err := s.eng.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []status.Monitor
+	for _, m := range st.Monitors {
+		if len(r.Monitors) > 0 && !slices.Contains(r.Monitors, m.Name) {
+			continue
+		}
+		// The answering server's entry comes first: its counters are the ones clpmonctrl shows.
+		slices.SortStableFunc(m.Servers, func(a, b status.MonitorOnServer) int {
+			return cmpBool(a.Server != s.local, b.Server != s.local)
+		})
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+func (s *service) Resource(ctx context.Context, r api.ResourceRequest) (string, error) {
+	if err := s.checkHost(r.Host); err != nil {
+		return "", err
+	}
+	if _, _, ok := s.cfg.Resource(r.Resource); !ok {
+		return "", status.ErrInvalidResource(r.Resource)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.APITimeout)
+	defer cancel()
+	switch r.Op {
+	case api.ResourceStart:
+		return "", s.eng.StartResource(ctx, r.Resource, r.Force)
+	case api.ResourceStop:
+		return "", s.eng.StopResource(ctx, r.Resource, r.Force)
+	case api.ResourceCurrent:
+		st, err := s.eng.Status(ctx)
+		if err != nil {
+			return "", err
+		}
+		for _, g := range st.Groups {
+			for _, rs := range g.Resources {
+				if rs.Name == r.Resource && rs.State != status.Offline && rs.State != status.Unknown {
+					return g.Current, nil
+				}
+			}
+		}
+		return "", nil
+	}
+	return "", &status.OpError{Code: status.CodeInternal, Msg: "unknown resource operation " + r.Op}
 }
 
 func (s *service) Cluster(ctx context.Context, r api.ClusterRequest) ([]api.ServerResult, error) {

@@ -35,18 +35,65 @@ type Host struct {
 	VersionMajor string
 	OSName       string
 	OSVer        string
+	// Cluster are the CLPKIT_SOCKET, CLPKIT_ALERT_LOG and CLPKIT_SERVER settings ("NAME=value")
+	// of the daemon, so that clpgrp, clpstat or clplogcmd called from a script reach the cluster
+	// that runs it.
+	Cluster []string
 }
 
-// Environ returns base without any inherited CLP_*/ARMS_* variable (a daemon started from a
-// script must not leak its own), plus the contract's variables for a script at scriptPath.
-func Environ(base []string, h Host, e Event, scriptPath string) []string {
-	out := make([]string, 0, len(base)+24)
-	for _, kv := range base {
+// isClusterVar says whether kv sets one of the variables Host.Cluster sets; inherited values of
+// them are dropped.
+func isClusterVar(kv string) bool {
+	for _, p := range []string{"CLPKIT_SOCKET=", "CLPKIT_ALERT_LOG=", "CLPKIT_SERVER="} {
+		if strings.HasPrefix(kv, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// base copies env without the variables a script must get from this daemon only: CLP_* and
+// ARMS_* of the contract (a daemon started from a script must not leak its own), NOTIFY_SOCKET,
+// and the CLPKIT_* variables Host.Cluster sets.
+func base(env []string, h Host) []string {
+	out := make([]string, 0, len(env)+32)
+	for _, kv := range env {
 		if strings.HasPrefix(kv, "CLP_") || strings.HasPrefix(kv, "ARMS_") || strings.HasPrefix(kv, "NOTIFY_SOCKET=") {
+			continue
+		}
+		if isClusterVar(kv) {
 			continue
 		}
 		out = append(out, kv)
 	}
+	return append(out, h.Cluster...)
+}
+
+// hostVars sets the values that are the same for every script.
+func hostVars(out []string, h Host) []string {
+	return append(out, "CLP_PATH="+h.Path, "CLP_VERSION_FULL="+h.VersionFull, "CLP_VERSION_MAJOR="+h.VersionMajor,
+		"CLP_OSNAME="+h.OSName, "CLP_OSVER="+h.OSVer)
+}
+
+// MonitorEnviron is the environment of a monitor's scripts: a custom monitor's check (action "")
+// or its recovery script, preaction.sh, which gets CLP_ACTION (RECOVERY, RESTART, FAILOVER or
+// FINALACTION) and the monitor's counters.
+func MonitorEnviron(env []string, h Host, monitor, action string, recovery, restart, failover int) []string {
+	out := base(env, h)
+	out = append(out, "CLP_MONITORNAME="+monitor)
+	if action != "" {
+		out = append(out, "CLP_ACTION="+action,
+			"CLP_RECOVERYCOUNT="+strconv.Itoa(recovery),
+			"CLP_RESTARTCOUNT="+strconv.Itoa(restart),
+			"CLP_FAILOVERCOUNT="+strconv.Itoa(failover))
+	}
+	return hostVars(out, h)
+}
+
+// Environ returns base without any inherited CLP_*/ARMS_* variable (a daemon started from a
+// script must not leak its own), plus the contract's variables for a script at scriptPath.
+func Environ(env []string, h Host, e Event, scriptPath string) []string {
+	out := base(env, h)
 	dir := scriptPath
 	if i := strings.LastIndexByte(dir, '/'); i > 0 {
 		dir = dir[:i]
@@ -67,11 +114,7 @@ func Environ(base []string, h Host, e Event, scriptPath string) []string {
 	if e.ServerPrev != "" {
 		set("CLP_SERVER_PREV", e.ServerPrev)
 	}
-	set("CLP_PATH", h.Path)
-	set("CLP_VERSION_FULL", h.VersionFull)
-	set("CLP_VERSION_MAJOR", h.VersionMajor)
-	set("CLP_OSNAME", h.OSName)
-	set("CLP_OSVER", h.OSVer)
+	out = hostVars(out, h)
 	set("CLP_SCRIPT_PATH", dir)
 	// The Windows-era names carry the same values, so scripts ported from ARM keep working.
 	set("ARMS_EVENT", e.Event)

@@ -19,6 +19,8 @@ const (
 	CodeNotStarted     Code = "cluster-not-started"
 	CodeTimeout        Code = "timeout"
 	CodeInternal       Code = "internal"
+	CodeInvalidMonitor Code = "invalid-monitor"
+	CodeInvalidRsc     Code = "invalid-resource"
 )
 
 // OpError is an operation's refusal or failure. Msg is the one line the command prints: the
@@ -76,4 +78,14 @@ func ErrStopFailed(group string) *OpError {
 // ErrTimeout is the legacy message for an operation that outlived the caller's wait.
 func ErrTimeout() *OpError {
 	return &OpError{CodeTimeout, "Internal communication timeout has occurred in the cluster server. If it occurs frequently, set a longer timeout."}
+}
+
+// ErrInvalidMonitor reports a monitor name the cluster does not have.
+func ErrInvalidMonitor(name string) *OpError {
+	return &OpError{CodeInvalidMonitor, "Specified monitor resource is not registered. (" + name + ")"}
+}
+
+// ErrInvalidResource reports a resource name the cluster does not have.
+func ErrInvalidResource(name string) *OpError {
+	return &OpError{CodeInvalidRsc, "Invalid resource name. Specify a valid resource name in the cluster. (" + name + ")"}
 }

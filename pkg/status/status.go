@@ -85,8 +85,41 @@ type Resource struct {
 
 // Monitor is one monitor resource, in configuration order.
 type Monitor struct {
-	Name    string `json:"name"`
+	Name string `json:"name"`
+	// Type is the monitor kind as CLUSTERPRO names it (pidw, genw, ipw, diskw, miiw, psw, userw).
 	Type    string `json:"type"`
 	Comment string `json:"comment"`
-	State   State  `json:"state"`
+	// State is the cluster-wide word of the default clpstat block: Normal (normal wherever it
+	// monitors), Caution (in error on some servers), Error (in error on every server that
+	// monitors), Suspend, or Offline (monitoring nowhere).
+	State State `json:"state"`
+	// Target is the resource the monitor watches or runs with ("" for none).
+	Target string `json:"target,omitempty"`
+	// RecoveryTarget is the resource, group or "LocalServer" its recovery acts on.
+	RecoveryTarget string `json:"recovery_target,omitempty"`
+	// Servers is the monitor on each server, in configuration order.
+	Servers []MonitorOnServer `json:"servers"`
+}
+
+// MonitorOnServer is one monitor on one server.
+type MonitorOnServer struct {
+	Server string `json:"server"`
+	// State is Online (monitoring, normal), Error, Suspend, Offline (not monitoring) or Unknown.
+	State State `json:"state"`
+	// Detail says why the monitor is in error, for humans.
+	Detail string `json:"detail,omitempty"`
+	// Counters are the recovery actions taken on this server since they were last reset.
+	Counters Counters `json:"counters"`
+}
+
+// Counters count a monitor's recovery actions on one server, against their thresholds.
+type Counters struct {
+	Recovery      int    `json:"recovery"`
+	Restart       int    `json:"restart"`
+	Failover      int    `json:"failover"`
+	FinalAction   int    `json:"final_action"`
+	RecoveryMax   int    `json:"recovery_max"`
+	RestartMax    int    `json:"restart_max"`
+	FailoverMax   int    `json:"failover_max"`
+	FinalActionIs string `json:"final_action_is"`
 }

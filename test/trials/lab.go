@@ -52,7 +52,14 @@ type Cluster struct {
 	dir     string
 	// flags holds files the scripts read: slowstart, slowstop (a number of seconds).
 	flags string
+	env   []string
 }
+
+// Dir is the lab's directory: scripts/, the servers' directories, the PKI.
+func (c *Cluster) Dir() string { return c.dir }
+
+// Tools is the directory of the lab's helper programs (labhttp).
+func (c *Cluster) Tools() string { return c.tools }
 
 // Server is one server of the lab cluster.
 type Server struct {
@@ -70,6 +77,15 @@ type Server struct {
 type Options struct {
 	// Timing is a [timing] table to use instead of the defaults (empty: the defaults).
 	Timing string
+	// Resources are more [[group.resource]] tables of the group failover1, after its "service";
+	// Monitors are [[monitor]] tables. In both, {{dir}} stands for the lab's directory (Dir),
+	// where a test writes its scripts.
+	Resources, Monitors string
+	// Env is more environment for clpd (and so for every script it runs), "NAME=value".
+	Env []string
+	// Scripts are more scripts to write under Dir before clpd starts: path relative to Dir →
+	// body (after a #!/bin/sh line); {{dir}} in a body stands for Dir too.
+	Scripts map[string]string
 }
 
 // New builds the commands, the lab, the PKI and the etcd store host, writes the configuration and
@@ -104,6 +120,10 @@ func New(tb testing.TB, bin string, o Options) *Cluster {
 		Command: c.Store.Command, Dial: DialIn(c.Store),
 	})
 	c.writeScripts()
+	for rel, body := range o.Scripts {
+		clustertest.Script(tb, c.dir, rel, strings.ReplaceAll(body, "{{dir}}", c.dir))
+	}
+	c.env = o.Env
 	for _, name := range []string{"server1", "server2"} {
 		c.Servers[name] = c.newServer(name, pkiDir, o)
 	}
@@ -186,7 +206,7 @@ start = %q
 stop = %q
 start_timeout = 60
 stop_timeout = 60
-
+%s
 [[group]]
 name = %q
 servers = ["server1", "server2"]
@@ -197,9 +217,11 @@ name = "service2"
 type = "exec"
 start = %q
 stop = %q
-`, o.Timing, c.Store.Addr, pkiDir, s.Cgroup, c.Lab.Host("server1").Addr, c.Lab.Host("server2").Addr,
+%s`, o.Timing, c.Store.Addr, pkiDir, s.Cgroup, c.Lab.Host("server1").Addr, c.Lab.Host("server2").Addr,
 		Group, filepath.Join(c.dir, "scripts/service/start.sh"), filepath.Join(c.dir, "scripts/service/stop.sh"),
-		Group2, filepath.Join(c.dir, "scripts/g2/start.sh"), filepath.Join(c.dir, "scripts/g2/stop.sh"))
+		strings.ReplaceAll(o.Resources, "{{dir}}", c.dir),
+		Group2, filepath.Join(c.dir, "scripts/g2/start.sh"), filepath.Join(c.dir, "scripts/g2/stop.sh"),
+		strings.ReplaceAll(o.Monitors, "{{dir}}", c.dir))
 	if err := os.WriteFile(s.Config, []byte(cfg), 0o644); err != nil {
 		c.tb.Fatal(err)
 	}
@@ -217,6 +239,7 @@ func (s *Server) Start() {
 		"PATH="+s.c.tools+":"+s.c.bin+":/usr/sbin:/usr/bin:/sbin:/bin",
 		"LAB_HOST="+s.Name, "LAB_FLAGS="+s.c.flags, "LAB_RUN="+filepath.Join(s.Dir, "run"),
 		"CLPKIT_SOCKET="+s.Socket, "CLPKIT_ALERT_LOG="+filepath.Join(s.Dir, "log", "alert.log"))
+	cmd.Env = append(cmd.Env, s.c.env...)
 	s.proc = s.Host.StartCmd(s.c.tb, cmd)
 	proc := s.proc
 	s.c.tb.Cleanup(func() {

@@ -1,0 +1,393 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"clpkit/internal/command"
+	"clpkit/pkg/api"
+	"clpkit/pkg/status"
+)
+
+// childEnv makes the test binary run clpmonctrl on its own arguments instead of the tests (see
+// TestNotRoot).
+const childEnv = "CLPMONCTRL_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(run(append([]string{"clpmonctrl"}, os.Args[1:]...), os.Stdout, os.Stderr, os.Getenv))
+	}
+	os.Exit(m.Run())
+}
+
+var errUnused = errors.New("not used by clpmonctrl")
+
+// fakeClpd is the daemon side of the tests: it records the monitor requests it gets and answers
+// each with monitors and err, or, with block, waits until the client gives up.
+type fakeClpd struct {
+	mu       sync.Mutex
+	reqs     []api.MonitorRequest
+	monitors []status.Monitor
+	err      error
+	block    bool
+	release  chan struct{} // closed when the test ends, so that no handler outlives it
+}
+
+func (f *fakeClpd) Status(context.Context) (status.Cluster, error) {
+	return status.Cluster{}, errUnused
+}
+func (f *fakeClpd) StartGroup(context.Context, api.GroupRequest) error { return errUnused }
+func (f *fakeClpd) StopGroup(context.Context, api.GroupRequest) error  { return errUnused }
+func (f *fakeClpd) MoveGroup(context.Context, api.GroupRequest) error  { return errUnused }
+func (f *fakeClpd) Current(context.Context, string) (string, error)    { return "", errUnused }
+func (f *fakeClpd) Resource(context.Context, api.ResourceRequest) (string, error) {
+	return "", errUnused
+}
+func (f *fakeClpd) Cluster(context.Context, api.ClusterRequest) ([]api.ServerResult, error) {
+	return nil, errUnused
+}
+
+func (f *fakeClpd) Monitors(ctx context.Context, r api.MonitorRequest) ([]status.Monitor, error) {
+	f.mu.Lock()
+	f.reqs = append(f.reqs, r)
+	ms, err, block := f.monitors, f.err, f.block
+	f.mu.Unlock()
+	if block {
+		select {
+		case <-ctx.Done():
+		case <-f.release:
+		}
+		return nil, status.ErrTimeout()
+	}
+	return ms, err
+}
+
+// set prepares the answer of the next request and forgets the requests seen so far.
+func (f *fakeClpd) set(ms []status.Monitor, err error, block bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reqs, f.monitors, f.err, f.block = nil, ms, err, block
+}
+
+func (f *fakeClpd) requests() []api.MonitorRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reqs
+}
+
+// serve runs api.Handler(f) on a Unix socket in a temporary directory and returns the socket.
+func serve(t *testing.T, f *fakeClpd) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "clpd.sock")
+	l, err := api.Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: api.Handler(f)}
+	go func() { _ = srv.Serve(l) }()
+	f.release = make(chan struct{})
+	t.Cleanup(func() {
+		close(f.release)
+		srv.Close()
+	})
+	return sock
+}
+
+func envWith(sock string) func(string) string {
+	return func(k string) string {
+		if k == command.EnvSocket {
+			return sock
+		}
+		return ""
+	}
+}
+
+// counters are the thresholds of a monitor that restarts once, fails over once, then stops.
+func counters(recovery, restart, failover, final int) status.Counters {
+	return status.Counters{Recovery: recovery, Restart: restart, Failover: failover, FinalAction: final,
+		RestartMax: 1, FailoverMax: 1, FinalActionIs: "none"}
+}
+
+// shown is what the fake answers to -v: the answering server's entry first, as clpd does.
+var shown = []status.Monitor{
+	{Name: "pidw1", Type: "pidw", State: status.Normal, Servers: []status.MonitorOnServer{
+		{Server: "server1", State: status.Online, Counters: counters(0, 1, 0, 0)},
+		{Server: "server2", State: status.Online, Counters: counters(0, 0, 1, 0)},
+	}},
+	{Name: "genw1", Type: "genw", State: status.Caution, Servers: []status.MonitorOnServer{
+		{Server: "server1", State: status.Error, Counters: status.Counters{Recovery: 2, Restart: 3, Failover: 1, FinalAction: 1,
+			RecoveryMax: 2, RestartMax: 3, FailoverMax: 1, FinalActionIs: "Stop the cluster service and reboot OS"}},
+	}},
+	// No entry for any server, no state, no final action: zeros, Unknown and (none).
+	{Name: "userw", Type: "userw"},
+}
+
+// showGolden is clpmonctrl -v for shown, asked of this server.
+const showGolden = `Monitor0 [pidw1 : Normal]
+  -----------------------------------------------------------------
+    RecoveryScriptCount : 0 / 0
+    RestartCount        : 1 / 1
+    FailoverCount       : 0 / 1
+    FinalActionCount    : 0 / 1 (none)
+Monitor1 [genw1 : Caution]
+  -----------------------------------------------------------------
+    RecoveryScriptCount : 2 / 2
+    RestartCount        : 3 / 3
+    FailoverCount       : 1 / 1
+    FinalActionCount    : 1 / 1 (Stop the cluster service and reboot OS)
+Monitor2 [userw : Unknown]
+  -----------------------------------------------------------------
+    RecoveryScriptCount : 0 / 0
+    RestartCount        : 0 / 0
+    FailoverCount       : 0 / 0
+    FinalActionCount    : 0 / 1 (none)
+=================================================================
+`
+
+// showServer2 is clpmonctrl -v -h server2 -m pidw1: the counters of server2's entry.
+const showServer2 = `Monitor0 [pidw1 : Normal]
+  -----------------------------------------------------------------
+    RecoveryScriptCount : 0 / 0
+    RestartCount        : 0 / 1
+    FailoverCount       : 1 / 1
+    FinalActionCount    : 0 / 1 (none)
+=================================================================
+`
+
+const succeeded = "Command succeeded.\n"
+
+func TestRun(t *testing.T) {
+	f := &fakeClpd{}
+	sock := serve(t, f)
+	missing := filepath.Join(t.TempDir(), "none.sock")
+	noDaemon := "Could not connect to the server. Check if the cluster service is active. (clpd does not answer on " + missing + ")\n"
+	timeout := status.ErrTimeout().Msg + "\n"
+	oneOf := "Invalid option. Give exactly one of -s, -r, -c or -v (see clpmonctrl --help).\n"
+
+	tests := []struct {
+		name     string
+		args     string // split at blanks; '' is an empty argument
+		monitors []status.Monitor
+		err      error
+		block    bool
+		socket   string // "" = the fake's
+		code     int
+		stdout   string
+		stderr   string
+		req      *api.MonitorRequest // what clpd must have been asked; nil = nothing
+	}{
+		// Refused command lines: status 2, one line, nothing asked of clpd.
+		{name: "no operation", args: "", code: 2, stderr: oneOf},
+		{name: "only -m", args: "-m pidw1", code: 2, stderr: oneOf},
+		{name: "-s and -r", args: "-s -r", code: 2, stderr: oneOf},
+		{name: "-c and -v", args: "-c -v", code: 2, stderr: oneOf},
+		{name: "all four", args: "-s -r -c -v", code: 2, stderr: oneOf},
+		{name: "unknown flag", args: "-s -x", code: 2, stderr: "clpmonctrl: flag provided but not defined: -x (see clpmonctrl --help)\n"},
+		{name: "-h is the host, not help", args: "-h", code: 2, stderr: "clpmonctrl: flag needs an argument: -h (see clpmonctrl --help)\n"},
+		{name: "-m without a name", args: "-s -m", code: 2, stderr: "clpmonctrl: flag needs an argument: -m (see clpmonctrl --help)\n"},
+		{name: "-m swallowing a flag", args: "-s -m -w 5", code: 2, stderr: "Invalid option. -m needs a monitor name, not \"-w\".\n"},
+		{name: "-m empty", args: "-s -m ''", code: 2, stderr: "Invalid option. -m needs a monitor name, not \"\".\n"},
+		{name: "-h swallowing a flag", args: "-s -h -m pidw1", code: 2, stderr: "Invalid option. -h needs a host name, not \"-m\".\n"},
+		{name: "-h empty", args: "-r -h ''", code: 2, stderr: "Invalid option. -h needs a host name, not \"\".\n"},
+		{name: "bare monitor name", args: "-s pidw1", code: 2, stderr: "Invalid option. clpmonctrl takes no argument \"pidw1\": give each monitor with its own -m (-m mon1 -m mon2).\n"},
+		{name: "two names after one -m", args: "-s -m pidw1 genw1", code: 2, stderr: "Invalid option. clpmonctrl takes no argument \"genw1\": give each monitor with its own -m (-m mon1 -m mon2).\n"},
+		{name: "-w with -c", args: "-c -w 5", code: 2, stderr: "Invalid option. -w goes with -s or -r only.\n"},
+		{name: "-w with -v", args: "-v -m pidw1 -w 5", code: 2, stderr: "Invalid option. -w goes with -s or -r only.\n"},
+		{name: "-w 0", args: "-s -w 0", code: 2, stderr: "Invalid option. -w takes 1 to 65535 seconds, not 0.\n"},
+		{name: "-w negative", args: "-s -w -1", code: 2, stderr: "Invalid option. -w takes 1 to 65535 seconds, not -1.\n"},
+		{name: "-w too long", args: "-r -w 65536", code: 2, stderr: "Invalid option. -w takes 1 to 65535 seconds, not 65536.\n"},
+		{name: "-w not a number", args: "-s -w abc", code: 2, stderr: "clpmonctrl: invalid value \"abc\" for flag -w: parse error (see clpmonctrl --help)\n"},
+		{name: "-w overflowing", args: "-s -w 99999999999999999999", code: 2, stderr: "clpmonctrl: invalid value \"99999999999999999999\" for flag -w: value out of range (see clpmonctrl --help)\n"},
+		{name: "-w without a value", args: "-s -w", code: 2, stderr: "clpmonctrl: flag needs an argument: -w (see clpmonctrl --help)\n"},
+
+		// Successes.
+		{name: "suspend all", args: "-s", stdout: succeeded, monitors: shown,
+			req: &api.MonitorRequest{Op: api.MonitorSuspend}},
+		{name: "suspend one", args: "-s -m pidw1", stdout: succeeded,
+			req: &api.MonitorRequest{Op: api.MonitorSuspend, Monitors: []string{"pidw1"}}},
+		{name: "suspend on a host, legacy order", args: "-s -h node1 -m mdw1", stdout: succeeded,
+			req: &api.MonitorRequest{Op: api.MonitorSuspend, Monitors: []string{"mdw1"}, Host: "node1"}},
+		{name: "resume several, flags in any order", args: "-m pidw1 -w 65535 -r -m genw1 -h server2", stdout: succeeded,
+			req: &api.MonitorRequest{Op: api.MonitorResume, Monitors: []string{"pidw1", "genw1"}, Host: "server2"}},
+		{name: "resume with -w 1", args: "-r -w 1", stdout: succeeded,
+			req: &api.MonitorRequest{Op: api.MonitorResume}},
+		{name: "glued values", args: "-s -m=pidw1 -w=3", stdout: succeeded,
+			req: &api.MonitorRequest{Op: api.MonitorSuspend, Monitors: []string{"pidw1"}}},
+		{name: "a comma belongs to the name", args: "-c -m a,b", stdout: succeeded,
+			req: &api.MonitorRequest{Op: api.MonitorClear, Monitors: []string{"a,b"}}},
+		{name: "clear all", args: "-c", stdout: succeeded,
+			req: &api.MonitorRequest{Op: api.MonitorClear}},
+		{name: "show", args: "-v", monitors: shown, stdout: showGolden,
+			req: &api.MonitorRequest{Op: api.MonitorShow}},
+		{name: "show the counters of -h", args: "-v -h server2 -m pidw1", monitors: shown[:1], stdout: showServer2,
+			req: &api.MonitorRequest{Op: api.MonitorShow, Monitors: []string{"pidw1"}, Host: "server2"}},
+		{name: "show no monitor", args: "-v", stdout: strings.Repeat("=", 65) + "\n",
+			req: &api.MonitorRequest{Op: api.MonitorShow}},
+
+		// Refusals of clpd and their statuses.
+		{name: "monitor not registered", args: "-s -m nosuch", err: status.ErrInvalidMonitor("nosuch"), code: 5,
+			stderr: "Specified monitor resource is not registered. (nosuch)\n",
+			req:    &api.MonitorRequest{Op: api.MonitorSuspend, Monitors: []string{"nosuch"}}},
+		{name: "show an unregistered monitor", args: "-v -m nosuch", err: status.ErrInvalidMonitor("nosuch"), code: 5,
+			stderr: "Specified monitor resource is not registered. (nosuch)\n",
+			req:    &api.MonitorRequest{Op: api.MonitorShow, Monitors: []string{"nosuch"}}},
+		{name: "cluster service not started", args: "-r", code: 10,
+			err:    &status.OpError{Code: status.CodeNotStarted, Msg: "The cluster service is not started on server server1. Start it with: clpcl -s"},
+			stderr: "The cluster service is not started on server server1. Start it with: clpcl -s\n",
+			req:    &api.MonitorRequest{Op: api.MonitorResume}},
+		{name: "no clpd", args: "-s", socket: missing, code: 10, stderr: noDaemon},
+		{name: "no clpd for -v", args: "-v", socket: missing, code: 10, stderr: noDaemon},
+		{name: "cluster suspended", args: "-c", code: 11,
+			err:    &status.OpError{Code: status.CodeSuspended, Msg: "The cluster is suspended. Resume it with: clpcl --resume"},
+			stderr: "The cluster is suspended. Resume it with: clpcl --resume\n",
+			req:    &api.MonitorRequest{Op: api.MonitorClear}},
+		{name: "clpd timed out", args: "-s", err: status.ErrTimeout(), code: 90, stderr: timeout,
+			req: &api.MonitorRequest{Op: api.MonitorSuspend}},
+		{name: "-w ran out", args: "-s -m pidw1 -w 1", block: true, code: 90, stderr: timeout,
+			req: &api.MonitorRequest{Op: api.MonitorSuspend, Monitors: []string{"pidw1"}}},
+		{name: "unknown server", args: "-s -h nosuch", err: status.ErrInvalidServer("nosuch"), code: 4,
+			stderr: status.ErrInvalidServer("nosuch").Msg + "\n",
+			req:    &api.MonitorRequest{Op: api.MonitorSuspend, Host: "nosuch"}},
+		{name: "busy", args: "-r", err: &status.OpError{Code: status.CodeBusy, Msg: "Busy."}, code: 4, stderr: "Busy.\n",
+			req: &api.MonitorRequest{Op: api.MonitorResume}},
+		{name: "internal error", args: "-v", err: errors.New("store unreachable"), code: 255, stderr: "store unreachable\n",
+			req: &api.MonitorRequest{Op: api.MonitorShow}},
+		{name: "refusal without a code", args: "-s", err: &status.OpError{Msg: "Something odd."}, code: 255, stderr: "Something odd.\n",
+			req: &api.MonitorRequest{Op: api.MonitorSuspend}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.set(tt.monitors, tt.err, tt.block)
+			s := sock
+			if tt.socket != "" {
+				s = tt.socket
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"clpmonctrl"}, splitArgs(tt.args)...), &stdout, &stderr, envWith(s))
+			if code != tt.code || stdout.String() != tt.stdout || stderr.String() != tt.stderr {
+				t.Errorf("clpmonctrl %s:\nstatus %d, want %d\nstdout %q\nwant   %q\nstderr %q\nwant   %q",
+					tt.args, code, tt.code, stdout.String(), tt.stdout, stderr.String(), tt.stderr)
+			}
+			var want []api.MonitorRequest
+			if tt.req != nil && tt.socket == "" {
+				want = []api.MonitorRequest{*tt.req}
+			}
+			if got := f.requests(); !reflect.DeepEqual(got, want) {
+				t.Errorf("clpd was asked %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// splitArgs splits a test command line at blanks; ” stands for an empty argument.
+func splitArgs(s string) []string {
+	args := strings.Fields(s)
+	for i, a := range args {
+		if a == "''" {
+			args[i] = ""
+		}
+	}
+	return args
+}
+
+// TestNotRoot runs clpmonctrl as an unprivileged user. When the tests run as root, a copy of the
+// test binary runs as nobody (see TestMain). The options are checked before the user.
+func TestNotRoot(t *testing.T) {
+	bin := ""
+	if os.Geteuid() == 0 {
+		bin = unprivilegedCopy(t)
+	}
+	for _, tt := range []struct {
+		args   string
+		code   int
+		stderr string
+	}{
+		{"-s -m pidw1", 1, "Log in as root.\n"},
+		{"-v", 1, "Log in as root.\n"},
+		{"-s -r", 2, "Invalid option. Give exactly one of -s, -r, -c or -v (see clpmonctrl --help).\n"},
+	} {
+		code, stdout, stderr := runUnprivileged(t, bin, splitArgs(tt.args))
+		if code != tt.code || stdout != "" || stderr != tt.stderr {
+			t.Errorf("clpmonctrl %s as nobody: status %d, stdout %q, stderr %q; want %d, \"\", %q",
+				tt.args, code, stdout, stderr, tt.code, tt.stderr)
+		}
+	}
+}
+
+// runUnprivileged runs clpmonctrl with args: in-process when bin is "" (the tests do not run as
+// root), else bin, a copy of the test binary, as nobody.
+func runUnprivileged(t *testing.T, bin string, args []string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if bin == "" {
+		code := run(append([]string{"clpmonctrl"}, args...), &stdout, &stderr, envWith(filepath.Join(t.TempDir(), "none.sock")))
+		return code, stdout.String(), stderr.String()
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = filepath.Dir(bin)
+	cmd.Env = []string{childEnv + "=1"}
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, stdout.String(), stderr.String()
+	case errors.As(err, &exit):
+		return exit.ExitCode(), stdout.String(), stderr.String()
+	default:
+		t.Skipf("cannot run as nobody: %v", err)
+		return 0, "", ""
+	}
+}
+
+// unprivilegedCopy copies the test binary into a directory that every user may enter (the
+// go build and t.TempDir directories are root's only).
+func unprivilegedCopy(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Skipf("cannot find the test binary: %v", err)
+	}
+	dir, err := os.MkdirTemp("", "clpmonctrl-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "clpmonctrl.test")
+	if err := copyFile(self, bin); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

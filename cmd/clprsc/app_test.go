@@ -1,0 +1,347 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"clpkit/internal/command"
+	"clpkit/pkg/api"
+	"clpkit/pkg/status"
+)
+
+// childEnv makes the test binary run clprsc on its own arguments instead of the tests (see
+// TestNotRoot).
+const childEnv = "CLPRSC_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(run(append([]string{"clprsc"}, os.Args[1:]...), os.Stdout, os.Stderr, os.Getenv))
+	}
+	os.Exit(m.Run())
+}
+
+var errUnused = errors.New("not used by clprsc")
+
+// fakeClpd is the daemon side of the tests: it records the resource requests it gets and answers
+// each with server and err, or, with block, waits until the client gives up.
+type fakeClpd struct {
+	mu      sync.Mutex
+	reqs    []api.ResourceRequest
+	server  string
+	err     error
+	block   bool
+	release chan struct{} // closed when the test ends, so that no handler outlives it
+}
+
+func (f *fakeClpd) Status(context.Context) (status.Cluster, error) {
+	return status.Cluster{}, errUnused
+}
+func (f *fakeClpd) StartGroup(context.Context, api.GroupRequest) error { return errUnused }
+func (f *fakeClpd) StopGroup(context.Context, api.GroupRequest) error  { return errUnused }
+func (f *fakeClpd) MoveGroup(context.Context, api.GroupRequest) error  { return errUnused }
+func (f *fakeClpd) Current(context.Context, string) (string, error)    { return "", errUnused }
+func (f *fakeClpd) Monitors(context.Context, api.MonitorRequest) ([]status.Monitor, error) {
+	return nil, errUnused
+}
+func (f *fakeClpd) Cluster(context.Context, api.ClusterRequest) ([]api.ServerResult, error) {
+	return nil, errUnused
+}
+
+func (f *fakeClpd) Resource(ctx context.Context, r api.ResourceRequest) (string, error) {
+	f.mu.Lock()
+	f.reqs = append(f.reqs, r)
+	server, err, block := f.server, f.err, f.block
+	f.mu.Unlock()
+	if block {
+		select {
+		case <-ctx.Done():
+		case <-f.release:
+		}
+		return "", status.ErrTimeout()
+	}
+	return server, err
+}
+
+// set prepares the answer of the next request and forgets the requests seen so far.
+func (f *fakeClpd) set(server string, err error, block bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reqs, f.server, f.err, f.block = nil, server, err, block
+}
+
+func (f *fakeClpd) requests() []api.ResourceRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reqs
+}
+
+// serve runs api.Handler(f) on a Unix socket in a temporary directory and returns the socket.
+func serve(t *testing.T, f *fakeClpd) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "clpd.sock")
+	l, err := api.Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: api.Handler(f)}
+	go func() { _ = srv.Serve(l) }()
+	f.release = make(chan struct{})
+	t.Cleanup(func() {
+		close(f.release)
+		srv.Close()
+	})
+	return sock
+}
+
+func envWith(sock string) func(string) string {
+	return func(k string) string {
+		if k == command.EnvSocket {
+			return sock
+		}
+		return ""
+	}
+}
+
+const succeeded = "Command succeeded.\n"
+
+func TestRun(t *testing.T) {
+	f := &fakeClpd{}
+	sock := serve(t, f)
+	missing := filepath.Join(t.TempDir(), "none.sock")
+	noDaemon := "Could not connect to the server. Check if the cluster service is active. (clpd does not answer on " + missing + ")\n"
+	timeout := status.ErrTimeout().Msg + "\n"
+	oneOf := "Invalid option. Give exactly one of -s, -t or -n with a resource name (see clprsc --help).\n"
+	nOnly := "Invalid option. -n takes a resource name only, without -h, -f or --apito.\n"
+	opErr := func(c status.Code, msg string) error { return &status.OpError{Code: c, Msg: msg} }
+	start := func(rsc string) *api.ResourceRequest {
+		return &api.ResourceRequest{Op: api.ResourceStart, Resource: rsc}
+	}
+	stop := func(rsc string) *api.ResourceRequest {
+		return &api.ResourceRequest{Op: api.ResourceStop, Resource: rsc}
+	}
+
+	tests := []struct {
+		name   string
+		args   string // split at blanks; '' is an empty argument
+		server string // clpd's answer to -n
+		err    error
+		block  bool
+		socket string // "" = the fake's
+		code   int
+		stdout string
+		stderr string
+		req    *api.ResourceRequest // what clpd must have been asked; nil = nothing
+	}{
+		// Refused command lines: status 2, one line, nothing asked of clpd.
+		{name: "no operation", args: "", code: 2, stderr: oneOf},
+		{name: "only -f", args: "-f -h server1", code: 2, stderr: oneOf},
+		{name: "-s and -t", args: "-s exec1 -t exec1", code: 2, stderr: oneOf},
+		{name: "-s and -n", args: "-s exec1 -n exec1", code: 2, stderr: oneOf},
+		{name: "-t and -n", args: "-t exec1 -n exec1", code: 2, stderr: oneOf},
+		{name: "bare resource name", args: "exec1", code: 2, stderr: oneOf},
+		{name: "unknown flag", args: "-s exec1 -x", code: 2, stderr: "clprsc: flag provided but not defined: -x (see clprsc --help)\n"},
+		{name: "-s without a name", args: "-s", code: 2, stderr: "clprsc: flag needs an argument: -s (see clprsc --help)\n"},
+		{name: "-n without a name", args: "-n", code: 2, stderr: "clprsc: flag needs an argument: -n (see clprsc --help)\n"},
+		{name: "-h is the host, not help", args: "-h", code: 2, stderr: "clprsc: flag needs an argument: -h (see clprsc --help)\n"},
+		{name: "-s swallowing a flag", args: "-s -h server1 exec1", code: 2, stderr: "Invalid option. -s needs a resource name, not \"-h\".\n"},
+		{name: "-t swallowing a flag", args: "-t -f exec1", code: 2, stderr: "Invalid option. -t needs a resource name, not \"-f\".\n"},
+		{name: "-s empty", args: "-s ''", code: 2, stderr: "Invalid option. -s needs a resource name, not \"\".\n"},
+		{name: "-n empty", args: "-n ''", code: 2, stderr: "Invalid option. -n needs a resource name, not \"\".\n"},
+		{name: "-h swallowing a flag", args: "-s exec1 -h -f", code: 2, stderr: "Invalid option. -h needs a host name, not \"-f\".\n"},
+		{name: "-h empty", args: "-t exec1 -h ''", code: 2, stderr: "Invalid option. -h needs a host name, not \"\".\n"},
+		{name: "extra argument", args: "-s exec1 exec2", code: 2, stderr: "Invalid option. clprsc takes no argument \"exec2\": the resource name follows -s, -t or -n.\n"},
+		{name: "-n with -h", args: "-n exec1 -h server1", code: 2, stderr: nOnly},
+		{name: "-n with -f", args: "-n exec1 -f", code: 2, stderr: nOnly},
+		{name: "-n with --apito", args: "-n exec1 --apito 10", code: 2, stderr: nOnly},
+		{name: "--apito 0", args: "-s exec1 --apito 0", code: 2, stderr: "Invalid option. --apito takes 1 to 86400 seconds, not 0.\n"},
+		{name: "--apito negative", args: "-s exec1 --apito -5", code: 2, stderr: "Invalid option. --apito takes 1 to 86400 seconds, not -5.\n"},
+		{name: "--apito too long", args: "-t exec1 --apito 86401", code: 2, stderr: "Invalid option. --apito takes 1 to 86400 seconds, not 86401.\n"},
+		{name: "--apito not a number", args: "-s exec1 --apito abc", code: 2, stderr: "clprsc: invalid value \"abc\" for flag -apito: parse error (see clprsc --help)\n"},
+		{name: "--apito without a value", args: "-s exec1 --apito", code: 2, stderr: "clprsc: flag needs an argument: -apito (see clprsc --help)\n"},
+		{name: "-f with a value", args: "-s exec1 -f=maybe", code: 2, stderr: "clprsc: invalid boolean value \"maybe\" for -f: parse error (see clprsc --help)\n"},
+
+		// Successes.
+		{name: "start", args: "-s exec1", stdout: succeeded, req: start("exec1")},
+		{name: "stop", args: "-t exec1", stdout: succeeded, req: stop("exec1")},
+		{name: "stop with -f on a host, legacy order", args: "-t md1 -f -h server2", stdout: succeeded,
+			req: &api.ResourceRequest{Op: api.ResourceStop, Resource: "md1", Host: "server2", Force: true}},
+		{name: "start with -f first", args: "-f -s exec1 --apito 86400", stdout: succeeded,
+			req: &api.ResourceRequest{Op: api.ResourceStart, Resource: "exec1", Force: true}},
+		{name: "glued --apito", args: "-s exec1 --apito=1", stdout: succeeded, req: start("exec1")},
+		{name: "where it runs", args: "-n exec1", server: "server1", stdout: "server1\n",
+			req: &api.ResourceRequest{Op: api.ResourceCurrent, Resource: "exec1"}},
+		{name: "runs nowhere", args: "-n exec1", stdout: "",
+			req: &api.ResourceRequest{Op: api.ResourceCurrent, Resource: "exec1"}},
+
+		// Refusals of clpd and their statuses.
+		{name: "unknown resource", args: "-s nosuch", err: status.ErrInvalidResource("nosuch"), code: 3,
+			stderr: status.ErrInvalidResource("nosuch").Msg + "\n", req: start("nosuch")},
+		{name: "-n of an unknown resource", args: "-n nosuch", err: status.ErrInvalidResource("nosuch"), code: 3,
+			stderr: status.ErrInvalidResource("nosuch").Msg + "\n",
+			req:    &api.ResourceRequest{Op: api.ResourceCurrent, Resource: "nosuch"}},
+		{name: "no clpd", args: "-s exec1", socket: missing, code: 4, stderr: noDaemon},
+		{name: "no clpd for -n", args: "-n exec1", socket: missing, code: 4, stderr: noDaemon},
+		{name: "cluster service not started", args: "-t exec1", code: 4,
+			err:    opErr(status.CodeNotStarted, "The cluster service is not started on server server1. Start it with: clpcl -s"),
+			stderr: "The cluster service is not started on server server1. Start it with: clpcl -s\n", req: stop("exec1")},
+		{name: "cluster suspended", args: "-s exec1", code: 4,
+			err:    opErr(status.CodeSuspended, "The cluster is suspended. Resume it with: clpcl --resume"),
+			stderr: "The cluster is suspended. Resume it with: clpcl --resume\n", req: start("exec1")},
+		{name: "busy", args: "-s exec1", err: status.ErrBusy(), code: 5, stderr: status.ErrBusy().Msg + "\n", req: start("exec1")},
+		{name: "already started", args: "-s exec1", err: opErr(status.CodeAlreadyStarted, "The resource has already been started."),
+			code: 5, stderr: "The resource has already been started.\n", req: start("exec1")},
+		{name: "already stopped", args: "-t exec1", err: opErr(status.CodeAlreadyStopped, "The resource has already been stopped."),
+			code: 5, stderr: "The resource has already been stopped.\n", req: stop("exec1")},
+		{name: "group on another server", args: "-s exec1", err: status.ErrStartedOther(), code: 5,
+			stderr: status.ErrStartedOther().Msg + "\n", req: start("exec1")},
+		{name: "start failed", args: "-s exec1", err: status.ErrStartFailed("failover1"), code: 6,
+			stderr: status.ErrStartFailed("failover1").Msg + "\n", req: start("exec1")},
+		{name: "stop failed", args: "-t exec1", err: status.ErrStopFailed("failover1"), code: 6,
+			stderr: status.ErrStopFailed("failover1").Msg + "\n", req: stop("exec1")},
+		{name: "clpd timed out", args: "-t exec1", err: status.ErrTimeout(), code: 7, stderr: timeout, req: stop("exec1")},
+		{name: "--apito ran out", args: "-s exec1 --apito 1", block: true, code: 7, stderr: timeout, req: start("exec1")},
+		{name: "unknown server", args: "-s exec1 -h nosuch", err: status.ErrInvalidServer("nosuch"), code: 255,
+			stderr: status.ErrInvalidServer("nosuch").Msg + "\n",
+			req:    &api.ResourceRequest{Op: api.ResourceStart, Resource: "exec1", Host: "nosuch"}},
+		{name: "internal error", args: "-t exec1", err: errors.New("store unreachable"), code: 255,
+			stderr: "store unreachable\n", req: stop("exec1")},
+		{name: "refusal without a code", args: "-s exec1", err: opErr("", "Something odd."), code: 255,
+			stderr: "Something odd.\n", req: start("exec1")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.set(tt.server, tt.err, tt.block)
+			s := sock
+			if tt.socket != "" {
+				s = tt.socket
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"clprsc"}, splitArgs(tt.args)...), &stdout, &stderr, envWith(s))
+			if code != tt.code || stdout.String() != tt.stdout || stderr.String() != tt.stderr {
+				t.Errorf("clprsc %s:\nstatus %d, want %d\nstdout %q\nwant   %q\nstderr %q\nwant   %q",
+					tt.args, code, tt.code, stdout.String(), tt.stdout, stderr.String(), tt.stderr)
+			}
+			var want []api.ResourceRequest
+			if tt.req != nil && tt.socket == "" {
+				want = []api.ResourceRequest{*tt.req}
+			}
+			if got := f.requests(); !reflect.DeepEqual(got, want) {
+				t.Errorf("clpd was asked %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// splitArgs splits a test command line at blanks; ” stands for an empty argument.
+func splitArgs(s string) []string {
+	args := strings.Fields(s)
+	for i, a := range args {
+		if a == "''" {
+			args[i] = ""
+		}
+	}
+	return args
+}
+
+// TestNotRoot runs clprsc as an unprivileged user. When the tests run as root, a copy of the
+// test binary runs as nobody (see TestMain). The options are checked before the user.
+func TestNotRoot(t *testing.T) {
+	bin := ""
+	if os.Geteuid() == 0 {
+		bin = unprivilegedCopy(t)
+	}
+	for _, tt := range []struct {
+		args   string
+		code   int
+		stderr string
+	}{
+		{"-s exec1", 1, "Log in as root.\n"},
+		{"-n exec1", 1, "Log in as root.\n"},
+		{"-t exec1 -f -h server2 --apito 10", 1, "Log in as root.\n"},
+		{"-s exec1 -t exec1", 2, "Invalid option. Give exactly one of -s, -t or -n with a resource name (see clprsc --help).\n"},
+	} {
+		code, stdout, stderr := runUnprivileged(t, bin, splitArgs(tt.args))
+		if code != tt.code || stdout != "" || stderr != tt.stderr {
+			t.Errorf("clprsc %s as nobody: status %d, stdout %q, stderr %q; want %d, \"\", %q",
+				tt.args, code, stdout, stderr, tt.code, tt.stderr)
+		}
+	}
+}
+
+// runUnprivileged runs clprsc with args: in-process when bin is "" (the tests do not run as
+// root), else bin, a copy of the test binary, as nobody.
+func runUnprivileged(t *testing.T, bin string, args []string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if bin == "" {
+		code := run(append([]string{"clprsc"}, args...), &stdout, &stderr, envWith(filepath.Join(t.TempDir(), "none.sock")))
+		return code, stdout.String(), stderr.String()
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = filepath.Dir(bin)
+	cmd.Env = []string{childEnv + "=1"}
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, stdout.String(), stderr.String()
+	case errors.As(err, &exit):
+		return exit.ExitCode(), stdout.String(), stderr.String()
+	default:
+		t.Skipf("cannot run as nobody: %v", err)
+		return 0, "", ""
+	}
+}
+
+// unprivilegedCopy copies the test binary into a directory that every user may enter (the
+// go build and t.TempDir directories are root's only).
+func unprivilegedCopy(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Skipf("cannot find the test binary: %v", err)
+	}
+	dir, err := os.MkdirTemp("", "clprsc-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "clprsc.test")
+	if err := copyFile(self, bin); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
