@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"clpkit/internal/clustertest"
+	"clpkit/test/netlab"
 )
 
 var (
@@ -44,6 +45,10 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
+	// The lab's helper programs, built once by the benchmarks that use the lab.
+	if err := netlab.RemoveTools(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
 	if len(results) > 0 {
 		fmt.Println()
 		fmt.Println("clpkit benchmark results (real clpd; one server on its embedded etcd, or the two-server")

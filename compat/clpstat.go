@@ -123,6 +123,19 @@ func WriteStatus(w io.Writer, c status.Cluster, o StatusOptions) error {
 	return writeAll(w, b.String())
 }
 
+// writeServerMap writes the "*server0 : name" map of -g and -m after indent: '*' marks the local
+// server, the others keep a blank there so all indices line up.
+func writeServerMap(b *strings.Builder, c status.Cluster, indent string) {
+	local := localIndex(c)
+	for i, s := range c.Servers {
+		mark := " "
+		if i == local {
+			mark = "*"
+		}
+		b.WriteString(indent + mark + "server" + strconv.Itoa(i) + " : " + clean(s.Name) + "\n")
+	}
+}
+
 // WriteGroupMap writes `clpstat -g`: a server index map, then one row per server listing the
 // groups currently on it with a state mark. Groups whose Current is empty or names no configured
 // server appear on no row, because the legacy map only shows where groups are running.
@@ -131,17 +144,9 @@ func WriteGroupMap(w io.Writer, c status.Cluster) error {
 	b.WriteString(groupMapHeader + "\n")
 	b.WriteString("  Cluster : " + clean(c.Name) + "\n")
 
-	local := localIndex(c)
-	for i, s := range c.Servers {
-		// grpstat.sh recovers the local index with `awk -F: '{print $1}' | sed "s/ //g" |
-		// cut -c 2-`, which strips exactly one leading character: the '*'. Other rows keep a
-		// space there so all indices line up.
-		mark := " "
-		if i == local {
-			mark = "*"
-		}
-		b.WriteString("   " + mark + "server" + strconv.Itoa(i) + " : " + clean(s.Name) + "\n")
-	}
+	// grpstat.sh recovers the local index with `awk -F: '{print $1}' | sed "s/ //g" | cut -c 2-`,
+	// which strips exactly one leading character: the '*'.
+	writeServerMap(&b, c, "   ")
 	b.WriteString("\n" + groupMapRule + "\n")
 
 	rows := make([][]string, len(c.Servers))

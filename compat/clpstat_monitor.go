@@ -56,16 +56,9 @@ func WriteMonitorStatus(w io.Writer, c status.Cluster) error {
 	var b strings.Builder
 	b.WriteString(monitorHeader + "\n")
 	b.WriteString("  Cluster : " + clean(c.Name) + "\n")
-	local := localIndex(c)
-	for i, s := range c.Servers {
-		// Two blanks, then '*' or a blank, as reconstructed in §2.4 (the -g map has three
-		// blanks). Either way `awk '{print $1}' | cut -c 2-` yields the index on the local line.
-		mark := " "
-		if i == local {
-			mark = "*"
-		}
-		b.WriteString("  " + mark + "server" + strconv.Itoa(i) + " : " + clean(s.Name) + "\n")
-	}
+	// Two blanks, then '*' or a blank, as reconstructed in §2.4 (the -g map has three blanks).
+	// Either way `awk '{print $1}' | cut -c 2-` yields the index on the local line.
+	writeServerMap(&b, c, "  ")
 	for i, m := range c.Monitors {
 		b.WriteString("\n  Monitor" + strconv.Itoa(i) + " [" + clean(m.Name) + " : " + word(m.State) + "]\n")
 		b.WriteString(monitorRule + "\n")

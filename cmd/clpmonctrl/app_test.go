@@ -2,17 +2,16 @@ package main
 
 import (
 	"bytes"
+	"clpkit/internal/cmdtest"
 	"context"
 	"errors"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"clpkit/internal/command"
@@ -20,14 +19,8 @@ import (
 	"clpkit/pkg/status"
 )
 
-// childEnv makes the test binary run clpmonctrl on its own arguments instead of the tests (see
-// TestNotRoot).
-const childEnv = "CLPMONCTRL_TEST_CHILD"
-
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		os.Exit(run(append([]string{"clpmonctrl"}, os.Args[1:]...), os.Stdout, os.Stderr, os.Getenv))
-	}
+	cmdtest.Child("clpmonctrl", run)
 	os.Exit(m.Run())
 }
 
@@ -274,7 +267,7 @@ func TestRun(t *testing.T) {
 				s = tt.socket
 			}
 			var stdout, stderr bytes.Buffer
-			code := run(append([]string{"clpmonctrl"}, splitArgs(tt.args)...), &stdout, &stderr, envWith(s))
+			code := run(append([]string{"clpmonctrl"}, cmdtest.SplitArgs(tt.args)...), &stdout, &stderr, envWith(s))
 			if code != tt.code || stdout.String() != tt.stdout || stderr.String() != tt.stderr {
 				t.Errorf("clpmonctrl %s:\nstatus %d, want %d\nstdout %q\nwant   %q\nstderr %q\nwant   %q",
 					tt.args, code, tt.code, stdout.String(), tt.stdout, stderr.String(), tt.stderr)
@@ -290,24 +283,9 @@ func TestRun(t *testing.T) {
 	}
 }
 
-// splitArgs splits a test command line at blanks; ” stands for an empty argument.
-func splitArgs(s string) []string {
-	args := strings.Fields(s)
-	for i, a := range args {
-		if a == "''" {
-			args[i] = ""
-		}
-	}
-	return args
-}
-
 // TestNotRoot runs clpmonctrl as an unprivileged user. When the tests run as root, a copy of the
 // test binary runs as nobody (see TestMain). The options are checked before the user.
 func TestNotRoot(t *testing.T) {
-	bin := ""
-	if os.Geteuid() == 0 {
-		bin = unprivilegedCopy(t)
-	}
 	for _, tt := range []struct {
 		args   string
 		code   int
@@ -317,77 +295,12 @@ func TestNotRoot(t *testing.T) {
 		{"-v", 1, "Log in as root.\n"},
 		{"-s -r", 2, "Invalid option. Give exactly one of -s, -r, -c or -v (see clpmonctrl --help).\n"},
 	} {
-		code, stdout, stderr := runUnprivileged(t, bin, splitArgs(tt.args))
+		code, stdout, stderr := cmdtest.AsNobody(t, "clpmonctrl", cmdtest.SplitArgs(tt.args), func(args []string, stdout, stderr io.Writer) int {
+			return run(append([]string{"clpmonctrl"}, args...), stdout, stderr, envWith(filepath.Join(t.TempDir(), "none.sock")))
+		})
 		if code != tt.code || stdout != "" || stderr != tt.stderr {
 			t.Errorf("clpmonctrl %s as nobody: status %d, stdout %q, stderr %q; want %d, \"\", %q",
 				tt.args, code, stdout, stderr, tt.code, tt.stderr)
 		}
 	}
-}
-
-// runUnprivileged runs clpmonctrl with args: in-process when bin is "" (the tests do not run as
-// root), else bin, a copy of the test binary, as nobody.
-func runUnprivileged(t *testing.T, bin string, args []string) (int, string, string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	if bin == "" {
-		code := run(append([]string{"clpmonctrl"}, args...), &stdout, &stderr, envWith(filepath.Join(t.TempDir(), "none.sock")))
-		return code, stdout.String(), stderr.String()
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = filepath.Dir(bin)
-	cmd.Env = []string{childEnv + "=1"}
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, stdout.String(), stderr.String()
-	case errors.As(err, &exit):
-		return exit.ExitCode(), stdout.String(), stderr.String()
-	default:
-		t.Skipf("cannot run as nobody: %v", err)
-		return 0, "", ""
-	}
-}
-
-// unprivilegedCopy copies the test binary into a directory that every user may enter (the
-// go build and t.TempDir directories are root's only).
-func unprivilegedCopy(t *testing.T) string {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Skipf("cannot find the test binary: %v", err)
-	}
-	dir, err := os.MkdirTemp("", "clpmonctrl-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "clpmonctrl.test")
-	if err := copyFile(self, bin); err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
-
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

@@ -316,3 +316,63 @@ func TestClprsc(t *testing.T) {
 		t.Fatalf("clprsc -s nope: %d %q", code, se)
 	}
 }
+
+// A final action that ends with the machine: the cluster service stops (the group's stop.sh runs
+// with SERVERSHUTDOWN), clpd exits, and the configured [os] reboot command runs, here a script
+// that records its call.
+func TestFinalActionReboot(t *testing.T) {
+	s := setup(t)
+	dir := t.TempDir()
+	dumpScript(t, dir, "scripts/exec1/start.sh", "exec1-start", "exit 0")
+	dumpScript(t, dir, "scripts/exec1/stop.sh", "exec1-stop", "exit 0")
+	clustertest.Script(t, dir, "scripts/genw.sh", `[ -e "`+dir+`/genw-fail" ] && exit 1
+exit 0
+`)
+	clustertest.Script(t, dir, "scripts/reboot.sh", `echo "reboot $*" > "`+dir+`/rebooted"
+`)
+	c := clustertest.New(t, s.bin, dir, `
+[os]
+reboot = ["`+filepath.Join(dir, "scripts", "reboot.sh")+`", "-r", "now"]
+
+[[group]]
+name = "failover1"
+
+[[group.resource]]
+name = "exec1"
+type = "exec"
+start = "scripts/exec1/start.sh"
+stop = "scripts/exec1/stop.sh"
+
+[[monitor]]
+name = "genw1"
+type = "genw"
+script = "scripts/genw.sh"
+interval = "200ms"
+retry = 0
+failover_threshold = 0
+final_action = "stop-cluster-reboot"
+`)
+	c.Start(t)
+	waitMonitor(t, c, "genw1", "Normal")
+	if err := os.WriteFile(filepath.Join(dir, "genw-fail"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, err := c.Wait(30 * time.Second)
+	if err != nil {
+		t.Fatalf("clpd did not exit after the final action: %v\n%s", err, c.Output())
+	}
+	if code != 0 {
+		t.Fatalf("clpd exited with %d after the final action:\n%s", code, c.Output())
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "rebooted"))
+	if err != nil || string(b) != "reboot -r now\n" {
+		t.Fatalf("the reboot command: %q, %v", b, err)
+	}
+	stop := dumps(t, dir, "exec1-stop")
+	if len(stop) != 1 || !strings.Contains(stop[0], "CLP_FACTOR=SERVERSHUTDOWN\n") {
+		t.Fatalf("stop.sh dumps: %q", stop)
+	}
+	if a := readAlerts(t, c); !strings.Contains(a, "rm 17 ERR Rebooting the system has been required because an error was detected in monitoring genw1.") {
+		t.Fatalf("alert log:\n%s", a)
+	}
+}
