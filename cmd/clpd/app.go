@@ -29,6 +29,7 @@ const (
 // help is what --help prints; man/clpd.8 documents the same synopsis and options.
 const help = `Usage:
   clpd [-c file] [--server name] [--socket path]
+  clpd --witness [-c file]
   clpd --check [-c file]
   clpd --make-certs [-c file]
   clpd --version
@@ -42,6 +43,8 @@ Options:
   --server name      this server's name in the configuration (default: the host name,
                      or the only server of a one-server cluster)
   --socket path      API socket (default <run_dir>/clpd.sock)
+  --witness          run only this machine's member of the embedded store, the [witness]
+                     of a two-server cluster: no groups, no API
   --check            validate the configuration, print a summary and exit
   --make-certs       create the cluster CA (unless [tls] dir has one) and a certificate for
                      every server of the configuration in [tls] dir, then exit
@@ -61,6 +64,7 @@ func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
 			&cli.StringFlag{Name: "server"},
 			&cli.StringFlag{Name: "socket"},
 			&cli.BoolFlag{Name: "check"},
+			&cli.BoolFlag{Name: "witness"},
 			&cli.BoolFlag{Name: "make-certs"},
 			&cli.BoolFlag{Name: "version"},
 		},
@@ -117,10 +121,16 @@ func action(c *cli.Context, stdout, stderr io.Writer, env func(string) string) e
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	err := daemon.Run(ctx, daemon.Options{
+	o := daemon.Options{
 		ConfigPath: path, Server: c.String("server"), Socket: c.String("socket"),
 		Env: env, Environ: os.Environ(), Log: log, Hostname: os.Hostname,
-	})
+	}
+	var err error
+	if c.Bool("witness") {
+		err = daemon.RunWitness(ctx, o)
+	} else {
+		err = daemon.Run(ctx, o)
+	}
 	var ce *config.Error
 	switch {
 	case err == nil:

@@ -36,7 +36,12 @@ const (
 	// than 2 s (etcd's shortest lease is ceil(1.5 × election timeout) seconds); else etcd's own
 	// default applies.
 	defaultElectionShort = 500 * time.Millisecond
-	defaultElection      = time.Second
+	// defaultElectionMembers is the election timeout of an embedded store of several members: a
+	// member that loses the leader must elect a new one (in up to twice this) before the active
+	// server's renewals stall past its fencing deadline, or it fences for nothing. 200 ms is
+	// twenty round trips of a slow LAN.
+	defaultElectionMembers = 200 * time.Millisecond
+	defaultElection        = time.Second
 
 	watchdogAuto          = "auto"
 	watchdogOn            = "on"
@@ -59,7 +64,7 @@ const (
 )
 
 func topKeys() []string {
-	return []string{"cluster", "timing", "store", "tls", "fencing", "paths", "os", "server", "group", "monitor"}
+	return []string{"cluster", "timing", "store", "tls", "fencing", "paths", "os", "server", "witness", "group", "monitor"}
 }
 func clusterKeys() []string { return []string{"name", "comment"} }
 func timingKeys() []string {
@@ -98,11 +103,17 @@ func (p *parser) build(raw map[string]any) *Config {
 	c.Paths = p.paths(top)
 	c.TLS = p.tls(top, c.Paths)
 	c.Fencing = p.fencing(top, c.Timing)
-	c.Servers = p.servers(top, c.Store.Mode == storeEmbedded)
-	if c.Store.Mode == storeEmbedded && len(c.Servers) > 1 {
-		// Each clpd would run a store of its own: every server would see only itself Online and
-		// start the same groups.
-		p.errorf(c.Servers[1].Line, `%d servers share no store: store.mode "embedded" (the default) gives each server an etcd member of its own, and the members of several servers do not form one store yet; set [store] mode = "external" with the endpoints of one etcd cluster that every server uses`, len(c.Servers))
+	c.Servers, c.Witness = p.servers(top, c.Store.Mode == storeEmbedded)
+	if c.Store.Mode == storeEmbedded && len(c.Servers) == 2 && c.Witness == nil {
+		// Two members make a store that stops when either server does: each needs the other for
+		// a quorum, so losing one server would stop the groups of both.
+		p.errorf(c.Servers[1].Line, `2 servers on an embedded store need a witness: with two etcd members, losing either server leaves the other without a quorum, and it stops its groups; add a [witness] table (name, address) for a third machine that runs clpd --witness, or add a third server`)
+	}
+	if c.Store.Mode == storeEmbedded && (len(c.Servers) > 1 || c.Witness != nil) && !p.electionSet {
+		c.Store.ElectionTimeout = defaultElectionMembers
+	}
+	if c.Witness != nil && c.Store.Mode != storeEmbedded {
+		p.errorf(c.Witness.Line, `[witness] is a member of the embedded store: with store.mode "external" the external etcd cluster is the quorum; remove [witness]`)
 	}
 	var refs []resourceRef
 	c.OS = p.osTable(top)
@@ -292,6 +303,7 @@ func (p *parser) store(top *table, tm Timing) Store {
 		st.Endpoints = eps
 	}
 	if d, ok := t.duration("election_timeout"); ok {
+		p.electionSet = true
 		st.ElectionTimeout = d
 		minTTL := time.Duration(math.Ceil(1.5*d.Seconds())) * time.Second
 		switch {
@@ -419,7 +431,7 @@ func (p *parser) dirPath(t *table, key, def string) string {
 	return p.resolve(s)
 }
 
-func (p *parser) servers(top *table, embedded bool) []Server {
+func (p *parser) servers(top *table, embedded bool) ([]Server, *Server) {
 	arr, ok := top.subArray("server")
 	if (ok && len(arr) == 0) || !top.has("server") {
 		top.errorf("server", `no [[server]] table: declare at least one server with name and address`)
@@ -446,10 +458,32 @@ func (p *parser) servers(top *table, embedded bool) []Server {
 		out = append(out, s)
 		tables = append(tables, t)
 	}
+	var witness *Server
+	if m, ok := top.sub("witness"); ok {
+		t := p.table(m, "witness", "witness", "[witness]", serverKeys())
+		t.checkUnknown()
+		w := Server{Line: t.line}
+		if name, ok := t.ident("name"); ok {
+			if line, dup := names[name]; dup {
+				t.errorf("name", "witness.name %q is already used by a server at line %d: give the witness a name of its own", name, line)
+			}
+			w.Name = name
+		}
+		w.Comment, _ = t.str("comment")
+		w.Address = serverAddress(t)
+		w.EtcdClientURL = etcdURL(t, "etcd_client_url", w.Address, etcdClientPort)
+		w.EtcdPeerURL = etcdURL(t, "etcd_peer_url", w.Address, etcdPeerPort)
+		witness = &w
+		out = append(out, w)
+		tables = append(tables, t)
+	}
 	if embedded {
 		checkListeners(out, tables)
 	}
-	return out
+	if witness != nil {
+		out = out[:len(out)-1]
+	}
+	return out, witness
 }
 
 // serverAddress returns the server's IP address, or "" when it is missing or invalid. Host names
@@ -463,7 +497,7 @@ func serverAddress(t *table) string {
 		return ""
 	}
 	if ip, err := netip.ParseAddr(addr); err != nil || ip.Zone() != "" {
-		t.errorf("address", `server.address %q is not valid: use an IP address like "192.168.0.10" (no host name, no zone)`, addr)
+		t.errorf("address", `%s %q is not valid: use an IP address like "192.168.0.10" (no host name, no zone)`, t.keyName("address"), addr)
 		return ""
 	}
 	return addr
@@ -474,13 +508,13 @@ func etcdURL(t *table, key, addr, port string) string {
 	v, ok := t.str(key)
 	switch {
 	case ok && !isHTTPURL(v):
-		t.errorf(key, `server.%s %q is not valid: use an https:// URL like "https://192.168.0.10:%s"`, key, v, port)
+		t.errorf(key, `%s %q is not valid: use an https:// URL like "https://192.168.0.10:%s"`, t.keyName(key), v, port)
 		return ""
 	case ok && strings.HasPrefix(v, "http://") && isLoopbackURL(v):
-		t.errorf(key, `server.%s %q would open the cluster's store to every local user: use https:// (the store takes only clients with the cluster's certificates)`, key, v)
+		t.errorf(key, `%s %q would open the cluster's store to every local user: use https:// (the store takes only clients with the cluster's certificates)`, t.keyName(key), v)
 		return ""
 	case ok && strings.HasPrefix(v, "http://"):
-		t.errorf(key, `server.%s %q would expose the cluster's store to the network without TLS: use https:// (the store takes only clients with the cluster's certificates)`, key, v)
+		t.errorf(key, `%s %q would expose the cluster's store to the network without TLS: use https:// (the store takes only clients with the cluster's certificates)`, t.keyName(key), v)
 		return ""
 	case ok:
 		return v
@@ -506,7 +540,7 @@ func checkListeners(servers []Server, tables []*table) {
 				continue
 			}
 			if prev, dup := seen[u.Host]; dup {
-				what := "server." + l.key
+				what := t.keyName(l.key)
 				if !t.has(l.key) {
 					what += " (the default from address)"
 				}

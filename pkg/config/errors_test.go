@@ -47,7 +47,7 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate key", "[cluster]\nname = \"c\"\nname = \"d\"\n", `3: invalid TOML: key 'cluster.name' has already been defined`},
 
 		// Unknown keys.
-		{"unknown top", "colour = 1\n" + head, `1: unknown key "colour" at the top level: accepted keys are cluster, timing, store, tls, fencing, paths, os, server, group, monitor`},
+		{"unknown top", "colour = 1\n" + head, `1: unknown key "colour" at the top level: accepted keys are cluster, timing, store, tls, fencing, paths, os, server, witness, group, monitor`},
 		{"unknown cluster", "[cluster]\nname = \"c\"\nnmae = \"x\"\n[[server]]\nname = \"s1\"\naddress = \"10.0.0.1\"\n", `3: unknown key "nmae" in [cluster]: accepted keys are name, comment`},
 		{"unknown server", head + "port = 1\n", `6: unknown key "port" in [[server]]: accepted keys are name, address, comment, etcd_client_url, etcd_peer_url`},
 		{"unknown timing", head + "[timing]\nheartbeat = \"1s\"\n", `7: unknown key "heartbeat" in [timing]: accepted keys are heartbeat_interval, heartbeat_timeout, fence_fraction, api_timeout`},
@@ -79,7 +79,11 @@ func TestParseErrors(t *testing.T) {
 		{"name long", head + "[[group]]\nname = \"g\"\n" + res(long), `9: group.resource.name "` + long + `" is too long (64 bytes): use at most 63 bytes`},
 		{"server name missing", "[cluster]\nname = \"c\"\n[[server]]\naddress = \"10.0.0.1\"\n", `3: server.name is required: add name = "..." to this [[server]] table`},
 		{"duplicate server", head + "[[server]]\nname = \"s1\"\naddress = \"10.0.0.2\"\n" + external, `7: server.name "s1" is already used at line 4: give each server a unique name`},
-		{"several servers on embedded stores", head + "[[server]]\nname = \"s2\"\naddress = \"10.0.0.2\"\n", `6: 2 servers share no store: store.mode "embedded" (the default) gives each server an etcd member of its own, and the members of several servers do not form one store yet; set [store] mode = "external" with the endpoints of one etcd cluster that every server uses`},
+		{"two servers on embedded stores without a witness", head + "[[server]]\nname = \"s2\"\naddress = \"10.0.0.2\"\n", `6: 2 servers on an embedded store need a witness: with two etcd members, losing either server leaves the other without a quorum, and it stops its groups; add a [witness] table (name, address) for a third machine that runs clpd --witness, or add a third server`},
+		{"witness named like a server", head + "[[server]]\nname = \"s2\"\naddress = \"10.0.0.2\"\n[witness]\nname = \"s1\"\naddress = \"10.0.0.3\"\n", `10: witness.name "s1" is already used by a server at line 4: give the witness a name of its own`},
+		{"witness on the listener of a server", head + "[[server]]\nname = \"s2\"\naddress = \"10.0.0.2\"\n[witness]\nname = \"w\"\naddress = \"10.0.0.1\"\n", `9: witness.etcd_client_url (the default from address) "https://10.0.0.1:2379" listens on 10.0.0.1:2379, already used by server.etcd_client_url of server "s1" at line 3: give each embedded etcd listener its own address or port`},
+		{"witness with an external store", head + "[witness]\nname = \"w\"\naddress = \"10.0.0.3\"\n" + external, `6: [witness] is a member of the embedded store: with store.mode "external" the external etcd cluster is the quorum; remove [witness]`},
+		{"witness address", head + "[[server]]\nname = \"s2\"\naddress = \"10.0.0.2\"\n[witness]\nname = \"w\"\naddress = \"witness.example\"\n", `11: witness.address "witness.example" is not valid: use an IP address like "192.168.0.10" (no host name, no zone)`},
 		{"duplicate group", head + "[[group]]\nname = \"g\"\n[[group]]\nname = \"g\"\n", `9: group.name "g" is already used at line 7: give each group a unique name`},
 		{"duplicate resource across groups", head + "[[group]]\nname = \"g1\"\n" + res("r") + "[[group]]\nname = \"g2\"\n" + res("r"), `16: group.resource.name "r" is already used at line 9: resource names must be unique across the cluster`},
 

@@ -105,6 +105,8 @@ type parser struct {
 	dir   string
 	lines lineIndex
 	errs  []*Error
+	// electionSet: the file sets store.election_timeout (its default depends on the members).
+	electionSet bool
 }
 
 func (p *parser) errorf(line int, format string, args ...any) {

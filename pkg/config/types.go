@@ -17,6 +17,9 @@ type Config struct {
 	Fencing Fencing
 	OS      OS
 	Servers []Server
+	// Witness is the third member of a two-server cluster's embedded store (clpd --witness runs
+	// it); nil when there is none.
+	Witness *Server
 	Groups  []Group
 	// Monitors are the monitor resources, in file order.
 	Monitors []Monitor

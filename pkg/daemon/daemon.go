@@ -81,6 +81,43 @@ func serverNames(cfg *config.Config) string {
 	return strings.Join(n, ", ")
 }
 
+// RunWitness runs the witness of a two-server cluster until ctx ends: only its member of the
+// embedded store, no groups, no API (clpd --witness).
+func RunWitness(ctx context.Context, o Options) error {
+	cfg, err := config.Load(o.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if cfg.Witness == nil {
+		return &config.Error{File: cfg.File, Msg: "no [witness] table: clpd --witness runs the witness it declares; add [witness] with name and address"}
+	}
+	if err := os.MkdirAll(cfg.Paths.DataDir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", cfg.Paths.DataDir, err)
+	}
+	if err := os.MkdirAll(cfg.Paths.LogDir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", cfg.Paths.LogDir, err)
+	}
+	unlock, err := lock(filepath.Join(cfg.Paths.DataDir, "clpd.lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := pki.Check(pki.ServerFiles(cfg.TLS.Dir, cfg.Witness.Name)); err != nil {
+		return fmt.Errorf("the witness's certificate: %w: create the cluster's certificates with clpd --make-certs and copy %s here", err, cfg.TLS.Dir)
+	}
+	m, err := store.StartMember(ctx, memberConfig(cfg, *cfg.Witness))
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	notify("READY=1")
+	notify("STATUS=witness " + cfg.Witness.Name + " of cluster " + cfg.Cluster.Name)
+	o.Log.Info("the witness runs", "witness", cfg.Witness.Name, "cluster", cfg.Cluster.Name, "peer", cfg.Witness.EtcdPeerURL)
+	<-ctx.Done()
+	notify("STOPPING=1")
+	return nil
+}
+
 // Run runs clpd until ctx ends, then stops this server's groups and returns.
 func Run(ctx context.Context, o Options) error {
 	cfg, err := config.Load(o.ConfigPath)
@@ -226,14 +263,7 @@ func openStore(ctx context.Context, cfg *config.Config, local string, log *slog.
 		if err := ensurePKI(cfg, local); err != nil {
 			return nil, nil, err
 		}
-		election := cfg.Store.ElectionTimeout
-		m, err := store.StartMember(ctx, store.MemberConfig{
-			Name: local, Dir: filepath.Join(cfg.Paths.DataDir, "etcd"),
-			ClientURL: srv.EtcdClientURL, PeerURL: srv.EtcdPeerURL,
-			LogFile: filepath.Join(cfg.Paths.LogDir, "etcd.log"),
-			TLS:     files,
-			TickMs:  uint(election.Milliseconds() / 10), ElectionMs: uint(election.Milliseconds()),
-		})
+		m, err := store.StartMember(ctx, memberConfig(cfg, *srv))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -268,6 +298,29 @@ func openStore(ctx context.Context, cfg *config.Config, local string, log *slog.
 	return st, closeAll, nil
 }
 
+// memberConfig is the embedded etcd member of server (or of the witness): the configuration's
+// servers and witness are its initial cluster.
+func memberConfig(cfg *config.Config, srv config.Server) store.MemberConfig {
+	election := cfg.Store.ElectionTimeout
+	members := append([]config.Server(nil), cfg.Servers...)
+	if cfg.Witness != nil {
+		members = append(members, *cfg.Witness)
+	}
+	var initial []string
+	for _, m := range members {
+		initial = append(initial, m.Name+"="+m.EtcdPeerURL)
+	}
+	return store.MemberConfig{
+		Name: srv.Name, Dir: filepath.Join(cfg.Paths.DataDir, "etcd"),
+		ClientURL: srv.EtcdClientURL, PeerURL: srv.EtcdPeerURL,
+		InitialCluster: strings.Join(initial, ","),
+		LogFile:        filepath.Join(cfg.Paths.LogDir, "etcd.log"),
+		TLS:            pki.ServerFiles(cfg.TLS.Dir, srv.Name),
+		TickMs:         uint(election.Milliseconds() / 10), ElectionMs: uint(election.Milliseconds()),
+		NoWait: len(members) > 1,
+	}
+}
+
 // ensurePKI creates the cluster CA and this server's certificate for a one-server embedded store
 // whose [tls] dir names nothing yet; a cluster of several servers shares one CA, made once with
 // clpd --make-certs and copied to every server.
@@ -292,6 +345,9 @@ func ensurePKI(cfg *config.Config, local string) error {
 // certHosts are the names a server's certificate must cover: its address and its listeners.
 func certHosts(cfg *config.Config, server string) []string {
 	s, ok := cfg.Server(server)
+	if !ok && cfg.Witness != nil && cfg.Witness.Name == server {
+		s, ok = cfg.Witness, true
+	}
 	if !ok {
 		return nil
 	}
@@ -311,7 +367,11 @@ func MakeCerts(cfg *config.Config) ([]string, error) {
 		return nil, err
 	}
 	var made []string
-	for _, s := range cfg.Servers {
+	all := cfg.Servers
+	if cfg.Witness != nil {
+		all = append(append([]config.Server(nil), all...), *cfg.Witness)
+	}
+	for _, s := range all {
 		if err := pki.EnsureServer(cfg.TLS.Dir, s.Name, certHosts(cfg, s.Name)); err != nil {
 			return made, err
 		}

@@ -50,6 +50,10 @@ type MemberConfig struct {
 	// ElectionMs must be at least 5 × TickMs.
 	TickMs     uint
 	ElectionMs uint
+	// NoWait returns as soon as the member listens, without waiting for it to join a quorum: a
+	// member of several waits for the others, which may boot later, and clpd's engine keeps
+	// trying the store meanwhile.
+	NoWait bool
 }
 
 // tls reports whether the member serves TLS.
@@ -180,6 +184,15 @@ func StartMember(ctx context.Context, mc MemberConfig) (*Member, error) {
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded etcd member %s in %s: %w", mc.Name, mc.Dir, err)
+	}
+	if mc.NoWait {
+		select {
+		case err := <-e.Err():
+			e.Close()
+			return nil, fmt.Errorf("embedded etcd member %s: %w", mc.Name, err)
+		default:
+			return &Member{e: e}, nil
+		}
 	}
 	select {
 	case <-e.Server.ReadyNotify():

@@ -45,7 +45,10 @@ type Cluster struct {
 	Store   *netlab.Host
 	Client  *netlab.Host
 	Servers map[string]*Server
+	// Etcd is the external store (nil with Options.Embedded); Witness the store host's clpd
+	// --witness (nil without).
 	Etcd    *clustertest.EtcdServer
+	Witness *Server
 	Sampler *netlab.Sampler
 	bin     string
 	tools   string
@@ -71,6 +74,8 @@ type Server struct {
 	Cgroup string
 	proc   *netlab.Proc
 	c      *Cluster
+	// witness: this is clpd --witness on the store host.
+	witness bool
 }
 
 // Options change the lab cluster.
@@ -86,6 +91,9 @@ type Options struct {
 	// Scripts are more scripts to write under Dir before clpd starts: path relative to Dir →
 	// body (after a #!/bin/sh line); {{dir}} in a body stands for Dir too.
 	Scripts map[string]string
+	// Embedded runs the store on the servers themselves: each clpd embeds an etcd member, and
+	// the store host runs the witness (clpd --witness) instead of an external etcd.
+	Embedded bool
 }
 
 // New builds the commands, the lab, the PKI and the etcd store host, writes the configuration and
@@ -114,11 +122,13 @@ func New(tb testing.TB, bin string, o Options) *Cluster {
 			tb.Fatal(err)
 		}
 	}
-	c.Etcd = clustertest.StartEtcdServer(tb, clustertest.EtcdServerOptions{
-		Name: "store", Dir: filepath.Join(c.dir, "etcd"), TLS: pki.ServerFiles(pkiDir, "store"),
-		ClientURL: "https://" + c.Store.Addr + ":2379", PeerURL: "https://" + c.Store.Addr + ":2380",
-		Command: c.Store.Command, Dial: DialIn(c.Store),
-	})
+	if !o.Embedded {
+		c.Etcd = clustertest.StartEtcdServer(tb, clustertest.EtcdServerOptions{
+			Name: "store", Dir: filepath.Join(c.dir, "etcd"), TLS: pki.ServerFiles(pkiDir, "store"),
+			ClientURL: "https://" + c.Store.Addr + ":2379", PeerURL: "https://" + c.Store.Addr + ":2380",
+			Command: c.Store.Command, Dial: DialIn(c.Store),
+		})
+	}
 	c.writeScripts()
 	for rel, body := range o.Scripts {
 		clustertest.Script(tb, c.dir, rel, strings.ReplaceAll(body, "{{dir}}", c.dir))
@@ -127,7 +137,14 @@ func New(tb testing.TB, bin string, o Options) *Cluster {
 	for _, name := range []string{"server1", "server2"} {
 		c.Servers[name] = c.newServer(name, pkiDir, o)
 	}
+	if o.Embedded {
+		c.Witness = c.newServer("store", pkiDir, o)
+		c.Witness.witness = true
+	}
 	c.Sampler = lab.StartSampler(tb, 10*time.Millisecond)
+	if c.Witness != nil {
+		c.Witness.Start()
+	}
 	for _, s := range c.Servers {
 		s.Start()
 	}
@@ -169,14 +186,16 @@ func (c *Cluster) newServer(name, pkiDir string, o Options) *Server {
 			c.tb.Fatal(err)
 		}
 	}
+	storeTable := fmt.Sprintf("[store]\nmode = \"external\"\nendpoints = [\"https://%s:2379\"]\n", c.Store.Addr)
+	if o.Embedded {
+		storeTable = fmt.Sprintf("[witness]\nname = \"store\"\naddress = %q\n", c.Store.Addr)
+	}
 	cfg := fmt.Sprintf(`[cluster]
 name = "lab"
 
 %s
 
-[store]
-mode = "external"
-endpoints = ["https://%s:2379"]
+%s
 
 [tls]
 dir = %q
@@ -217,7 +236,7 @@ name = "service2"
 type = "exec"
 start = %q
 stop = %q
-%s`, o.Timing, c.Store.Addr, pkiDir, s.Cgroup, c.Lab.Host("server1").Addr, c.Lab.Host("server2").Addr,
+%s`, o.Timing, storeTable, pkiDir, s.Cgroup, c.Lab.Host("server1").Addr, c.Lab.Host("server2").Addr,
 		Group, filepath.Join(c.dir, "scripts/service/start.sh"), filepath.Join(c.dir, "scripts/service/stop.sh"),
 		strings.ReplaceAll(o.Resources, "{{dir}}", c.dir),
 		Group2, filepath.Join(c.dir, "scripts/g2/start.sh"), filepath.Join(c.dir, "scripts/g2/stop.sh"),
@@ -233,8 +252,11 @@ stop = %q
 // namespace, so clpd sees the cgroup v2 mount; `ip netns exec` would hide it).
 func (s *Server) Start() {
 	s.c.tb.Helper()
-	cmd := exec.Command("nsenter", "--net=/run/netns/"+s.Host.NS, "--", filepath.Join(s.c.bin, "clpd"),
-		"-c", s.Config, "--server", s.Name, "--socket", s.Socket)
+	args := []string{"-c", s.Config, "--server", s.Name, "--socket", s.Socket}
+	if s.witness {
+		args = []string{"-c", s.Config, "--witness"}
+	}
+	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + s.Host.NS, "--", filepath.Join(s.c.bin, "clpd")}, args...)...)
 	cmd.Env = append(os.Environ(),
 		"PATH="+s.c.tools+":"+s.c.bin+":/usr/sbin:/usr/bin:/sbin:/bin",
 		"LAB_HOST="+s.Name, "LAB_FLAGS="+s.c.flags, "LAB_RUN="+filepath.Join(s.Dir, "run"),
@@ -248,6 +270,10 @@ func (s *Server) Start() {
 			s.c.tb.Errorf("clpd on %s reported a data race:\n%s", s.Name, out)
 		}
 	})
+	if s.witness {
+		// The witness serves no API; its member answers once the servers' members are up.
+		return
+	}
 	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		if _, _, code := s.Run("clpstat"); code == 0 {
 			return

@@ -299,3 +299,51 @@ func TestSoak(t *testing.T) {
 		t.Errorf("false failovers under load: %d moves, %d fences\n%s", moves, fences, c.dump())
 	}
 }
+
+// The store runs on the servers themselves with the store host as the witness: a cable cut
+// leaves the active server without a quorum, so it fences, and the standby and the witness
+// (a majority) expire its lease and take the group over.
+func TestTrialEmbeddedCableCut(t *testing.T) {
+	c := New(t, build(t), Options{Embedded: true})
+	f := Fault{
+		Name:   "cable cut, embedded store with a witness",
+		Inject: func(c *Cluster, a *Server) { must(t, c.Lab.CutCable(a.Host)) },
+		Repair: func(c *Cluster, a *Server) { must(t, c.Lab.RestoreCable(a.Host)) },
+	}
+	ts := Run(t, c, f, *trials, trialSeed(t))
+	report(t, c, f.Name, ts)
+}
+
+// The witness is a vote, not a server: losing it moves nothing; losing it and the standby leaves
+// the active server without a quorum, and it stops its group; mended, everything rejoins and the
+// group runs once.
+func TestEmbeddedWitnessLoss(t *testing.T) {
+	c := New(t, build(t), Options{Embedded: true})
+	active := c.WaitSteady(60 * time.Second)
+	standby := c.Other(active)
+	t0 := time.Now()
+	must(t, c.Lab.CutCable(c.Store))
+	time.Sleep(3 * time.Second)
+	if owner := c.Owner(Group); owner != active.Name {
+		t.Fatalf("with the witness cut off, the group runs on %q, want it to stay on %s\n%s", owner, active.Name, c.dump())
+	}
+	if _, moved := c.Sampler.FirstSeen(Group, standby.Name, t0); moved {
+		t.Fatalf("the group started on %s although only the witness was lost\n%s", standby.Name, c.dump())
+	}
+	// Now the standby goes too: the active server is alone, one vote of three.
+	t1 := time.Now()
+	must(t, c.Lab.CutCable(standby.Host))
+	clustertest.WaitFor(t, 10*time.Second, "the lone server stopping its group", func() bool {
+		f := c.Sampler.Final(Group)
+		return len(f) == 0
+	})
+	if last, ok := c.Sampler.LastSeen(Group, active.Name, time.Now()); ok {
+		t.Logf("the lone server stopped its group %s after the second cut", last.Sub(t1).Round(time.Millisecond))
+	}
+	must(t, c.Lab.RestoreCable(c.Store))
+	must(t, c.Lab.RestoreCable(standby.Host))
+	c.WaitSteady(60 * time.Second)
+	if ov := c.Sampler.Overlaps(Group); len(ov) > 0 {
+		t.Fatalf("group %s ran on two hosts at once: %v\n%s", Group, ov, c.dump())
+	}
+}
