@@ -79,7 +79,19 @@ func (f *fakeClpd) requests() []api.MonitorRequest {
 	return f.reqs
 }
 
-// serve runs api.Handler(f) on a Unix socket in a temporary directory and returns the socket.
+// viaHost is the fake as clpd relays a request for host to it: the request it records keeps the
+// host the command asked for, which is what these tests check.
+type viaHost struct {
+	*fakeClpd
+	host string
+}
+
+func (v viaHost) Monitors(ctx context.Context, r api.MonitorRequest) ([]status.Monitor, error) {
+	r.Host = v.host
+	return v.fakeClpd.Monitors(ctx, r)
+}
+
+// serve runs api.Handler on a Unix socket in a temporary directory and returns the socket.
 func serve(t *testing.T, f *fakeClpd) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "clpd.sock")
@@ -87,7 +99,7 @@ func serve(t *testing.T, f *fakeClpd) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: api.Handler(f)}
+	srv := &http.Server{Handler: api.Handler(f, func(h string) (api.Service, error) { return viaHost{f, h}, nil })}
 	go func() { _ = srv.Serve(l) }()
 	f.release = make(chan struct{})
 	t.Cleanup(func() {

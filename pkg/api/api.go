@@ -95,6 +95,9 @@ type ClusterRequest struct {
 	Op   string `json:"op"`
 	All  bool   `json:"all,omitempty"`
 	Host string `json:"host,omitempty"`
+	// Part says the request is one server's share of an -a operation another server relays:
+	// it acts on this server only, and a stop is a cluster shutdown (CLUSTERSHUTDOWN).
+	Part bool `json:"part,omitempty"`
 }
 
 // ServerResult is the outcome of a cluster operation on one server.
@@ -114,58 +117,111 @@ type errorBody struct {
 	Msg  string      `json:"error"`
 }
 
-// Handler serves s.
-func Handler(s Service) http.Handler {
+// Relay finds the Service that answers for host: s itself for "" or this server, a client of
+// another server's API otherwise; an error for a host that is no server of the cluster.
+type Relay func(host string) (Service, error)
+
+// Handler serves s. Requests that name a host are answered by relay(host) (nil: only "" is
+// served), with the host cleared, so the server that answers treats them as its own.
+func Handler(s Service, relay Relay) http.Handler {
+	pick := func(host string) (Service, error) {
+		if host == "" {
+			return s, nil
+		}
+		if relay == nil {
+			return nil, &status.OpError{Code: status.CodeInvalidServer, Msg: "This server does not relay requests: send them to " + host + " itself."}
+		}
+		return relay(host)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		st, err := s.Status(r.Context())
+		svc, err := pick(r.URL.Query().Get("host"))
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		st, err := svc.Status(r.Context())
 		reply(w, st, err)
 	})
-	group := func(f func(context.Context, GroupRequest) error) http.HandlerFunc {
+	group := func(f func(Service, context.Context, GroupRequest) error) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			var req GroupRequest
-			if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-				reply(w, nil, &status.OpError{Code: status.CodeInternal, Msg: "bad request: " + err.Error()})
+			if !decode(w, r, &req) {
 				return
 			}
-			reply(w, struct{}{}, f(r.Context(), req))
+			svc, err := pick(req.Host)
+			if err != nil {
+				reply(w, nil, err)
+				return
+			}
+			req.Host = ""
+			reply(w, struct{}{}, f(svc, r.Context(), req))
 		}
 	}
-	mux.HandleFunc("POST /v1/groups/start", group(s.StartGroup))
-	mux.HandleFunc("POST /v1/groups/stop", group(s.StopGroup))
-	mux.HandleFunc("POST /v1/groups/move", group(s.MoveGroup))
+	mux.HandleFunc("POST /v1/groups/start", group(Service.StartGroup))
+	mux.HandleFunc("POST /v1/groups/stop", group(Service.StopGroup))
+	mux.HandleFunc("POST /v1/groups/move", group(Service.MoveGroup))
 	mux.HandleFunc("GET /v1/groups/current", func(w http.ResponseWriter, r *http.Request) {
-		cur, err := s.Current(r.Context(), r.URL.Query().Get("group"))
+		svc, err := pick(r.URL.Query().Get("host"))
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		cur, err := svc.Current(r.Context(), r.URL.Query().Get("group"))
 		reply(w, map[string]string{"server": cur}, err)
 	})
 	mux.HandleFunc("POST /v1/cluster", func(w http.ResponseWriter, r *http.Request) {
 		var req ClusterRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			reply(w, nil, &status.OpError{Code: status.CodeInternal, Msg: "bad request: " + err.Error()})
+		if !decode(w, r, &req) {
 			return
 		}
-		res, err := s.Cluster(r.Context(), req)
+		svc, err := pick(req.Host)
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		req.Host = ""
+		res, err := svc.Cluster(r.Context(), req)
 		reply(w, res, err)
 	})
 	mux.HandleFunc("POST /v1/monitors", func(w http.ResponseWriter, r *http.Request) {
 		var req MonitorRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			reply(w, nil, &status.OpError{Code: status.CodeInternal, Msg: "bad request: " + err.Error()})
+		if !decode(w, r, &req) {
 			return
 		}
-		ms, err := s.Monitors(r.Context(), req)
+		svc, err := pick(req.Host)
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		req.Host = ""
+		ms, err := svc.Monitors(r.Context(), req)
 		reply(w, ms, err)
 	})
 	mux.HandleFunc("POST /v1/resources", func(w http.ResponseWriter, r *http.Request) {
 		var req ResourceRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			reply(w, nil, &status.OpError{Code: status.CodeInternal, Msg: "bad request: " + err.Error()})
+		if !decode(w, r, &req) {
 			return
 		}
-		cur, err := s.Resource(r.Context(), req)
+		svc, err := pick(req.Host)
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		req.Host = ""
+		cur, err := svc.Resource(r.Context(), req)
 		reply(w, map[string]string{"server": cur}, err)
 	})
 	return mux
+}
+
+// decode reads a request body of at most 1 MiB; a bad one is answered here.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(v); err != nil {
+		reply(w, nil, &status.OpError{Code: status.CodeInternal, Msg: "bad request: " + err.Error()})
+		return false
+	}
+	return true
 }
 
 func reply(w http.ResponseWriter, v any, err error) {

@@ -38,7 +38,7 @@ func TestWireCarriesErrorsAndStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: Handler(refusing{err: status.ErrAlreadyStopped()})}
+	srv := &http.Server{Handler: Handler(refusing{err: status.ErrAlreadyStopped()}, nil)}
 	go srv.Serve(l)
 	defer srv.Close()
 
@@ -67,7 +67,7 @@ func TestWireCarriesErrorsAndStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv2 := &http.Server{Handler: Handler(refusing{err: errors.New("disk on fire")})}
+	srv2 := &http.Server{Handler: Handler(refusing{err: errors.New("disk on fire")}, nil)}
 	go srv2.Serve(l2)
 	defer srv2.Close()
 	if err := NewClient(sock2).StartGroup(ctx, GroupRequest{}); Code(err) != status.CodeInternal || err.Error() != "disk on fire" {

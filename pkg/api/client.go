@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,23 +11,35 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"clpkit/pkg/status"
 )
 
-// Client talks to one clpd over its Unix socket.
+// Client talks to one clpd: over its Unix socket, or over TCP with the cluster's certificates.
 type Client struct {
-	socket string
-	hc     *http.Client
+	base string
+	// where names the daemon in "does not answer" messages.
+	where string
+	hc    *http.Client
 }
 
 // NewClient returns a client of the clpd listening on socket.
 func NewClient(socket string) *Client {
-	return &Client{socket: socket, hc: &http.Client{Transport: &http.Transport{
+	return &Client{base: "http://clpd", where: "on " + socket, hc: &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", socket)
 		},
+		DisableKeepAlives: true,
+	}}}
+}
+
+// NewRemote returns a client of another server's clpd at url (https://address:port), presenting
+// this server's certificate and trusting only the cluster CA.
+func NewRemote(url string, tc *tls.Config) *Client {
+	return &Client{base: strings.TrimSuffix(url, "/"), where: "at " + url, hc: &http.Client{Transport: &http.Transport{
+		TLSClientConfig:   tc,
 		DisableKeepAlives: true,
 	}}}
 }
@@ -40,7 +53,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://clpd"+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return err
 	}
@@ -49,7 +62,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		if ctx.Err() != nil {
 			return status.ErrTimeout()
 		}
-		return &status.OpError{Code: CodeNoDaemon, Msg: "Could not connect to the server. Check if the cluster service is active. (clpd does not answer on " + c.socket + ")"}
+		return &status.OpError{Code: CodeNoDaemon, Msg: "Could not connect to the server. Check if the cluster service is active. (clpd does not answer " + c.where + ")"}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -72,9 +85,16 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 }
 
 // Status returns the cluster status.
-func (c *Client) Status(ctx context.Context) (status.Cluster, error) {
+func (c *Client) Status(ctx context.Context) (status.Cluster, error) { return c.StatusOf(ctx, "") }
+
+// StatusOf returns the cluster status as server host sees it ("" for the answering server).
+func (c *Client) StatusOf(ctx context.Context, host string) (status.Cluster, error) {
 	var st status.Cluster
-	err := c.do(ctx, http.MethodGet, "/v1/status", nil, &st)
+	path := "/v1/status"
+	if host != "" {
+		path += "?host=" + url.QueryEscape(host)
+	}
+	err := c.do(ctx, http.MethodGet, path, nil, &st)
 	return st, err
 }
 

@@ -60,7 +60,9 @@ const (
 
 	etcdClientPort = "2379"
 	etcdPeerPort   = "2380"
-	maxNameLen     = 63
+	// apiPort is CLUSTERPRO's internal communication port.
+	apiPort    = "29001"
+	maxNameLen = 63
 )
 
 func topKeys() []string {
@@ -77,7 +79,7 @@ func fencingKeys() []string {
 }
 func pathsKeys() []string { return []string{"data_dir", "log_dir", "run_dir", "cgroup"} }
 func serverKeys() []string {
-	return []string{"name", "address", "comment", "etcd_client_url", "etcd_peer_url"}
+	return []string{"name", "address", "comment", "etcd_client_url", "etcd_peer_url", "api_url"}
 }
 func groupKeys() []string { return []string{"name", "comment", "servers", "auto_start", "resource"} }
 func resourceKeys() []string {
@@ -455,6 +457,7 @@ func (p *parser) servers(top *table, embedded bool) ([]Server, *Server) {
 		s.Address = serverAddress(t)
 		s.EtcdClientURL = etcdURL(t, "etcd_client_url", s.Address, etcdClientPort)
 		s.EtcdPeerURL = etcdURL(t, "etcd_peer_url", s.Address, etcdPeerPort)
+		s.APIURL = etcdURL(t, "api_url", s.Address, apiPort)
 		out = append(out, s)
 		tables = append(tables, t)
 	}

@@ -50,12 +50,12 @@ func TestLoadTestdata(t *testing.T) {
 				Servers: []Server{
 					{
 						Name: "server1", Address: "10.0.0.1", Comment: "Primary server",
-						EtcdClientURL: "https://10.0.0.1:12379", EtcdPeerURL: "https://10.0.0.1:12380",
+						EtcdClientURL: "https://10.0.0.1:12379", EtcdPeerURL: "https://10.0.0.1:12380", APIURL: "https://10.0.0.1:29001",
 						Line: 39,
 					},
 					{
 						Name: "server2", Address: "fe80::2",
-						EtcdClientURL: "https://[fe80::2]:2379", EtcdPeerURL: "https://[fe80::2]:2380",
+						EtcdClientURL: "https://[fe80::2]:2379", EtcdPeerURL: "https://[fe80::2]:2380", APIURL: "https://[fe80::2]:29001",
 						Line: 46,
 					},
 				},
@@ -109,7 +109,7 @@ func TestLoadTestdata(t *testing.T) {
 				OS:      OS{Shutdown: []string{"/sbin/shutdown", "-h", "now"}, Reboot: []string{"/sbin/shutdown", "-r", "now"}},
 				Servers: []Server{{
 					Name: "server1", Address: "127.0.0.1",
-					EtcdClientURL: "https://127.0.0.1:2379", EtcdPeerURL: "https://127.0.0.1:2380",
+					EtcdClientURL: "https://127.0.0.1:2379", EtcdPeerURL: "https://127.0.0.1:2380", APIURL: "https://127.0.0.1:29001",
 					Line: 6,
 				}},
 				Groups: []Group{{

@@ -112,6 +112,10 @@ type Server struct {
 	// Defaults: https://<Address>:2379 and https://<Address>:2380.
 	EtcdClientURL string
 	EtcdPeerURL   string
+	// APIURL is where clpd serves its API to the other servers (mutual TLS with the cluster's
+	// certificates): commands given -h reach the server through it. Default
+	// https://<Address>:29001.
+	APIURL string
 	// Line is where the server's table starts in the file, for later error messages.
 	Line int
 }

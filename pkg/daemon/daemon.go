@@ -5,6 +5,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -209,12 +210,28 @@ func Run(ctx context.Context, o Options) error {
 	}()
 
 	svc := &service{eng: eng, cfg: cfg, local: local}
-	hs := &http.Server{Handler: api.Handler(svc), ReadHeaderTimeout: 5 * time.Second}
+	if len(cfg.Servers) > 1 {
+		tc, err := pki.ClientConfig(pki.ServerFiles(cfg.TLS.Dir, local))
+		if err != nil {
+			return fmt.Errorf("the certificate for the other servers' API: %w", err)
+		}
+		svc.peerTLS = tc
+	}
+	hs := &http.Server{Handler: api.Handler(svc, svc.relay), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			o.Log.Error("API server", "err", err)
 		}
 	}()
+	if len(cfg.Servers) > 1 {
+		// The other servers' requests (-h, clpcl -a) come over TCP with the cluster's
+		// certificates; they are this server's to answer, never relayed further.
+		ps, err := servePeers(cfg, local, svc, o.Log)
+		if err != nil {
+			return err
+		}
+		defer ps.Close()
+	}
 	notify("READY=1")
 	notify("STATUS=running: server " + local + " of cluster " + cfg.Cluster.Name)
 	go watchdog(life)
@@ -438,6 +455,46 @@ type service struct {
 	eng   *cluster.Engine
 	cfg   *config.Config
 	local string
+	// peerTLS presents this server's certificate to the other servers' API (nil: one server).
+	peerTLS *tls.Config
+}
+
+// relay finds who answers a request for host: this server, or another server's API.
+func (s *service) relay(host string) (api.Service, error) {
+	if host == "" || host == s.local {
+		return s, nil
+	}
+	srv, ok := s.cfg.Server(host)
+	if !ok {
+		return nil, status.ErrInvalidServer(host)
+	}
+	return api.NewRemote(srv.APIURL, s.peerTLS), nil
+}
+
+// servePeers serves the API to the other servers on this server's api_url, to holders of a
+// certificate from the cluster CA only.
+func servePeers(cfg *config.Config, local string, svc *service, log *slog.Logger) (*http.Server, error) {
+	srv, _ := cfg.Server(local)
+	u, err := url.Parse(srv.APIURL)
+	if err != nil {
+		return nil, fmt.Errorf("api_url %q: %w", srv.APIURL, err)
+	}
+	tc, err := pki.ServerConfig(pki.ServerFiles(cfg.TLS.Dir, local))
+	if err != nil {
+		return nil, fmt.Errorf("the certificate of the API for the other servers: %w", err)
+	}
+	ln, err := tls.Listen("tcp", u.Host, tc)
+	if err != nil {
+		return nil, fmt.Errorf("listening for the other servers on %s: %w", u.Host, err)
+	}
+	hs := &http.Server{Handler: api.Handler(svc, nil), ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("API server for the other servers", "err", err)
+		}
+	}()
+	return hs, nil
 }
 
 func (s *service) Status(ctx context.Context) (status.Cluster, error) {
@@ -446,16 +503,12 @@ func (s *service) Status(ctx context.Context) (status.Cluster, error) {
 	return st, err
 }
 
-// checkHost accepts requests meant for this server. Requests for another server need the
-// channel between servers, which a one-server cluster does not have.
+// checkHost accepts requests meant for this server (the handler relays the others).
 func (s *service) checkHost(host string) error {
 	if host == "" || host == s.local {
 		return nil
 	}
-	if _, ok := s.cfg.Server(host); !ok {
-		return status.ErrInvalidServer(host)
-	}
-	return &status.OpError{Code: status.CodeInvalidServer, Msg: "Could not connect to server " + host + ": requests to another server are not supported yet; run the command on " + host + "."}
+	return status.ErrInvalidServer(host)
 }
 
 func (s *service) eachGroup(ctx context.Context, r api.GroupRequest, op func(context.Context, string) error, skip status.Code) error {
@@ -577,7 +630,7 @@ func (s *service) Cluster(ctx context.Context, r api.ClusterRequest) ([]api.Serv
 		return nil, err
 	}
 	factor := cluster.FactorServerShutdown
-	if r.All {
+	if r.All || r.Part {
 		factor = cluster.FactorClusterShutdown
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.APITimeout)
@@ -608,16 +661,26 @@ func (s *service) Cluster(ctx context.Context, r api.ClusterRequest) ([]api.Serv
 		res.Error = oe
 	}
 	out := []api.ServerResult{res}
-	if r.All {
+	if r.All && !r.Part {
 		// Every server is named in the answer, so an operator sees which were not reached
 		// instead of a success that covers only this one.
 		for _, sv := range s.cfg.Servers {
-			if sv.Name != s.local {
-				out = append(out, api.ServerResult{Server: sv.Name, Error: &status.OpError{
-					Code: status.CodeInvalidServer,
-					Msg:  "Could not connect to the server: requests to another server are not supported yet; run clpcl on " + sv.Name + ".",
-				}})
+			if sv.Name == s.local {
+				continue
 			}
+			sr := api.ServerResult{Server: sv.Name}
+			rs, err := api.NewRemote(sv.APIURL, s.peerTLS).Cluster(ctx, api.ClusterRequest{Op: r.Op, All: true, Part: true})
+			switch {
+			case err != nil:
+				var oe *status.OpError
+				if !errors.As(err, &oe) {
+					oe = &status.OpError{Code: status.CodeInternal, Msg: err.Error()}
+				}
+				sr.Error = oe
+			case len(rs) > 0:
+				sr.Error = rs[0].Error
+			}
+			out = append(out, sr)
 		}
 	}
 	return out, nil

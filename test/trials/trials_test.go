@@ -1,6 +1,7 @@
 package trials
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"clpkit/internal/clustertest"
+	"clpkit/pkg/pki"
 	"clpkit/test/netlab"
 )
 
@@ -345,5 +347,60 @@ func TestEmbeddedWitnessLoss(t *testing.T) {
 	c.WaitSteady(60 * time.Second)
 	if ov := c.Sampler.Overlaps(Group); len(ov) > 0 {
 		t.Fatalf("group %s ran on two hosts at once: %v\n%s", Group, ov, c.dump())
+	}
+}
+
+// -h reaches the other server over the cluster's TLS link: its view, its answers; clpcl -a acts
+// on both; and a client without a certificate from the cluster CA is refused.
+func TestRemoteCommands(t *testing.T) {
+	c := New(t, build(t), Options{Embedded: true})
+	active := c.WaitSteady(60 * time.Second)
+	other := c.Other(active)
+
+	st, se, code := active.Run("clpstat", "-h", other.Name)
+	if code != 0 || !strings.Contains(st, "   *"+other.Name+" ") || strings.Contains(st, "   *"+active.Name+" ") {
+		t.Fatalf("clpstat -h %s on %s: exit %d, stderr %q:\n%s", other.Name, active.Name, code, se, st)
+	}
+	if _, se, code := active.Run("clpstat", "-h", "nosuch"); code != 1 || !strings.Contains(se, "(nosuch)") {
+		t.Fatalf("clpstat -h nosuch: exit %d, stderr %q", code, se)
+	}
+	// Stop the group on its server and start it on the other, both from the active server.
+	if so, se, code := active.Run("clpgrp", "-t", Group, "-h", active.Name); code != 0 || so != "Command succeeded.\n" {
+		t.Fatalf("clpgrp -t -h %s: exit %d %q %q", active.Name, code, so, se)
+	}
+	if so, se, code := active.Run("clpgrp", "-s", Group, "-h", other.Name); code != 0 || so != "Command succeeded.\n" {
+		t.Fatalf("clpgrp -s -h %s: exit %d %q %q", other.Name, code, so, se)
+	}
+	if s := c.WaitSteady(30 * time.Second); s != other {
+		t.Fatalf("the group runs on %s, want %s", s.Name, other.Name)
+	}
+	so, se, code := active.Run("clpcl", "--suspend", "-a")
+	want := "Suspend " + active.Name + " : Command succeeded.\nSuspend " + other.Name + " : Command succeeded.\n"
+	if code != 0 || so != want {
+		t.Fatalf("clpcl --suspend -a: exit %d\n%s%s\nwant:\n%s", code, so, se, want)
+	}
+	for _, s := range []*Server{active, other} {
+		st, _, _ := s.Run("clpstat")
+		if !strings.Contains(st, "(cluster suspended)") {
+			t.Fatalf("%s is not suspended:\n%s", s.Name, st)
+		}
+	}
+	if so, se, code := other.Run("clpcl", "--resume", "-a"); code != 0 || strings.Count(so, "Command succeeded.") != 2 {
+		t.Fatalf("clpcl --resume -a: exit %d %q %q", code, so, se)
+	}
+	// Without a certificate of the cluster CA the API does not answer, and neither does it to
+	// one that presents a certificate from another CA.
+	url := "https://" + other.Host.Addr + ":29001/v1/status"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, _, code, _ := c.Client.Run(ctx, "curl", "-sS", "-k", "--max-time", "3", url); code == 0 {
+		t.Fatalf("curl without a certificate got an answer from %s:\n%s", url, out)
+	}
+	foreign := filepath.Join(t.TempDir(), "pki")
+	must(t, pki.EnsureCA(foreign, "other"))
+	must(t, pki.EnsureServer(foreign, "intruder", []string{c.Client.Addr}))
+	ff := pki.ServerFiles(foreign, "intruder")
+	if out, _, code, _ := c.Client.Run(ctx, "curl", "-sS", "-k", "--max-time", "3", "--cert", ff.Cert, "--key", ff.Key, url); code == 0 {
+		t.Fatalf("curl with a foreign certificate got an answer from %s:\n%s", url, out)
 	}
 }
