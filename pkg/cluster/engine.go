@@ -60,7 +60,7 @@ type Containment interface {
 // Disarm report whether the guard had fenced before: it killed the groups while this daemon
 // thought it was in charge.
 type Guard interface {
-	Arm(ctx context.Context, fenceAt, expiry time.Duration, cgroups []string, pgids []int) (wasFenced bool, err error)
+	Arm(ctx context.Context, fenceAt, expiry time.Duration, cgroups []string, pgids []int, addresses []string) (wasFenced bool, err error)
 	Disarm(ctx context.Context) (wasFenced bool, err error)
 }
 
@@ -537,11 +537,13 @@ type guardMsg struct {
 	fenceAt, expiry time.Duration
 	cgroups         []string
 	pgids           []int
+	addresses       []string
 }
 
 func (e *Engine) guardMsg(a actGuard) guardMsg {
 	msg := guardMsg{armed: a.armed, fenceAt: a.fenceAt, expiry: a.expiry}
 	for _, g := range a.groups {
+		msg.addresses = append(msg.addresses, e.floating(g)...)
 		if e.d.Containment != nil {
 			msg.cgroups = append(msg.cgroups, e.d.Containment.GroupPath(e.groupName(g)))
 			continue
@@ -569,7 +571,7 @@ func (e *Engine) guardFeeder(ctx context.Context) {
 		var err error
 		var fenced bool
 		if a.armed {
-			fenced, err = e.d.Guard.Arm(gctx, a.fenceAt, a.expiry, a.cgroups, a.pgids)
+			fenced, err = e.d.Guard.Arm(gctx, a.fenceAt, a.expiry, a.cgroups, a.pgids, a.addresses)
 		} else {
 			fenced, err = e.d.Guard.Disarm(gctx)
 		}
@@ -636,6 +638,10 @@ func (e *Engine) spawn(a actSpawn) {
 				e.post(evSpawned{job: a.job, fenced: errors.Is(err, store.ErrFenced), err: err})
 				return
 			}
+		}
+		if e.d.Config.Groups[a.group].Resources[a.res].Type != config.TypeExec {
+			e.runBuiltin(a, gt)
+			return
 		}
 		spec, closeDir, err := e.spawnSpec(a)
 		if err != nil {
@@ -787,6 +793,7 @@ func (e *Engine) kill(a actKill) {
 		gt.mu.Unlock()
 		ctx, cancel := context.WithTimeout(e.life, max(budget, 100*time.Millisecond))
 		defer cancel()
+		e.removeFloating(ctx, a.group)
 		var err error
 		if e.d.Containment != nil {
 			err = e.d.Containment.KillGroup(ctx, name)
@@ -795,6 +802,9 @@ func (e *Engine) kill(a actKill) {
 				t.job.Kill()
 			}
 		}
+		// Its processes dead, the group's disks come off at once: another server will mount
+		// them once the lease has expired.
+		e.releaseDisks(ctx, a.group)
 		e.post(evKilled{group: a.group, err: err})
 	}()
 }

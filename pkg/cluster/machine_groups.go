@@ -109,6 +109,10 @@ type op struct {
 	restart bool
 	// monitor is the monitor whose recovery this operation is; it may act again once it ends.
 	monitor *mon
+	// diskFailed is a disk resource whose activation failed for good during this start: the
+	// resources that do not need it start on with CLP_DISK=FAILURE (the templates' ERROR_DISK
+	// branches), then the failure takes its ladder.
+	diskFailed *rsc
 	// waiters get result when the operation (and whatever it chains into) ends.
 	waiters []*request
 	result  error
@@ -746,6 +750,10 @@ func (m *machine) advanceStart(now time.Duration, g *grp, emit func(...action)) 
 		if r.state == status.Online || o.only != nil && !o.only[i] {
 			continue
 		}
+		if o.diskFailed != nil && dependencies(g.cfg.Resources, i)[o.diskFailed.idx] {
+			// It needs the disk that failed (or is that disk): it stays down.
+			continue
+		}
 		if !m.mayStart(now) {
 			// The fence is about to come; it ends this operation.
 			return
@@ -762,6 +770,11 @@ func (m *machine) advanceStart(now time.Duration, g *grp, emit func(...action)) 
 		emit(actSpawn{job: id, group: g.idx, res: i, kind: jobStart, ev: r.ev, timeout: r.cfg.StartTimeout,
 			async: r.cfg.StartMode == config.ModeAsync, token: g.token, notAfter: m.fenceAt(), epoch: g.epoch})
 		m.save(g, emit)
+		return
+	}
+	if d := o.diskFailed; d != nil {
+		o.diskFailed = nil
+		m.startFailed(g, d, d.detail, emit)
 		return
 	}
 	emit(actMark{group: g.idx, token: g.token, marker: store.Marker{Server: m.p.local, State: store.MarkerOnline}})
@@ -1132,6 +1145,13 @@ func (m *machine) startAttemptFailed(g *grp, r *rsc, detail string, emit func(..
 		r.attempt++
 		emit(actAlert{module: "rc", id: 32, level: LevelWarn, text: fmt.Sprintf("Activating %s resource has failed.(%s) Retrying (%d/%d).", r.cfg.Name, detail, r.attempt, r.cfg.ActivationRetry)})
 		r.state = status.OnlinePending
+		return
+	}
+	if r.cfg.Type == config.TypeDisk && g.op.diskFailed == nil && !g.op.restart {
+		r.state, r.detail, r.attempt = status.OnlineFailure, detail, 0
+		emit(actAlert{module: "rc", id: 32, level: LevelError, text: fmt.Sprintf("Activating %s resource has failed.(%s)", r.cfg.Name, detail)})
+		g.op.diskFailed = r
+		g.ev.Disk = "FAILURE"
 		return
 	}
 	m.startFailed(g, r, detail, emit)

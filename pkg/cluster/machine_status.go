@@ -138,7 +138,7 @@ func (m *machine) remoteMonitors() map[string]map[string]status.MonitorOnServer 
 func (m *machine) groupStatus(g *grp) status.Group {
 	sg := status.Group{Name: g.cfg.Name, Comment: g.cfg.Comment, Servers: g.cfg.Servers}
 	for _, r := range g.res {
-		sr := status.Resource{Name: r.cfg.Name, Type: r.cfg.Type, State: r.state, Detail: r.detail}
+		sr := status.Resource{Name: r.cfg.Name, Type: r.cfg.Type, State: r.state, Detail: r.detail, Params: resourceParams(r.cfg)}
 		if g.fence != nil && g.fence.phase == fenceKilling && r.state != status.Offline {
 			sr.State = status.OfflinePending
 		}
@@ -204,4 +204,20 @@ func (m *machine) remoteGroups() map[string]status.Group {
 		}
 	}
 	return out
+}
+
+// resourceParams are a resource's settings as clpstat --rsc shows them.
+func resourceParams(r *config.Resource) []status.Param {
+	switch r.Type {
+	case config.TypeFIP:
+		ps := []status.Param{{Name: "IP Address", Value: r.Address}}
+		if r.Interface != "" {
+			ps = append(ps, status.Param{Name: "Interface", Value: r.Interface})
+		}
+		return ps
+	case config.TypeDisk:
+		return []status.Param{{Name: "Device Name", Value: r.Device}, {Name: "Mount Point", Value: r.MountPoint},
+			{Name: "File System", Value: r.FSType}}
+	}
+	return []status.Param{{Name: "Start Script", Value: r.Start}, {Name: "Stop Script", Value: r.Stop}}
 }

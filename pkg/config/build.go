@@ -16,9 +16,10 @@ import (
 
 // Defaults not already spelled out by the exported constants.
 const (
-	storeEmbedded = "embedded"
-	storeExternal = "external"
-	typeExec      = "exec"
+	storeEmbedded       = "embedded"
+	storeExternal       = "external"
+	typeExec            = TypeExec
+	defaultUnmountRetry = 3
 
 	// The defaults put a service back up on the standby about 1.2 s after a cable pull: the lease
 	// (1 s) expires, etcd notices within its 500 ms expiry sweep, the standby starts the group.
@@ -85,7 +86,8 @@ func groupKeys() []string { return []string{"name", "comment", "servers", "auto_
 func resourceKeys() []string {
 	return []string{"name", "type", "depends", "start", "stop", "start_mode", "stop_mode",
 		"start_timeout", "stop_timeout", "log", "activation_retry", "activation_failover_threshold", "activation_final_action",
-		"deactivation_retry", "deactivation_final_action"}
+		"deactivation_retry", "deactivation_final_action", "address", "interface", "device", "mount_point",
+		"fstype", "mount_options", "fsck", "unmount_retry", "kill_users", "lazy_unmount"}
 }
 
 // resourceRef keeps a resource's table after decoding, for the cross-resource checks that need
@@ -647,15 +649,35 @@ func (p *parser) resource(t *table, group, logDir string) Resource {
 		Line:                    t.line,
 	}
 	r.Name, _ = t.ident("name")
-	typ, typeOK := t.enum("type", typeExec)
+	typ, typeOK := t.enum("type", typeExec, TypeFIP, TypeDisk)
 	if !typeOK && !t.has("type") {
 		t.required("type", `"exec"`)
 	}
 	r.Type = typ
 	r.Depends, _ = t.strList("depends")
-	if typ == typeExec {
+	switch typ {
+	case typeExec:
 		r.Start = p.script(t, "start")
 		r.Stop = p.script(t, "stop")
+	case TypeFIP:
+		p.fipResource(t, &r)
+	case TypeDisk:
+		p.diskResource(t, &r)
+	}
+	for _, k := range []string{"start", "stop", "start_mode", "stop_mode", "log"} {
+		if typ != typeExec && typ != "" && t.has(k) {
+			t.errorf(k, "group.resource.%s applies to exec resources only, not %q: remove it", k, typ)
+		}
+	}
+	for _, k := range []string{"address", "interface"} {
+		if typ != TypeFIP && typ != "" && t.has(k) {
+			t.errorf(k, "group.resource.%s applies to fip resources only: remove it", k)
+		}
+	}
+	for _, k := range []string{"device", "mount_point", "fstype", "mount_options", "fsck", "unmount_retry", "kill_users", "lazy_unmount"} {
+		if typ != TypeDisk && typ != "" && t.has(k) {
+			t.errorf(k, "group.resource.%s applies to disk resources only: remove it", k)
+		}
 	}
 	if v, ok := t.enum("start_mode", ModeSync, ModeAsync); ok {
 		r.StartMode = v
@@ -831,4 +853,75 @@ func findCycle(edges [][]int) []int {
 		}
 	}
 	return append(found[first:], found[:first]...)
+}
+
+// fipResource reads a floating IP: an address with or without its prefix length, and optionally
+// the interface (default: the one whose network contains it, found when it is added).
+func (p *parser) fipResource(t *table, r *Resource) {
+	s, ok := t.str("address")
+	if !ok {
+		if !t.has("address") {
+			t.errorf("", `group.resource.address is required for type "fip": add address = "192.168.0.100/24" to this [[group.resource]] table`)
+		}
+		return
+	}
+	addr := s
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		addr = s[:i]
+	}
+	ip, err := netip.ParseAddr(addr)
+	if err == nil && strings.Contains(s, "/") {
+		_, err = netip.ParsePrefix(s)
+	}
+	if err != nil || ip.Zone() != "" || ip.IsUnspecified() || ip.IsLoopback() || ip.IsMulticast() {
+		t.errorf("address", `group.resource.address %q is not a floating address: use an IP address with its prefix length, like "192.168.0.100/24"`, s)
+		return
+	}
+	r.Address = s
+	if v, ok := t.str("interface"); ok {
+		if v == "" || strings.ContainsAny(v, "/ ") || len(v) > 15 {
+			t.errorf("interface", "group.resource.interface %q is not an interface name: use a name like \"eth0\", or remove it", v)
+		} else {
+			r.Interface = v
+		}
+	}
+}
+
+// diskResource reads a shared disk: the device, where to mount it, its file system, and how to
+// check and let go of it.
+func (p *parser) diskResource(t *table, r *Resource) {
+	r.Fsck, r.UnmountRetry, r.KillUsers = FsckOnError, defaultUnmountRetry, true
+	for _, k := range []struct {
+		key, example string
+		dst          *string
+		path         bool
+	}{{"device", `"/dev/sdb1"`, &r.Device, true}, {"mount_point", `"/mnt/data"`, &r.MountPoint, true}, {"fstype", `"ext4"`, &r.FSType, false}} {
+		v, ok := t.str(k.key)
+		switch {
+		case !ok && !t.has(k.key):
+			t.errorf("", `group.resource.%s is required for type "disk": add %s = %s to this [[group.resource]] table`, k.key, k.key, k.example)
+		case ok && k.path && !filepath.IsAbs(v):
+			t.errorf(k.key, "group.resource.%s %q is not an absolute path: use one like %s", k.key, v, k.example)
+		case ok && v == "":
+			t.errorf(k.key, "group.resource.%s must not be empty: use one like %s", k.key, k.example)
+		case ok:
+			*k.dst = filepath.Clean(v)
+			if !k.path {
+				*k.dst = v
+			}
+		}
+	}
+	r.MountOptions, _ = t.strList("mount_options")
+	if v, ok := t.enum("fsck", FsckAlways, FsckNever, FsckOnError); ok {
+		r.Fsck = v
+	}
+	if n, ok := t.intRange("unmount_retry", 0, maxRetry); ok {
+		r.UnmountRetry = n
+	}
+	if b, ok := t.boolean("kill_users"); ok {
+		r.KillUsers = b
+	}
+	if b, ok := t.boolean("lazy_unmount"); ok {
+		r.LazyUnmount = b
+	}
 }

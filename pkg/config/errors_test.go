@@ -54,7 +54,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown store", head + "[store]\nendpoint = []\n", `7: unknown key "endpoint" in [store]: accepted keys are mode, endpoints, election_timeout`},
 		{"unknown paths", head + "[paths]\nlib_dir = \"x\"\n", `7: unknown key "lib_dir" in [paths]: accepted keys are data_dir, log_dir, run_dir, cgroup`},
 		{"unknown group", head + "[[group]]\nname = \"g\"\nfailback = true\n", `8: unknown key "failback" in [[group]]: accepted keys are name, comment, servers, auto_start, resource`},
-		{"unknown resource", head + "[[group]]\nname = \"g\"\n" + res("r") + "retry = 1\n", `13: unknown key "retry" in [[group.resource]]: accepted keys are name, type, depends, start, stop, start_mode, stop_mode, start_timeout, stop_timeout, log, activation_retry, activation_failover_threshold, activation_final_action, deactivation_retry, deactivation_final_action`},
+		{"unknown resource", head + "[[group]]\nname = \"g\"\n" + res("r") + "retry = 1\n", `13: unknown key "retry" in [[group.resource]]: accepted keys are name, type, depends, start, stop, start_mode, stop_mode, start_timeout, stop_timeout, log, activation_retry, activation_failover_threshold, activation_final_action, deactivation_retry, deactivation_final_action, address, interface, device, mount_point, fstype, mount_options, fsck, unmount_retry, kill_users, lazy_unmount`},
 		{"unknown subtable", head + "[server.extra]\nx = 1\n", `6: unknown key "extra" in [[server]]: accepted keys are name, address, comment, etcd_client_url, etcd_peer_url, api_url`},
 
 		// Wrong value types.
@@ -119,7 +119,11 @@ func TestParseErrors(t *testing.T) {
 
 		// Enums.
 		{"type missing", head + "[[group]]\nname = \"g\"\n[[group.resource]]\nname = \"r\"\n", `8: group.resource.type is required: add type = "exec" to this [[group.resource]] table`},
-		{"type invalid", head + "[[group]]\nname = \"g\"\n[[group.resource]]\nname = \"r\"\ntype = \"disk\"\n", `10: group.resource.type "disk" is not valid: use "exec"`},
+		{"type invalid", head + "[[group]]\nname = \"g\"\n[[group.resource]]\nname = \"r\"\ntype = \"nas\"\n", `10: group.resource.type "nas" is not valid: use "exec", "fip" or "disk"`},
+		{"disk without device", head + "[[group]]\nname = \"g\"\n[[group.resource]]\nname = \"r\"\ntype = \"disk\"\nmount_point = \"/mnt\"\nfstype = \"ext4\"\n", `8: group.resource.device is required for type "disk": add device = "/dev/sdb1" to this [[group.resource]] table`},
+		{"disk relative mount point", head + "[[group]]\nname = \"g\"\n[[group.resource]]\nname = \"r\"\ntype = \"disk\"\ndevice = \"/dev/sdb1\"\nmount_point = \"mnt\"\nfstype = \"ext4\"\n", `12: group.resource.mount_point "mnt" is not an absolute path: use one like "/mnt/data"`},
+		{"fip address", head + "[[group]]\nname = \"g\"\n[[group.resource]]\nname = \"r\"\ntype = \"fip\"\naddress = \"10.0.0.300/24\"\n", `11: group.resource.address "10.0.0.300/24" is not a floating address: use an IP address with its prefix length, like "192.168.0.100/24"`},
+		{"fip with a script", head + "[[group]]\nname = \"g\"\n[[group.resource]]\nname = \"r\"\ntype = \"fip\"\naddress = \"10.0.0.100/24\"\nstart = \"start.sh\"\n", `12: group.resource.start applies to exec resources only, not "fip": remove it`},
 		{"store mode", head + "[store]\nmode = \"cloud\"\n", `7: store.mode "cloud" is not valid: use "embedded" or "external"`},
 		{"start mode", head + "[[group]]\nname = \"g\"\n" + res("r") + "start_mode = \"fast\"\n", `13: group.resource.start_mode "fast" is not valid: use "sync" or "async"`},
 		{"activation final action", head + "[[group]]\nname = \"g\"\n" + res("r") + "activation_final_action = \"reboot\"\n", `13: group.resource.activation_final_action "reboot" is not valid: use "none", "stop-group", "stop-cluster", "stop-cluster-shutdown" or "stop-cluster-reboot"`},

@@ -292,11 +292,37 @@ const (
 	ModeAsync = "async"
 )
 
+// Resource types.
+const (
+	TypeExec = "exec"
+	TypeFIP  = "fip"
+	TypeDisk = "disk"
+)
+
+// Fsck policies of a disk resource.
+const (
+	FsckAlways  = "always"
+	FsckNever   = "never"
+	FsckOnError = "on-error"
+)
+
 // Resource is one resource of a group.
 type Resource struct {
 	Name string
-	// Type is the resource kind; "exec" is the only one so far.
+	// Type is the resource kind: "exec" (scripts), "fip" (a floating IP address) or "disk" (a
+	// shared disk's file system).
 	Type string
+	// Address and Interface (fip): the floating address ("10.0.0.100/24") and, optionally, the
+	// interface it goes on.
+	Address, Interface string
+	// Device, MountPoint, FSType, MountOptions (disk): what is mounted where; Fsck the check
+	// before mounting (FsckAlways, FsckNever, FsckOnError, the default); UnmountRetry, KillUsers
+	// (default true) and LazyUnmount how an unmount that finds the disk busy escalates.
+	Device, MountPoint, FSType string
+	MountOptions               []string
+	Fsck                       string
+	UnmountRetry               int
+	KillUsers, LazyUnmount     bool
 	// Depends names resources of the same group that must be Online before this one starts.
 	Depends []string
 	// Start and Stop are absolute script paths (resolved against the config file's directory).

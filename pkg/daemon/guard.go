@@ -81,8 +81,10 @@ func (g *guardLink) call(ctx context.Context, f func(*guard.Client) (guard.Reply
 	return r, err
 }
 
-func (g *guardLink) Arm(ctx context.Context, fenceAt, expiry time.Duration, cgroups []string, pgids []int) (bool, error) {
-	r, err := g.call(ctx, func(c *guard.Client) (guard.Reply, error) { return c.Arm(ctx, fenceAt, expiry, cgroups, pgids) })
+func (g *guardLink) Arm(ctx context.Context, fenceAt, expiry time.Duration, cgroups []string, pgids []int, addresses []string) (bool, error) {
+	r, err := g.call(ctx, func(c *guard.Client) (guard.Reply, error) {
+		return c.ArmAll(ctx, fenceAt, expiry, cgroups, pgids, addresses)
+	})
 	return r.WasFenced, err
 }
 

@@ -335,3 +335,28 @@ func (a Address) find(link netlink.Link) (*netlink.Addr, error) {
 	}
 	return nil, nil
 }
+
+// Resolve returns a with its interface named: the one given, or the only interface whose
+// connected network contains the address. The guard needs it named: it removes the address with
+// no one left to look it up.
+func (a Address) Resolve() (Address, error) {
+	if a.Interface != "" {
+		return a, nil
+	}
+	nets, err := connected(a.Prefix.Addr(), "")
+	if err != nil {
+		return a, err
+	}
+	switch len(nets) {
+	case 0:
+		return a, fmt.Errorf("no interface has a connected network containing %s: name one", a.Prefix.Addr())
+	case 1:
+		a.Interface = nets[0].link
+		return a, nil
+	}
+	names := make([]string, len(nets))
+	for i, n := range nets {
+		names[i] = n.link
+	}
+	return a, fmt.Errorf("several interfaces have a connected network containing %s (%s): name one", a.Prefix.Addr(), strings.Join(names, ", "))
+}

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"clpkit/pkg/cgroup"
+	"clpkit/pkg/fip"
 )
 
 // Options are an Engine's dependencies. The zero value guards nothing but works.
@@ -225,6 +226,21 @@ func (l *loop) fence(now time.Duration) {
 	l.opts.Log(fmt.Sprintf("deadline %s passed (now %s, lease expiry %s): fencing %d cgroup(s), %d process group(s)",
 		seconds(st.fenceAt), seconds(now), seconds(st.expiry), len(st.cgroups), len(st.pgids)))
 
+	// The addresses go first: removing one is a single netlink call, and a server that may no
+	// longer own them must stop answering on them before anything else.
+	for _, a := range st.addrs {
+		addr, err := ParseAddress(a)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), l.opts.KillTimeout)
+			err = fip.Remove(ctx, addr)
+			cancel()
+		}
+		if err != nil {
+			l.opts.Log(fmt.Sprintf("FAILED to remove address %s: %v", a, err))
+			continue
+		}
+		l.opts.Log(fmt.Sprintf("removed address %s", a))
+	}
 	type outcome struct {
 		n   int
 		err error

@@ -1,7 +1,11 @@
 package guard
 
 import (
+	"net/netip"
+	"strings"
+
 	"bytes"
+	"clpkit/pkg/fip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +40,9 @@ type Request struct {
 	// PGIDs are process groups, killed with kill(-pgid): the fallback where there is no
 	// cgroup v2.
 	PGIDs []int `json:"pgids,omitempty"`
+	// Addresses are floating addresses to remove first of all, "prefix@interface"
+	// ("10.77.0.100/24@eth0"): a fenced server must stop answering on them at once.
+	Addresses []string `json:"addresses,omitempty"`
 	// Force lets exit end an armed guard.
 	Force bool `json:"force,omitempty"`
 }
@@ -104,6 +111,11 @@ func checkArm(req Request) error {
 		return fmt.Errorf("arm: fence_at_ns (%s) is after expiry_ns (%s): the guard would fence after the lease could expire",
 			seconds(req.FenceAt), seconds(req.Expiry))
 	}
+	for _, a := range req.Addresses {
+		if _, err := ParseAddress(a); err != nil {
+			return fmt.Errorf("arm: %w", err)
+		}
+	}
 	for _, p := range req.Cgroups {
 		if !filepath.IsAbs(p) || filepath.Clean(p) != p || p == "/" {
 			return fmt.Errorf("arm: cgroup %q is not an absolute, clean cgroup directory path", p)
@@ -116,4 +128,17 @@ func checkArm(req Request) error {
 		}
 	}
 	return nil
+}
+
+// ParseAddress reads an address target, "prefix@interface".
+func ParseAddress(s string) (fip.Address, error) {
+	p, iface, ok := strings.Cut(s, "@")
+	if !ok || iface == "" {
+		return fip.Address{}, fmt.Errorf("address %q is not prefix@interface, like 10.77.0.100/24@eth0", s)
+	}
+	prefix, err := netip.ParsePrefix(p)
+	if err != nil {
+		return fip.Address{}, fmt.Errorf("address %q: %w", s, err)
+	}
+	return fip.Address{Prefix: prefix, Interface: iface}, nil
 }

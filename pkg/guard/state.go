@@ -20,6 +20,7 @@ type state struct {
 	expiry  time.Duration
 	cgroups []string
 	pgids   []int
+	addrs   []string
 
 	fenced      bool
 	fencedAt    time.Duration
@@ -61,11 +62,11 @@ func (t targets) check(req Request) error {
 // arm takes a checked arm request. It returns a line worth logging, or "" for a mere renewal
 // (clpd re-arms at every heartbeat, and the log must not grow by a line a second).
 func (s *state) arm(req Request) string {
-	same := s.armed && slices.Equal(s.cgroups, req.Cgroups) && slices.Equal(s.pgids, req.PGIDs)
+	same := s.armed && slices.Equal(s.cgroups, req.Cgroups) && slices.Equal(s.pgids, req.PGIDs) && slices.Equal(s.addrs, req.Addresses)
 	was := s.armed
 	*s = state{
 		armed: true, fenceAt: req.FenceAt, expiry: req.Expiry,
-		cgroups: slices.Clone(req.Cgroups), pgids: slices.Clone(req.PGIDs),
+		cgroups: slices.Clone(req.Cgroups), pgids: slices.Clone(req.PGIDs), addrs: slices.Clone(req.Addresses),
 		withheld: same && s.withheld,
 	}
 	if same {
@@ -75,8 +76,8 @@ func (s *state) arm(req Request) string {
 	if was {
 		verb = "re-armed with new targets"
 	}
-	return fmt.Sprintf("%s: fencing at %s unless renewed (lease expiry %s); cgroups [%s], process groups %v",
-		verb, seconds(req.FenceAt), seconds(req.Expiry), strings.Join(req.Cgroups, " "), req.PGIDs)
+	return fmt.Sprintf("%s: fencing at %s unless renewed (lease expiry %s); cgroups [%s], process groups %v, addresses [%s]",
+		verb, seconds(req.FenceAt), seconds(req.Expiry), strings.Join(req.Cgroups, " "), req.PGIDs, strings.Join(req.Addresses, " "))
 }
 
 // disarm forgets the deadline and any past fence. It returns a line worth logging, or "".

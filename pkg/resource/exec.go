@@ -80,6 +80,9 @@ type Result struct {
 	Code int
 	// Killed is true when the script was killed for running past its timeout.
 	Killed bool
+	// Detail says what went wrong when the resource is not a script (a floating address in use,
+	// a disk that would not mount); it is what String shows then.
+	Detail string
 }
 
 // OK reports a zero exit.
@@ -87,6 +90,8 @@ func (r Result) OK() bool { return r.Code == 0 && !r.Killed }
 
 func (r Result) String() string {
 	switch {
+	case r.Detail != "":
+		return r.Detail
 	case r.Killed:
 		return "killed after timeout"
 	case r.Code < 0:

@@ -39,7 +39,12 @@ type Cluster struct {
 	Servers   []Server  `json:"servers"`
 	Groups    []Group   `json:"groups"`
 	Monitors  []Monitor `json:"monitors"`
-	Taken     time.Time `json:"taken"`
+	// Witness is the third member of a two-server cluster's store, "" when there is none; its
+	// state shows as each server's witness heartbeat.
+	Witness string `json:"witness,omitempty"`
+	// Settings are the cluster's timings and store as clpstat --cl --detail shows them.
+	Settings []Param   `json:"settings,omitempty"`
+	Taken    time.Time `json:"taken"`
 }
 
 // Server is one member of the cluster, in configuration order.
@@ -81,6 +86,15 @@ type Resource struct {
 	PID int `json:"pid,omitempty"`
 	// Detail says why the resource is in a failure state, for humans; empty otherwise.
 	Detail string `json:"detail,omitempty"`
+	// Params are the resource's settings as clpstat --rsc shows them, in display order
+	// ("IP Address", "Device", "Mount Point", ...).
+	Params []Param `json:"params,omitempty"`
+}
+
+// Param is one named setting shown by the configuration displays of clpstat.
+type Param struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // Monitor is one monitor resource, in configuration order.

@@ -84,7 +84,7 @@ type Options struct {
 	Timing string
 	// Resources are more [[group.resource]] tables of the group failover1, after its "service";
 	// Monitors are [[monitor]] tables. In both, {{dir}} stands for the lab's directory (Dir),
-	// where a test writes its scripts.
+	// where a test writes its scripts; in Resources, {{server}} for the server's name.
 	Resources, Monitors string
 	// Env is more environment for clpd (and so for every script it runs), "NAME=value".
 	Env []string
@@ -238,7 +238,7 @@ start = %q
 stop = %q
 %s`, o.Timing, storeTable, pkiDir, s.Cgroup, c.Lab.Host("server1").Addr, c.Lab.Host("server2").Addr,
 		Group, filepath.Join(c.dir, "scripts/service/start.sh"), filepath.Join(c.dir, "scripts/service/stop.sh"),
-		strings.ReplaceAll(o.Resources, "{{dir}}", c.dir),
+		strings.ReplaceAll(strings.ReplaceAll(o.Resources, "{{dir}}", c.dir), "{{server}}", name),
 		Group2, filepath.Join(c.dir, "scripts/g2/start.sh"), filepath.Join(c.dir, "scripts/g2/stop.sh"),
 		strings.ReplaceAll(o.Monitors, "{{dir}}", c.dir))
 	if err := os.WriteFile(s.Config, []byte(cfg), 0o644); err != nil {

@@ -404,3 +404,114 @@ func TestRemoteCommands(t *testing.T) {
 		t.Fatalf("curl with a foreign certificate got an answer from %s:\n%s", url, out)
 	}
 }
+
+// The built-in resources on two servers: a floating address and a shared disk (one loop device,
+// which both lab servers see, as two machines see a shared disk). Each is only ever on the server
+// that runs the group; a cable cut moves both, the fenced server dropping them first.
+func TestBuiltinResourcesMove(t *testing.T) {
+	for _, tool := range []string{"losetup", "mkfs.ext4"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	img := filepath.Join(t.TempDir(), "shared.img")
+	must(t, os.WriteFile(img, make([]byte, 32<<20), 0o600))
+	out, err := exec.Command("losetup", "-f", "--show", img).CombinedOutput()
+	if err != nil {
+		t.Skipf("no loop device: %v: %s", err, out)
+	}
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() { _ = exec.Command("losetup", "-d", dev).Run() })
+	if out, err := exec.Command("mkfs.ext4", "-q", dev).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v: %s", err, out)
+	}
+	const vip = "10.77.0.101"
+	c := New(t, build(t), Options{Embedded: true, Resources: fmt.Sprintf(`
+[[group.resource]]
+name = "fip1"
+type = "fip"
+address = "%s/24"
+interface = "eth0"
+
+[[group.resource]]
+name = "disk1"
+type = "disk"
+device = %q
+mount_point = "{{dir}}/{{server}}/mnt"
+fstype = "ext4"
+`, vip, dev)})
+	// The lab kills clpd at its end; stopped first, each server unmounts what it holds. Whatever
+	// is still mounted then is detached, so the host keeps no mount of the test's.
+	t.Cleanup(func() {
+		for _, s := range c.Servers {
+			if s.Running() {
+				s.Stop()
+			}
+		}
+		for _, name := range []string{"server1", "server2"} {
+			_ = syscall.Unmount(filepath.Join(c.Dir(), name, "mnt"), syscall.MNT_DETACH)
+		}
+	})
+	// Where the address and the disk are, as the machines show them.
+	holders := func() (addr, mounts []string) {
+		for _, name := range []string{"server1", "server2"} {
+			s := c.Servers[name]
+			o, _ := exec.Command("ip", "-n", s.Host.NS, "-o", "addr", "show", "dev", "eth0").Output()
+			if strings.Contains(string(o), " "+vip+"/24 ") {
+				addr = append(addr, name)
+			}
+			mi, _ := os.ReadFile("/proc/self/mountinfo")
+			if strings.Contains(string(mi), " "+filepath.Join(c.Dir(), name, "mnt")+" ") {
+				mounts = append(mounts, name)
+			}
+		}
+		return addr, mounts
+	}
+	check := func(owner string) {
+		t.Helper()
+		clustertest.WaitFor(t, 10*time.Second, "the address and the disk on "+owner+" only", func() bool {
+			a, m := holders()
+			return len(a) == 1 && a[0] == owner && len(m) == 1 && m[0] == owner
+		})
+	}
+	active := c.WaitSteady(60 * time.Second)
+	check(active.Name)
+	// The service writes on the disk where it runs.
+	must(t, os.WriteFile(filepath.Join(c.Dir(), active.Name, "mnt", "counter"), []byte("1\n"), 0o644))
+
+	stop := make(chan struct{})
+	done := make(chan []string)
+	go func() {
+		// Every 10 ms: never two holders of either.
+		var bad []string
+		for {
+			select {
+			case <-stop:
+				done <- bad
+				return
+			default:
+			}
+			if a, m := holders(); len(a) > 1 || len(m) > 1 {
+				bad = append(bad, fmt.Sprintf("%s address %v disk %v", time.Now().Format("15:04:05.000"), a, m))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	must(t, c.Lab.CutCable(active.Host))
+	other := c.Other(active)
+	check(other.Name)
+	b, err := os.ReadFile(filepath.Join(c.Dir(), other.Name, "mnt", "counter"))
+	if err != nil || string(b) != "1\n" {
+		t.Fatalf("the counter on the disk as %s mounted it: %q, %v", other.Name, b, err)
+	}
+	must(t, c.Lab.RestoreCable(active.Host))
+	c.WaitSteady(60 * time.Second)
+	check(other.Name)
+	close(stop)
+	if bad := <-done; len(bad) > 0 {
+		t.Fatalf("the address or the disk was on two servers at once:\n%s", strings.Join(bad, "\n"))
+	}
+	if so, _, _ := other.Run("clpstat"); !strings.Contains(so, "      fip1           : Online") || !strings.Contains(so, "      disk1          : Online") {
+		t.Fatalf("clpstat on %s:\n%s", other.Name, so)
+	}
+}
