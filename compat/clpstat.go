@@ -35,9 +35,12 @@ const stateWidth = 17
 type StatusOptions struct {
 	// Long widens the name columns so the colon sits at column 38 instead of 21 (clpstat --long).
 	Long bool
-	// Local shows, on each monitor line, the monitor's state on this server (c.LocalServer)
-	// instead of the cluster-wide state (clpstat --local): Online reads Normal, Error, Suspend,
-	// Offline and Unknown stay as they are, and no entry for this server reads Unknown.
+	// Local shows the status as this server (c.LocalServer) has it (clpstat --local). Each
+	// monitor line gives the monitor's state on this server instead of the cluster-wide state:
+	// Online reads Normal, Error, Suspend, Offline and Unknown stay as they are, and no entry for
+	// this server reads Unknown. A group that runs on another server (its Current names one) is
+	// Offline here, and so are its resources, whatever states the running server reported;
+	// its `current` line still names that server.
 	Local bool
 }
 
@@ -96,7 +99,12 @@ func WriteStatus(w io.Writer, c status.Cluster, o StatusOptions) error {
 
 	line("  <group>")
 	for _, g := range c.Groups {
-		line("    ", dotted(g.Name, l.dotted), ": ", stateCol(g.State), clean(g.Comment))
+		elsewhere := o.Local && runsElsewhere(c, g)
+		gs := g.State
+		if elsewhere {
+			gs = status.Offline
+		}
+		line("    ", dotted(g.Name, l.dotted), ": ", stateCol(gs), clean(g.Comment))
 		// `current` is the one value not padded: scripts do `grep current | grep $me` and
 		// `awk '{print $3}'`, and the samples end the line right after the server name.
 		cur := clean(g.Current)
@@ -105,7 +113,11 @@ func WriteStatus(w io.Writer, c status.Cluster, o StatusOptions) error {
 		}
 		line("      ", field("current", l.sub), ": ", cur)
 		for _, r := range g.Resources {
-			line("      ", field(r.Name, l.sub), ": ", stateCol(r.State), clean(r.Comment))
+			rs := r.State
+			if elsewhere {
+				rs = status.Offline
+			}
+			line("      ", field(r.Name, l.sub), ": ", stateCol(rs), clean(r.Comment))
 		}
 	}
 
@@ -121,6 +133,12 @@ func WriteStatus(w io.Writer, c status.Cluster, o StatusOptions) error {
 	}
 	line(frameFooter)
 	return writeAll(w, b.String())
+}
+
+// runsElsewhere reports whether g runs on a server other than this one: its Current names a
+// server and that is not c.LocalServer. With no known local server nothing is elsewhere.
+func runsElsewhere(c status.Cluster, g status.Group) bool {
+	return c.LocalServer != "" && g.Current != "" && g.Current != c.LocalServer
 }
 
 // writeServerMap writes the "*server0 : name" map of -g and -m after indent: '*' marks the local

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -68,12 +69,33 @@ func (s *fuzzSource) serverRef(servers []status.Server) string {
 	return s.str()
 }
 
+// heartbeatName is often the witness heartbeat's, so that -p has rows to mark.
+func (s *fuzzSource) heartbeatName() string {
+	if s.byte()%3 == 0 {
+		return WitnessHeartbeat
+	}
+	return s.str()
+}
+
+// params are the settings of --cl --detail and --rsc: any names, long ones included.
+func (s *fuzzSource) params() []status.Param {
+	var ps []status.Param
+	for range s.upTo(3) {
+		ps = append(ps, status.Param{Name: s.str(), Value: s.str()})
+	}
+	return ps
+}
+
 func (s *fuzzSource) cluster() status.Cluster {
 	c := status.Cluster{Name: s.str(), Suspended: s.byte()%2 == 1}
+	if s.byte()%2 == 1 {
+		c.Witness = s.str()
+	}
+	c.Settings = s.params()
 	for range s.upTo(5) {
-		srv := status.Server{Name: s.str(), Comment: s.str(), State: s.state()}
+		srv := status.Server{Name: s.str(), Comment: s.str(), Address: s.str(), State: s.state()}
 		for range s.upTo(3) {
-			srv.Heartbeats = append(srv.Heartbeats, status.Heartbeat{Name: s.str(), State: s.state(), Comment: s.str()})
+			srv.Heartbeats = append(srv.Heartbeats, status.Heartbeat{Name: s.heartbeatName(), State: s.state(), Comment: s.str()})
 		}
 		c.Servers = append(c.Servers, srv)
 	}
@@ -81,7 +103,12 @@ func (s *fuzzSource) cluster() status.Cluster {
 	for range s.upTo(5) {
 		g := status.Group{Name: s.str(), Comment: s.str(), State: s.state(), Current: s.serverRef(c.Servers)}
 		for range s.upTo(3) {
-			g.Resources = append(g.Resources, status.Resource{Name: s.str(), State: s.state(), Comment: s.str(), PID: int(s.byte())})
+			g.Servers = append(g.Servers, s.serverRef(c.Servers))
+		}
+		for range s.upTo(3) {
+			g.Resources = append(g.Resources, status.Resource{
+				Name: s.str(), Type: s.str(), State: s.state(), Comment: s.str(), PID: int(s.byte()), Params: s.params(),
+			})
 		}
 		c.Groups = append(c.Groups, g)
 	}
@@ -156,6 +183,16 @@ func FuzzRenderers(f *testing.F) {
 				checkMonitorConfig(t, b.String(), shown)
 			}
 		}
+		var n, p bytes.Buffer
+		if err := WriteHeartbeatStatus(&n, c); err != nil {
+			t.Fatal(err)
+		}
+		checkHeartbeatStatus(t, n.String(), c)
+		if err := WriteNPStatus(&p, c); err != nil {
+			t.Fatal(err)
+		}
+		checkNPStatus(t, p.String(), c)
+		checkConfigDisplays(t, c)
 		var m bytes.Buffer
 		if err := WriteGroupMap(&m, c); err != nil {
 			t.Fatal(err)
@@ -172,6 +209,89 @@ func FuzzRenderers(f *testing.F) {
 			t.Fatalf("invalid json:\n%s", j.String())
 		}
 	})
+}
+
+// checkConfigDisplays renders every configuration display of c: -i and --cl with and without
+// detail, and --sv, --hb, --grp and --rsc for all items, for a configured name (every item of
+// that name, possibly several) and for names nobody has, which must write nothing and say so.
+func checkConfigDisplays(t *testing.T, c status.Cluster) {
+	t.Helper()
+	for _, detail := range []bool{false, true} {
+		var i, cl bytes.Buffer
+		if err := WriteConfig(&i, c, detail); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := checkConfig(t, i.String()), wantKinds(c); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("-i items %q, want %q", got, want)
+		}
+		if err := WriteClusterConfig(&cl, c, detail); err != nil {
+			t.Fatal(err)
+		}
+		want := 4
+		if detail {
+			want += len(c.Settings)
+		}
+		if got := len(checkConfig(t, cl.String())); got != 1 || strings.Count(cl.String(), "\n") != want {
+			t.Fatalf("--cl (detail %v):\n%s", detail, cl.String())
+		}
+	}
+	var servers, hbs, groups, resources []string
+	for _, s := range c.Servers {
+		servers = append(servers, s.Name)
+	}
+	for _, h := range heartbeatList(c) {
+		hbs = append(hbs, h.Name)
+	}
+	for _, g := range c.Groups {
+		groups = append(groups, g.Name)
+		for _, r := range g.Resources {
+			resources = append(resources, r.Name)
+		}
+	}
+	for _, d := range []struct {
+		kind  string
+		names []string
+		write func(io.Writer, status.Cluster, string) error
+		err   error
+	}{
+		{"Server", servers, WriteServerConfig, ErrUnknownServer},
+		{"HB", hbs, WriteHeartbeatConfig, ErrUnknownHeartbeat},
+		{"Group", groups, WriteGroupConfig, ErrUnknownGroup},
+		{"Resource", resources, WriteResourceConfig, ErrUnknownResource},
+	} {
+		asked := []string{"", "no-such-name"}
+		if n := len(d.names); n > 0 {
+			asked = append(asked, d.names[n-1], clean(d.names[n-1])+"?")
+		}
+		for _, name := range asked {
+			want := 0
+			for _, n := range d.names {
+				if name == "" || n == name {
+					want++
+				}
+			}
+			var b bytes.Buffer
+			err := d.write(&b, c, name)
+			if name != "" && want == 0 {
+				if !errors.Is(err, d.err) || b.Len() != 0 {
+					t.Fatalf("%s %q: err %v, wrote %q", d.kind, name, err, b.String())
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			kinds := checkConfig(t, b.String())
+			if len(kinds) != want {
+				t.Fatalf("%s %q: %d items, want %d:\n%s", d.kind, name, len(kinds), want, b.String())
+			}
+			for _, k := range kinds {
+				if !strings.HasPrefix(k, d.kind) {
+					t.Fatalf("%s %q: item %q", d.kind, name, k)
+				}
+			}
+		}
+	}
 }
 
 // monitorNames gives WriteMonitorConfig a name of the cluster, when it has monitors, and names

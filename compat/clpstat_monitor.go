@@ -22,7 +22,8 @@ const (
 	monitorRule   = "  -----------------------------------------------------------------"
 )
 
-// Frame and column of the configuration display (`clpstat --mon`), research note §2.5. The one
+// Frame and column of the configuration displays (`clpstat --mon` here, and those of
+// clpstat_config.go), research note §2.5. The one
 // verbatim sample ([Monitor5 : userw]) starts its frame lines in column 0 and measures 69
 // columns, while every verified frame is 70 with one leading blank: the markdown it comes from
 // most likely lost that blank. We keep the 70-column frame with one leading blank, like the other
@@ -83,39 +84,64 @@ func WriteMonitorStatus(w io.Writer, c status.Cluster) error {
 // server's counters, so they are read from this server's entry, else from the first entry, and
 // left blank when the monitor has no entry at all (rather than printing a 0 nobody configured).
 func WriteMonitorConfig(w io.Writer, c status.Cluster, name string) error {
-	var b strings.Builder
-	b.WriteString(configHeader + "\n")
+	return writeConfigDisplay(w, name, ErrUnknownMonitor, func(b *strings.Builder) bool {
+		return monitorConfig(b, c, name)
+	})
+}
+
+// monitorConfig appends the `[MonitorN : name]` blocks of --mon and -i to b, all of them or
+// those named name, and reports whether it wrote any.
+func monitorConfig(b *strings.Builder, c status.Cluster, name string) bool {
 	found := false
 	for i, m := range c.Monitors {
 		if name != "" && m.Name != name {
 			continue
 		}
 		found = true
-		b.WriteString("  [Monitor" + strconv.Itoa(i) + " : " + clean(m.Name) + "]\n")
-		item := func(label, value string) {
-			b.WriteString(configIndent + label + strings.Repeat(" ", configColonCol-len(configIndent)-len(label)) + ": " + value + "\n")
-		}
-		item("Type", clean(m.Type))
-		item("Comment", clean(m.Comment))
-		item("Target Resource", clean(m.Target))
-		item("Recovery Target", clean(m.RecoveryTarget))
+		configBracket(b, "Monitor", i, m.Name)
+		configItem(b, "Type", m.Type)
+		configItem(b, "Comment", m.Comment)
+		configItem(b, "Target Resource", m.Target)
+		configItem(b, "Recovery Target", m.RecoveryTarget)
 		var recovery, restart, failover, final string
 		if e := thresholdsOf(m, c.LocalServer); e != nil {
 			recovery = strconv.Itoa(e.Counters.RecoveryMax)
 			restart = strconv.Itoa(e.Counters.RestartMax)
 			failover = strconv.Itoa(e.Counters.FailoverMax)
-			final = clean(e.Counters.FinalActionIs)
+			final = e.Counters.FinalActionIs
 		}
-		item("Recovery Script Threshold", recovery)
-		item("Reactivation Threshold", restart)
-		item("Failover Threshold", failover)
-		item("Final Action", final)
+		configItem(b, "Recovery Script Threshold", recovery)
+		configItem(b, "Reactivation Threshold", restart)
+		configItem(b, "Failover Threshold", failover)
+		configItem(b, "Final Action", final)
 	}
-	if name != "" && !found {
-		return fmt.Errorf("%w: %q", ErrUnknownMonitor, name)
+	return found
+}
+
+// writeConfigDisplay writes one display of the CLUSTER INFORMATION frame: the header, what
+// section appends, the footer. When name is not empty and section wrote nothing, it writes
+// nothing at all and returns errUnknown wrapped with the name, so stdout stays empty.
+func writeConfigDisplay(w io.Writer, name string, errUnknown error, section func(*strings.Builder) bool) error {
+	var b strings.Builder
+	b.WriteString(configHeader + "\n")
+	if !section(&b) && name != "" {
+		return fmt.Errorf("%w: %q", errUnknown, name)
 	}
 	b.WriteString(frameFooter + "\n")
 	return writeAll(w, b.String())
+}
+
+// configBracket writes the line that opens one item of a configuration display,
+// `  [KindN : name]`, N being the item's position in the configuration.
+func configBracket(b *strings.Builder, kind string, n int, name string) {
+	b.WriteString("  [" + kind + strconv.Itoa(n) + " : " + clean(name) + "]\n")
+}
+
+// configItem writes one setting line of a configuration display: four blanks, the label padded
+// (or cut, for a label from the configuration that is too long) so that the colon is in column
+// configColonCol, ": ", then the value. Both are cleaned, so no value can forge a line.
+func configItem(b *strings.Builder, label, value string) {
+	b.WriteString(configIndent + field(label, configColonCol-len(configIndent)) + ": " + clean(value) + "\n")
 }
 
 // monitorOn returns the monitor's entry for the server named server, or nil. An empty name

@@ -192,7 +192,8 @@ func TestLocalMonitorState(t *testing.T) {
 	}
 }
 
-// --local changes the monitor lines only, and keeps their columns.
+// --local changes the monitor lines only, and keeps their columns, when every running group
+// runs on this server (monitorsCluster's failover1 runs on server2, this server).
 func TestLocalOnlyChangesMonitorLines(t *testing.T) {
 	for _, long := range []bool{false, true} {
 		var def, loc bytes.Buffer

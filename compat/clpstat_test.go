@@ -64,7 +64,8 @@ func goldenCases() []goldenCase {
 		{"empty-groupmap.txt", groupMapOf(status.Cluster{}), false, ""},
 		{"empty.json", jsonOf(status.Cluster{}), false, ""},
 	}
-	return append(cases, monitorGoldenCases()...)
+	cases = append(cases, monitorGoldenCases()...)
+	return append(cases, configGoldenCases()...)
 }
 
 func TestGolden(t *testing.T) {
@@ -256,6 +257,14 @@ func TestWriteErrors(t *testing.T) {
 		"monitors":    func(w io.Writer) error { return WriteMonitorStatus(w, c) },
 		"mon":         func(w io.Writer) error { return WriteMonitorConfig(w, c, "") },
 		"mon by name": func(w io.Writer) error { return WriteMonitorConfig(w, c, "userw") },
+		"heartbeats":  func(w io.Writer) error { return WriteHeartbeatStatus(w, c) },
+		"np":          func(w io.Writer) error { return WriteNPStatus(w, c) },
+		"cl":          func(w io.Writer) error { return WriteClusterConfig(w, c, true) },
+		"sv":          func(w io.Writer) error { return WriteServerConfig(w, c, "server2") },
+		"hb":          func(w io.Writer) error { return WriteHeartbeatConfig(w, c, "") },
+		"grp":         func(w io.Writer) error { return WriteGroupConfig(w, c, "failover") },
+		"rsc":         func(w io.Writer) error { return WriteResourceConfig(w, c, "fip") },
+		"i":           func(w io.Writer) error { return WriteConfig(w, c, false) },
 	}
 	for name, call := range calls {
 		if err := call(failWriter{boom}); !errors.Is(err, boom) {

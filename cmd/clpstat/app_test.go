@@ -16,7 +16,7 @@ import (
 	"clpkit/pkg/status"
 )
 
-func TestMonValue(t *testing.T) {
+func TestOptionalValues(t *testing.T) {
 	for _, tc := range []struct{ in, want []string }{
 		{[]string{"--mon"}, []string{"--mon="}},
 		{[]string{"--mon", "pidw1"}, []string{"--mon=pidw1"}},
@@ -30,9 +30,18 @@ func TestMonValue(t *testing.T) {
 		{[]string{"--", "--mon", "x"}, []string{"--", "--mon", "x"}},
 		{[]string{"-m"}, []string{"-m"}},
 		{nil, []string{}},
+		{[]string{"--sv"}, []string{"--sv="}},
+		{[]string{"--sv", "server1", "-h", "server2"}, []string{"--sv=server1", "-h", "server2"}},
+		{[]string{"-hb", "leasehb1"}, []string{"--hb=leasehb1"}},
+		{[]string{"--grp", "--detail"}, []string{"--grp=", "--detail"}},
+		{[]string{"--rsc", "fip1"}, []string{"--rsc=fip1"}},
+		{[]string{"--rsc=fip1"}, []string{"--rsc=fip1"}},
+		{[]string{"--cl", "x"}, []string{"--cl", "x"}},
+		{[]string{"-o", "--sv", "x"}, []string{"-o", "--sv", "x"}},
+		{[]string{"--svx", "a"}, []string{"--svx", "a"}},
 	} {
-		if got := monValue(tc.in); !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("monValue(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := optionalValues(tc.in); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("optionalValues(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
@@ -51,6 +60,19 @@ func TestBadCommandLines(t *testing.T) {
 		"-g -m --mon x -o json": "Invalid option. -g cannot be combined with -m, --mon or -o.",
 		"--mon pidw1 extra":     `Invalid option. clpstat takes no argument "extra" (see clpstat --help).`,
 		"-m extra":              `Invalid option. clpstat takes no argument "extra" (see clpstat --help).`,
+		"-n -p":                 "Invalid option. -n cannot be combined with -p.",
+		"-p --long":             "Invalid option. -p cannot be combined with --long.",
+		"-i --cl":               "Invalid option. -i cannot be combined with --cl.",
+		"--sv --hb":             "Invalid option. --sv cannot be combined with --hb.",
+		"--grp g --rsc r --mon": "Invalid option. --grp cannot be combined with --rsc or --mon.",
+		"-g -n -i --sv x":       "Invalid option. -g cannot be combined with -n, -i or --sv.",
+		"--rsc fip1 -o json":    "Invalid option. --rsc cannot be combined with -o.",
+		"-n -m":                 "Invalid option. -m cannot be combined with -n.",
+		"--detail":              "Invalid option. --detail needs --cl or -i.",
+		"--sv --detail":         "Invalid option. --detail needs --cl or -i, not --sv.",
+		"--local --detail":      "Invalid option. --detail needs --cl or -i.",
+		"--cl x":                `Invalid option. clpstat takes no argument "x" (see clpstat --help).`,
+		"-i server1":            `Invalid option. clpstat takes no argument "server1" (see clpstat --help).`,
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(append([]string{"clpstat"}, strings.Fields(args)...), &stdout, &stderr, func(string) string { return "" })
@@ -187,5 +209,125 @@ func TestMonitorDisplays(t *testing.T) {
 	if code := run([]string{"clpstat", "--local"}, &stdout, &stderr, env2); code != 0 ||
 		!strings.Contains(stdout.String(), "  <monitor>\n    userw            : Offline          \n    genw1            : Offline          \n") {
 		t.Errorf("clpstat --local on server2: exit %d, stdout:\n%s\nstderr %q", code, stdout.String(), stderr.String())
+	}
+}
+
+func witnessCluster() status.Cluster {
+	hbs := func(lease, witness status.State) []status.Heartbeat {
+		return []status.Heartbeat{
+			{Name: "leasehb1", State: lease, Comment: "etcd Lease Heartbeat"},
+			{Name: "witnesshb1", State: witness, Comment: "Witness Heartbeat"},
+		}
+	}
+	return status.Cluster{
+		Name:        "cluster1",
+		LocalServer: "node1",
+		Witness:     "witness1",
+		Settings:    []status.Param{{Name: "Heartbeat Timeout", Value: "10s"}},
+		Servers: []status.Server{
+			{Name: "node1", Address: "192.0.2.11", State: status.Online, Heartbeats: hbs(status.Normal, status.Normal)},
+			{Name: "node2", Address: "192.0.2.12", State: status.Offline, Heartbeats: hbs(status.Offline, status.Offline)},
+		},
+		Groups: []status.Group{
+			{Name: "failover1", State: status.Online, Current: "node1", Servers: []string{"node1", "node2"},
+				Resources: []status.Resource{{Name: "fip1", Type: "fip", State: status.Online,
+					Params: []status.Param{{Name: "IP Address", Value: "10.0.0.100"}}}}},
+		},
+	}
+}
+
+func TestHeartbeatAndConfigDisplays(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("clpstat runs only as root")
+	}
+	env := fakeClpd(t, witnessCluster())
+	for _, tc := range []struct {
+		args   string
+		code   int
+		stdout string // "" when it must be empty
+		stderr string
+	}{
+		{"-n", 0, ` ==================  HEARTBEAT RESOURCE STATUS  ==================
+  Cluster : cluster1
+  *server0 : node1
+   server1 : node2
+
+  HB0 : leasehb1
+  HB1 : witnesshb1
+
+ [on server0 : Online]
+ [on server1 : Offline]
+  -----------------------------------------------------------------
+  server0 : o o
+  server1 : x x
+ =================================================================
+`, ""},
+		{"-p -h node1", 0, ` =============  NETWORK PARTITION RESOLUTION STATUS  =============
+  Cluster : cluster1
+  *server0 : node1
+   server1 : node2
+
+  NP0 : witnesshb1 (witness witness1)
+
+ [on server0 : Online]
+ [on server1 : Offline]
+  -----------------------------------------------------------------
+  server0 : o
+  server1 : x
+ =================================================================
+`, ""},
+		{"--rsc fip1", 0, ` =======================  CLUSTER INFORMATION  =======================
+  [Resource0 : fip1]
+    Type                                                     : fip
+    Comment                                                  : 
+    IP Address                                               : 10.0.0.100
+ =====================================================================
+`, ""},
+		{"--cl --detail", 0, ` =======================  CLUSTER INFORMATION  =======================
+  [Cluster : cluster1]
+    Comment                                                  : 
+    Heartbeat Timeout                                        : 10s
+ =====================================================================
+`, ""},
+		{"--sv node2", 0, ` =======================  CLUSTER INFORMATION  =======================
+  [Server1 : node2]
+    Address                                                  : 192.0.2.12
+    Comment                                                  : 
+ =====================================================================
+`, ""},
+		{"--sv nosuch", 1, "", `Invalid server name "nosuch": the cluster's servers are listed by clpstat --sv.` + "\n"},
+		{"--hb nosuch", 1, "", `Invalid heartbeat resource name "nosuch": the cluster's heartbeat resources are listed by clpstat --hb.` + "\n"},
+		{"--grp nosuch", 1, "", `Invalid group name "nosuch": the cluster's groups are listed by clpstat --grp.` + "\n"},
+		{"--rsc nosuch -h node1", 1, "", `Invalid group resource name "nosuch": the cluster's group resources are listed by clpstat --rsc.` + "\n"},
+		{"--mon nosuch", 1, "", `Invalid monitor resource name "nosuch": the cluster's monitor resources are listed by clpstat -m.` + "\n"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"clpstat"}, strings.Fields(tc.args)...), &stdout, &stderr, env)
+		if code != tc.code || stdout.String() != tc.stdout || stderr.String() != tc.stderr {
+			t.Errorf("clpstat %s: exit %d\nstdout:\n%s\nstderr: %q\nwant exit %d\nstdout:\n%s\nstderr: %q",
+				tc.args, code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderr)
+		}
+	}
+
+	// The displays without a name show every item; -i shows them all, in order.
+	for args, want := range map[string][]string{
+		"--sv":                {"  [Server0 : node1]\n", "  [Server1 : node2]\n"},
+		"--hb -h node1":       {"  [HB0 : leasehb1]\n", "  [HB1 : witnesshb1]\n"},
+		"--grp":               {"  [Group0 : failover1]\n    Type                                                     : failover\n"},
+		"--rsc":               {"  [Resource0 : fip1]\n"},
+		"-i":                  {"  [Cluster : cluster1]\n    Comment                                                  : \n  [Server0", "  [HB1 : witnesshb1]\n", "  [Resource0 : fip1]\n"},
+		"-i --detail":         {"  [Cluster : cluster1]\n    Comment                                                  : \n    Heartbeat Timeout"},
+		"--cl":                {"  [Cluster : cluster1]\n    Comment                                                  : \n =="},
+		"--local":             {"    failover1 .......: Online           \n"},
+		"-h node1 --grp":      {"  [Group0 : failover1]\n"},
+		"--rsc=fip1 -h node1": {"    IP Address                                               : 10.0.0.100\n"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"clpstat"}, strings.Fields(args)...), &stdout, &stderr, env)
+		for _, w := range want {
+			if code != 0 || !strings.Contains(stdout.String(), w) {
+				t.Errorf("clpstat %s: exit %d, no %q in stdout:\n%s\nstderr %q", args, code, w, stdout.String(), stderr.String())
+			}
+		}
 	}
 }

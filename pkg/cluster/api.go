@@ -142,3 +142,7 @@ func (e *Engine) StopResource(ctx context.Context, name string, force bool) erro
 	_, err := e.do(ctx, &request{kind: reqRscStop, resource: name, force: force})
 	return err
 }
+
+// SetWitness tells the engine whether this server reaches the store's witness member (shown as
+// each server's witness heartbeat).
+func (e *Engine) SetWitness(ok bool) { e.post(evWitness{ok: ok}) }

@@ -111,6 +111,11 @@ type evMonitor struct {
 	timeout bool
 }
 
+// evWitness: whether this server reaches the store's witness member.
+type evWitness struct{ ok bool }
+
+func (evWitness) isEvent() {}
+
 // evScriptDone: a monitor's recovery script ended.
 type evScriptDone struct {
 	job    jobID

@@ -78,6 +78,9 @@ type machine struct {
 	settled bool
 	// autoStarted: the auto-start decisions of this service start have been made.
 	autoStarted bool
+	// upSince is when this service start joined the cluster; auto-start waits from there for
+	// the other servers (timing.startup_wait).
+	upSince time.Duration
 
 	// startWaiters wait for the service to be Up (clpcl -s); stopWaiters for it to be Down.
 	startWaiters, stopWaiters []*request
@@ -94,6 +97,8 @@ type machine struct {
 	jobs    map[jobID]jobRef
 
 	mons []*mon
+	// witnessOK: this server reaches the store's witness member (witnessKnown: it was probed).
+	witnessOK, witnessKnown bool
 	// scripts maps a running recovery script to its monitor.
 	scripts map[jobID]int
 	// osAction is the shutdown or reboot command a final action runs once the service is down.
@@ -180,6 +185,8 @@ func (m *machine) step(now time.Duration, ev event) []action {
 		m.monitorResult(now, e, emit)
 	case evScriptDone:
 		m.scriptDone(now, e, emit)
+	case evWitness:
+		m.witnessOK, m.witnessKnown = e.ok, true
 	case evGuardFenced:
 		// Whatever this daemon believes runs here was killed: fence, so the state says so and the
 		// groups are handed over with a fresh lease.
@@ -235,6 +242,9 @@ func (m *machine) wake() time.Duration {
 	}
 	if w := m.monitorWake(); w > 0 {
 		t = append(t, w)
+	}
+	if m.svc == svcUp && !m.autoStarted && m.upSince > 0 {
+		t = append(t, m.upSince+m.p.cfg.Timing.StartupWait)
 	}
 	if len(t) == 0 {
 		return 0
@@ -313,6 +323,9 @@ func (m *machine) joined(now time.Duration, e evJoined, emit func(...action)) {
 	emit(actLease{id: m.lease.id})
 	m.lease.nextRenew = now + m.p.interval
 	rejoin := m.svc == svcRejoining
+	if !rejoin {
+		m.upSince = now
+	}
 	m.svc = svcUp
 	if e.reattached {
 		m.resumeAll(now, emit)

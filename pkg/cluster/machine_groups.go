@@ -371,7 +371,7 @@ func (m *machine) move(g *grp, r *request, emit func(...action)) {
 	online := m.online()
 	target := r.dest
 	if target == "" {
-		if target = moveTarget(g.cfg.Servers, m.p.local, online); target == "" {
+		if target = m.placeTarget(g, m.p.local, online); target == "" {
 			emit(actReply{r: r, err: &status.OpError{Code: status.CodeNoDestination, Msg: "No server to move group " + g.cfg.Name + " to: no other server of its failover policy is Online."}})
 			return
 		}
@@ -510,6 +510,7 @@ func (m *machine) reconcile(now time.Duration, emit func(...action)) {
 		// The read predates this server's (re)join; decisions need one that shows this lease.
 		return
 	}
+	waiting := false
 	for _, g := range m.groups {
 		if g.busy() || g.retryAt > now {
 			continue
@@ -518,6 +519,10 @@ func (m *machine) reconcile(now time.Duration, emit func(...action)) {
 			r := g.pendingFailure
 			g.pendingFailure = nil
 			m.recoverOp(g, r)
+			continue
+		}
+		if g.cfg.Failback && g.moveWait == nil && g.token != 0 {
+			m.failback(g, online, emit)
 			continue
 		}
 		if g.moveWait != nil || g.token != 0 || g.active() {
@@ -533,20 +538,86 @@ func (m *machine) reconcile(now time.Duration, emit func(...action)) {
 				m.startOp(g, "START", mk.Server, nil)
 			}
 		case marked:
-			target := moveTarget(g.cfg.Servers, mk.Server, online)
-			if target == "" && online[mk.Server] {
+			target := m.placeTarget(g, mk.Server, online)
+			if target == "" && online[mk.Server] && !m.excluded(g, mk.Server) {
 				target = mk.Server
 			}
 			if target == m.p.local {
 				m.startOp(g, "FAILOVER", mk.Server, nil)
 			}
 		case !m.autoStarted && g.cfg.AutoStart:
-			if moveTarget(g.cfg.Servers, "", online) == m.p.local {
+			if !m.policyUp(g, online) && now < m.upSince+m.p.cfg.Timing.StartupWait {
+				// Its first server may be a moment from joining: starting it here now would
+				// start it on the wrong server (CLP_SERVER=OTHER) for no reason.
+				waiting = true
+				continue
+			}
+			if m.placeTarget(g, "", online) == m.p.local {
 				m.startOp(g, "START", "", nil)
 			}
 		}
 	}
-	m.autoStarted = true
+	if !waiting {
+		m.autoStarted = true
+	}
+}
+
+// policyUp says whether every server of the group's policy is Online.
+func (m *machine) policyUp(g *grp, online map[string]bool) bool {
+	for _, s := range g.cfg.Servers {
+		if !online[s] {
+			return false
+		}
+	}
+	return true
+}
+
+// placeTarget picks where a group starts: the first server of its policy, other than from, that
+// is Online and runs no other group of the group's exclusion set. "" means nowhere.
+func (m *machine) placeTarget(g *grp, from string, online map[string]bool) string {
+	for _, s := range g.cfg.Servers {
+		if s != from && online[s] && !m.excluded(g, s) {
+			return s
+		}
+	}
+	return ""
+}
+
+// excluded says whether server runs another group of g's exclusion set: this server as it runs
+// its groups, another as the store shows their owners.
+func (m *machine) excluded(g *grp, server string) bool {
+	if g.cfg.Exclusion == "" {
+		return false
+	}
+	for _, o := range m.groups {
+		if o == g || o.cfg.Exclusion != g.cfg.Exclusion {
+			continue
+		}
+		if server == m.p.local && (o.shown() || o.token != 0 || o.op != nil && o.op.kind == opStart) {
+			return true
+		}
+		if ow, ok := m.view.snap.Owners[o.cfg.Name]; ok && ow.Server == server {
+			return true
+		}
+	}
+	return false
+}
+
+// failback moves a group that runs here back to a server earlier in its policy once one is
+// Online (CLUSTERPRO's automatic failback).
+func (m *machine) failback(g *grp, online map[string]bool, emit func(...action)) {
+	if groupState("", m.states(g)) != status.Online {
+		return
+	}
+	target := m.placeTarget(g, "", online)
+	if target == "" || target == m.p.local {
+		return
+	}
+	if slices.Index(g.cfg.Servers, target) > slices.Index(g.cfg.Servers, m.p.local) && slices.Contains(g.cfg.Servers, m.p.local) {
+		return
+	}
+	emit(actAlert{module: "rc", id: 50, level: LevelInfo, text: fmt.Sprintf("Moving group %s has started: failback to server %s.", g.cfg.Name, target)})
+	m.stopOp(g, FactorGroupMove, true, &store.Marker{Server: m.p.local, State: store.MarkerMoving, Target: target}, target, nil, nil, emit)
 }
 
 // checkMoves answers moves waiting for their destination; it only reads the store, so it goes on

@@ -254,7 +254,7 @@ func (m *machine) nextStep(mo *mon) string {
 
 // failoverTarget is the server a group of this server would fail over to now ("" for none).
 func (m *machine) failoverTarget(g *grp) string {
-	return moveTarget(g.cfg.Servers, m.p.local, m.online())
+	return m.placeTarget(g, m.p.local, m.online())
 }
 
 // ladder takes the next step for a monitor in error, unless one is under way or its target is in

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"encoding/json"
+	"strconv"
+	"strings"
 	"time"
 
 	"clpkit/pkg/config"
@@ -19,7 +21,11 @@ func (m *machine) connected(now time.Duration) bool {
 // answers at once even when the store does not.
 func (m *machine) status(now time.Duration) status.Cluster {
 	cfg := m.p.cfg
-	out := status.Cluster{Name: cfg.Cluster.Name, LocalServer: m.p.local, Suspended: m.suspended}
+	out := status.Cluster{Name: cfg.Cluster.Name, LocalServer: m.p.local, Suspended: m.suspended, Settings: settings(cfg)}
+	if cfg.Witness != nil {
+		out.Witness = cfg.Witness.Name
+	}
+	remoteWitness := m.remoteWitness()
 	conn := m.connected(now)
 	online := m.online()
 	for _, s := range cfg.Servers {
@@ -36,10 +42,28 @@ func (m *machine) status(now time.Duration) status.Cluster {
 		case online[s.Name]:
 			st, hb = status.Online, status.Normal
 		}
-		out.Servers = append(out.Servers, status.Server{
+		sv := status.Server{
 			Name: s.Name, Comment: s.Comment, Address: s.Address, State: st,
 			Heartbeats: []status.Heartbeat{{Name: "leasehb1", State: hb, Comment: "etcd Lease Heartbeat"}},
-		})
+		}
+		if cfg.Witness != nil {
+			w := status.Offline
+			switch {
+			case s.Name == m.p.local && m.svc != svcDown && m.witnessKnown:
+				w = map[bool]status.State{true: status.Normal, false: status.Offline}[m.witnessOK]
+			case s.Name == m.p.local:
+			case hb == status.Normal:
+				if ok, known := remoteWitness[s.Name]; known {
+					w = map[bool]status.State{true: status.Normal, false: status.Offline}[ok]
+				} else {
+					w = status.Unknown
+				}
+			case hb == status.Unknown:
+				w = status.Unknown
+			}
+			sv.Heartbeats = append(sv.Heartbeats, status.Heartbeat{Name: "witnesshb1", State: w, Comment: "Witness Heartbeat"})
+		}
+		out.Servers = append(out.Servers, sv)
 	}
 	remote := m.remoteGroups()
 	for _, g := range m.groups {
@@ -93,6 +117,8 @@ func (m *machine) status(now time.Duration) status.Cluster {
 type published struct {
 	Groups   []status.Group     `json:"groups"`
 	Monitors []publishedMonitor `json:"monitors,omitempty"`
+	// Witness says whether the server reaches the store's witness (nil: not known).
+	Witness *bool `json:"witness,omitempty"`
 }
 
 type publishedMonitor struct {
@@ -102,6 +128,10 @@ type publishedMonitor struct {
 
 func (m *machine) localPublished() published {
 	p := published{Groups: m.localGroups()}
+	if m.witnessKnown {
+		ok := m.witnessOK
+		p.Witness = &ok
+	}
 	for _, mo := range m.mons {
 		p.Monitors = append(p.Monitors, publishedMonitor{Name: mo.cfg.Name, MonitorOnServer: m.monitorHere(mo)})
 	}
@@ -220,4 +250,36 @@ func resourceParams(r *config.Resource) []status.Param {
 			{Name: "File System", Value: r.FSType}}
 	}
 	return []status.Param{{Name: "Start Script", Value: r.Start}, {Name: "Stop Script", Value: r.Stop}}
+}
+
+// remoteWitness is whether each other server says it reaches the witness.
+func (m *machine) remoteWitness() map[string]bool {
+	out := map[string]bool{}
+	for server, b := range m.view.snap.Statuses {
+		if p, ok := decodePublished(b); ok && server != m.p.local && p.Witness != nil {
+			out[server] = *p.Witness
+		}
+	}
+	return out
+}
+
+// settings are the cluster's timings and store as clpstat --cl --detail shows them.
+func settings(cfg *config.Config) []status.Param {
+	t := cfg.Timing
+	ps := []status.Param{
+		{Name: "Heartbeat Interval", Value: t.HeartbeatInterval.String()},
+		{Name: "Heartbeat Timeout", Value: t.HeartbeatTimeout.String()},
+		{Name: "Fence Fraction", Value: strconv.FormatFloat(t.FenceFraction, 'g', -1, 64)},
+		{Name: "Startup Wait", Value: t.StartupWait.String()},
+		{Name: "Store", Value: cfg.Store.Mode},
+	}
+	if cfg.Store.Mode == "external" {
+		ps = append(ps, status.Param{Name: "Store Endpoints", Value: strings.Join(cfg.Store.Endpoints, " ")})
+	} else {
+		ps = append(ps, status.Param{Name: "Store Election Timeout", Value: cfg.Store.ElectionTimeout.String()})
+	}
+	if cfg.Witness != nil {
+		ps = append(ps, status.Param{Name: "Witness", Value: cfg.Witness.Name + " " + cfg.Witness.Address})
+	}
+	return ps
 }

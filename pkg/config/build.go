@@ -31,6 +31,7 @@ const (
 	minFenceFraction         = 0.2
 	maxFenceFraction         = 0.8
 	defaultAPITimeout        = 30 * time.Minute
+	defaultStartupWait       = 5 * time.Minute
 	// etcd counts leases in whole seconds.
 	minHeartbeatTimeout = time.Second
 	// defaultElectionShort is the embedded member's election timeout when the lease is shorter
@@ -71,7 +72,7 @@ func topKeys() []string {
 }
 func clusterKeys() []string { return []string{"name", "comment"} }
 func timingKeys() []string {
-	return []string{"heartbeat_interval", "heartbeat_timeout", "fence_fraction", "api_timeout"}
+	return []string{"heartbeat_interval", "heartbeat_timeout", "fence_fraction", "api_timeout", "startup_wait"}
 }
 func storeKeys() []string { return []string{"mode", "endpoints", "election_timeout"} }
 func tlsKeys() []string   { return []string{"dir"} }
@@ -82,7 +83,9 @@ func pathsKeys() []string { return []string{"data_dir", "log_dir", "run_dir", "c
 func serverKeys() []string {
 	return []string{"name", "address", "comment", "etcd_client_url", "etcd_peer_url", "api_url"}
 }
-func groupKeys() []string { return []string{"name", "comment", "servers", "auto_start", "resource"} }
+func groupKeys() []string {
+	return []string{"name", "comment", "servers", "auto_start", "failback", "exclusion", "resource"}
+}
 func resourceKeys() []string {
 	return []string{"name", "type", "depends", "start", "stop", "start_mode", "stop_mode",
 		"start_timeout", "stop_timeout", "log", "activation_retry", "activation_failover_threshold", "activation_final_action",
@@ -193,6 +196,7 @@ func (p *parser) timing(top *table) Timing {
 		HeartbeatTimeout:  defaultHeartbeatTimeout,
 		FenceFraction:     defaultFenceFraction,
 		APITimeout:        defaultAPITimeout,
+		StartupWait:       defaultStartupWait,
 	}
 	m, ok := top.sub("timing")
 	if !ok {
@@ -211,6 +215,13 @@ func (p *parser) timing(top *table) Timing {
 	read("heartbeat_interval", &tm.HeartbeatInterval)
 	read("heartbeat_timeout", &tm.HeartbeatTimeout)
 	read("api_timeout", &tm.APITimeout)
+	if t.has("startup_wait") {
+		if n, ok := t.m["startup_wait"].(int64); ok && n == 0 {
+			tm.StartupWait = 0
+		} else {
+			read("startup_wait", &tm.StartupWait)
+		}
+	}
 	if f, ok := t.fraction("fence_fraction", minFenceFraction, maxFenceFraction); ok {
 		tm.FenceFraction = f
 	} else if t.has("fence_fraction") {
@@ -581,6 +592,16 @@ func (p *parser) groups(top *table, c *Config) ([]Group, []resourceRef) {
 		g.Servers = p.groupServers(t, c.Servers)
 		if b, ok := t.boolean("auto_start"); ok {
 			g.AutoStart = b
+		}
+		if b, ok := t.boolean("failback"); ok {
+			g.Failback = b
+		}
+		if s, ok := t.str("exclusion"); ok {
+			if msg := nameProblem(s); msg != "" {
+				t.errorf("exclusion", "group.exclusion %s", msg)
+			} else {
+				g.Exclusion = s
+			}
 		}
 		res, _ := t.subArray("resource")
 		for j, rm := range res {

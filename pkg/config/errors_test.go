@@ -50,10 +50,10 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top", "colour = 1\n" + head, `1: unknown key "colour" at the top level: accepted keys are cluster, timing, store, tls, fencing, paths, os, server, witness, group, monitor`},
 		{"unknown cluster", "[cluster]\nname = \"c\"\nnmae = \"x\"\n[[server]]\nname = \"s1\"\naddress = \"10.0.0.1\"\n", `3: unknown key "nmae" in [cluster]: accepted keys are name, comment`},
 		{"unknown server", head + "port = 1\n", `6: unknown key "port" in [[server]]: accepted keys are name, address, comment, etcd_client_url, etcd_peer_url, api_url`},
-		{"unknown timing", head + "[timing]\nheartbeat = \"1s\"\n", `7: unknown key "heartbeat" in [timing]: accepted keys are heartbeat_interval, heartbeat_timeout, fence_fraction, api_timeout`},
+		{"unknown timing", head + "[timing]\nheartbeat = \"1s\"\n", `7: unknown key "heartbeat" in [timing]: accepted keys are heartbeat_interval, heartbeat_timeout, fence_fraction, api_timeout, startup_wait`},
 		{"unknown store", head + "[store]\nendpoint = []\n", `7: unknown key "endpoint" in [store]: accepted keys are mode, endpoints, election_timeout`},
 		{"unknown paths", head + "[paths]\nlib_dir = \"x\"\n", `7: unknown key "lib_dir" in [paths]: accepted keys are data_dir, log_dir, run_dir, cgroup`},
-		{"unknown group", head + "[[group]]\nname = \"g\"\nfailback = true\n", `8: unknown key "failback" in [[group]]: accepted keys are name, comment, servers, auto_start, resource`},
+		{"unknown group", head + "[[group]]\nname = \"g\"\nfailover_policy = 1\n", `8: unknown key "failover_policy" in [[group]]: accepted keys are name, comment, servers, auto_start, failback, exclusion, resource`},
 		{"unknown resource", head + "[[group]]\nname = \"g\"\n" + res("r") + "retry = 1\n", `13: unknown key "retry" in [[group.resource]]: accepted keys are name, type, depends, start, stop, start_mode, stop_mode, start_timeout, stop_timeout, log, activation_retry, activation_failover_threshold, activation_final_action, deactivation_retry, deactivation_final_action, address, interface, device, mount_point, fstype, mount_options, fsck, unmount_retry, kill_users, lazy_unmount`},
 		{"unknown subtable", head + "[server.extra]\nx = 1\n", `6: unknown key "extra" in [[server]]: accepted keys are name, address, comment, etcd_client_url, etcd_peer_url, api_url`},
 

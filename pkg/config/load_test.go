@@ -36,6 +36,7 @@ func TestLoadTestdata(t *testing.T) {
 					HeartbeatTimeout:  3 * time.Second,
 					FenceFraction:     0.6,
 					APITimeout:        10 * time.Minute,
+					StartupWait:       5 * time.Minute,
 				},
 				Store:   Store{Mode: "external", Endpoints: []string{"https://10.0.0.1:2379", "https://10.0.0.2:2379"}, ElectionTimeout: time.Second},
 				TLS:     TLS{Dir: filepath.Join(dir, "pki"), DirSet: true},
@@ -101,7 +102,7 @@ func TestLoadTestdata(t *testing.T) {
 			want: &Config{
 				File:    filepath.Join(dir, "minimal.toml"),
 				Cluster: Cluster{Name: "cluster1"},
-				Timing:  Timing{HeartbeatInterval: 100 * time.Millisecond, HeartbeatTimeout: time.Second, FenceFraction: 0.5, APITimeout: 30 * time.Minute},
+				Timing:  Timing{HeartbeatInterval: 100 * time.Millisecond, HeartbeatTimeout: time.Second, FenceFraction: 0.5, APITimeout: 30 * time.Minute, StartupWait: 5 * time.Minute},
 				Store:   Store{Mode: "embedded", ElectionTimeout: 500 * time.Millisecond},
 				Paths:   Paths{DataDir: "/var/lib/clpkit", LogDir: "/var/log/clpkit", RunDir: "/run/clpkit"},
 				TLS:     TLS{Dir: "/var/lib/clpkit/pki"},

@@ -52,6 +52,11 @@ type Timing struct {
 	FenceFraction float64
 	// APITimeout is how long clpgrp/clpcl wait for an operation unless --apito says otherwise.
 	APITimeout time.Duration
+	// StartupWait is how long a server whose cluster service starts waits for the other
+	// servers of a group's policy before it auto-starts the group without them, so that a
+	// group whose primary boots a moment later does not start on the secondary. Default 5m
+	// (CLUSTERPRO's server synchronization wait).
+	StartupWait time.Duration
 }
 
 // Store says where coordination state lives.
@@ -128,6 +133,12 @@ type Group struct {
 	Servers []string
 	// AutoStart starts the group when the cluster starts. Default true.
 	AutoStart bool
+	// Failback moves the group back to a server earlier in Servers as soon as one is Online
+	// (CLUSTERPRO's automatic failback). Default false.
+	Failback bool
+	// Exclusion names a set of groups of which no two run on one server ("" for none): the
+	// mutual standby of two groups that must not share a server.
+	Exclusion string
 	Resources []Resource
 	// Line is where the group's [[group]] table starts in the file, for later error messages.
 	Line int

@@ -200,6 +200,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	ran := make(chan error, 1)
 	go func() { ran <- eng.Run(life) }()
+	if cfg.Witness != nil {
+		if tc, err := pki.ClientConfig(pki.ServerFiles(cfg.TLS.Dir, local)); err == nil {
+			go probeWitness(life, eng, cfg.Witness.EtcdClientURL, tc)
+		}
+	}
 	notify("STATUS=joining cluster " + cfg.Cluster.Name)
 	go func() {
 		// The store may not answer yet (a server that boots while the network is down): the
@@ -211,11 +216,12 @@ func Run(ctx context.Context, o Options) error {
 
 	svc := &service{eng: eng, cfg: cfg, local: local}
 	if len(cfg.Servers) > 1 {
-		tc, err := pki.ClientConfig(pki.ServerFiles(cfg.TLS.Dir, local))
-		if err != nil {
-			return fmt.Errorf("the certificate for the other servers' API: %w", err)
+		if tc, err := pki.ClientConfig(pki.ServerFiles(cfg.TLS.Dir, local)); err == nil {
+			svc.peerTLS = tc
+		} else {
+			// An external store without TLS needs no certificates; only -h and clpcl -a do.
+			o.Log.Warn("no cluster certificates: commands cannot reach the other servers (-h, clpcl -a) until clpd --make-certs has made them", "err", err)
 		}
-		svc.peerTLS = tc
 	}
 	hs := &http.Server{Handler: api.Handler(svc, svc.relay), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -223,7 +229,7 @@ func Run(ctx context.Context, o Options) error {
 			o.Log.Error("API server", "err", err)
 		}
 	}()
-	if len(cfg.Servers) > 1 {
+	if svc.peerTLS != nil {
 		// The other servers' requests (-h, clpcl -a) come over TCP with the cluster's
 		// certificates; they are this server's to answer, never relayed further.
 		ps, err := servePeers(cfg, local, svc, o.Log)
@@ -468,7 +474,39 @@ func (s *service) relay(host string) (api.Service, error) {
 	if !ok {
 		return nil, status.ErrInvalidServer(host)
 	}
+	if s.peerTLS == nil {
+		return nil, errNoPeerTLS(host, s.cfg)
+	}
 	return api.NewRemote(srv.APIURL, s.peerTLS), nil
+}
+
+func errNoPeerTLS(host string, cfg *config.Config) *status.OpError {
+	return &status.OpError{Code: status.CodeInvalidServer, Msg: "Could not connect to server " + host + ": this server has no cluster certificates in " + cfg.TLS.Dir + "; create them with clpd --make-certs and copy them to every server."}
+}
+
+// probeWitness tells the engine, every second, whether the witness's store member answers this
+// server (clpstat shows it as the witness heartbeat).
+func probeWitness(ctx context.Context, eng *cluster.Engine, url string, tc *tls.Config) {
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}, Timeout: 500 * time.Millisecond}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	last, known := false, false
+	for {
+		ok := false
+		if resp, err := hc.Get(strings.TrimSuffix(url, "/") + "/health"); err == nil {
+			resp.Body.Close()
+			ok = true
+		}
+		if !known || ok != last {
+			eng.SetWitness(ok)
+			last, known = ok, true
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // servePeers serves the API to the other servers on this server's api_url, to holders of a
@@ -669,7 +707,11 @@ func (s *service) Cluster(ctx context.Context, r api.ClusterRequest) ([]api.Serv
 				continue
 			}
 			sr := api.ServerResult{Server: sv.Name}
-			rs, err := api.NewRemote(sv.APIURL, s.peerTLS).Cluster(ctx, api.ClusterRequest{Op: r.Op, All: true, Part: true})
+			var rs []api.ServerResult
+			err := error(errNoPeerTLS(sv.Name, s.cfg))
+			if s.peerTLS != nil {
+				rs, err = api.NewRemote(sv.APIURL, s.peerTLS).Cluster(ctx, api.ClusterRequest{Op: r.Op, All: true, Part: true})
+			}
 			switch {
 			case err != nil:
 				var oe *status.OpError

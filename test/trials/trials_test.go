@@ -182,7 +182,7 @@ func TestTrialCutDuringStart(t *testing.T) {
 		Name: "cable cut during a 20 s start.sh",
 		Before: func(c *Cluster, a *Server, rng *rand.Rand) {
 			if out, se, code := a.Run("clpgrp", "-t", Group); code != 0 {
-				t.Fatalf("clpgrp -t: %s%s", out, se)
+				t.Fatalf("clpgrp -t on %s: %s%s\n%s", a.Name, out, se, c.dump())
 			}
 			c.SetFlag("slowstart", 20)
 			began := time.Now()
