@@ -88,6 +88,10 @@ const (
 	ClusterRestart = "restart"
 	ClusterSuspend = "suspend"
 	ClusterResume  = "resume"
+	// ClusterDown and ClusterDownReboot stop the cluster service and clpd, then shut the
+	// machine down or reboot it with the configured commands (clpdown).
+	ClusterDown       = "down"
+	ClusterDownReboot = "down-reboot"
 )
 
 // ClusterRequest is one clpcl operation.

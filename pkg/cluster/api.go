@@ -146,3 +146,14 @@ func (e *Engine) StopResource(ctx context.Context, name string, force bool) erro
 // SetWitness tells the engine whether this server reaches the store's witness member (shown as
 // each server's witness heartbeat).
 func (e *Engine) SetWitness(ok bool) { e.post(evWitness{ok: ok}) }
+
+// Down stops the cluster service and the daemon, then runs the configured shutdown (or, with
+// reboot, reboot) command (clpdown).
+func (e *Engine) Down(ctx context.Context, reboot bool) error {
+	os := "shutdown"
+	if reboot {
+		os = "reboot"
+	}
+	_, err := e.do(ctx, &request{kind: reqServiceStop, factor: FactorServerShutdown, os: os})
+	return err
+}

@@ -356,6 +356,8 @@ type request struct {
 	from string
 	// exiting: the service stops because the daemon does (SIGTERM).
 	exiting bool
+	// os is the machine command to run once the service is down ("shutdown", "reboot"; clpdown).
+	os string
 	// monitors are the names a monitor request is about; resource the one of a clprsc request.
 	monitors []string
 	resource string

@@ -414,6 +414,12 @@ func (m *machine) serviceStop(r *request, emit func(...action)) {
 	if r.exiting {
 		m.exiting = true
 	}
+	switch r.os {
+	case "shutdown":
+		m.exiting, m.osAction = true, m.p.cfg.OS.Shutdown
+	case "reboot":
+		m.exiting, m.osAction = true, m.p.cfg.OS.Reboot
+	}
 	if m.suspended && !m.exiting && m.svc == svcUp {
 		emit(actReply{r: r, err: errSuspended()})
 		return

@@ -683,6 +683,8 @@ func (s *service) Cluster(ctx context.Context, r api.ClusterRequest) ([]api.Serv
 		if err = s.eng.StopService(ctx, factor, false); err == nil {
 			err = s.eng.StartService(ctx)
 		}
+	case api.ClusterDown, api.ClusterDownReboot:
+		err = s.eng.Down(ctx, r.Op == api.ClusterDownReboot)
 	case api.ClusterSuspend:
 		err = s.eng.Suspend(ctx, true, s.local)
 	case api.ClusterResume:
