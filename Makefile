@@ -2,6 +2,11 @@
 #
 #   make demo       build, start a one-server cluster from examples/cluster.toml, print clpstat
 #   make demo-stop  stop the demo clpd
+#   make lab        two servers, a witness and a client in network namespaces (state in .lab), with a
+#                   floating IP and a shared loop disk; prints what to try
+#   make lab-cut    pull the cable of the lab server that runs failover1 (the other takes it over)
+#   make lab-mend   plug the lab's cables back in
+#   make lab-stop   stop the lab and remove it (namespaces, loop device, mounts, .lab)
 #   make test       vet, gofmt check, staticcheck (when installed), every test
 #   make bench      benchmarks against real clusters; ends with a results table
 #   make trials     100 randomized fault trials per fault in network namespaces (about an hour)
@@ -35,7 +40,7 @@ demo_running = { pid=$$(cat $(DEMO_PID) 2>/dev/null) && [ -n "$$pid" ] && \
 	[ "$$(cat /proc/$$pid/comm 2>/dev/null)" = clpd ] && \
 	[ "$$(sed 's/.*) //' /proc/$$pid/stat 2>/dev/null | cut -c1)" != Z ]; }
 
-.PHONY: all build test bench trials soak install install-sbin-links demo demo-stop clean
+.PHONY: all build test bench trials soak install install-sbin-links demo demo-stop clean lab lab-cut lab-mend lab-stop
 
 all: build
 
@@ -139,3 +144,21 @@ clean:
 	@if $(demo_running); then \
 		echo "clean: the demo clpd is running, $(DEMO_DIR) kept ('make demo-stop' first)"; \
 	else rm -rf $(DEMO_DIR); fi
+
+# The lab (test/netlab/cmd/clplab): bin/clplab up/cut/mend/down .lab. It needs root, ip, nsenter,
+# losetup and mkfs.ext4, and says which is missing.
+lab: build
+	@$(GO) build -trimpath -o bin/clplab ./test/netlab/cmd/clplab
+	@bin/clplab up .lab
+
+lab-cut:
+	@$(GO) build -trimpath -o bin/clplab ./test/netlab/cmd/clplab
+	@bin/clplab cut .lab
+
+lab-mend:
+	@$(GO) build -trimpath -o bin/clplab ./test/netlab/cmd/clplab
+	@bin/clplab mend .lab
+
+lab-stop:
+	@$(GO) build -trimpath -o bin/clplab ./test/netlab/cmd/clplab
+	@bin/clplab down .lab

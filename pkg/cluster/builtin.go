@@ -30,9 +30,13 @@ const (
 // started.
 func (e *Engine) runBuiltin(a actSpawn, gt *gate) {
 	r := &e.d.Config.Groups[a.group].Resources[a.res]
-	fenced := func() bool { return gt.epoch != a.epoch || (a.token != 0 && e.d.Clock.Now() >= a.notAfter) }
+	// At its beginning a start must also be ahead of the fencing deadline, as a script's spawn
+	// is; later (after the ARP probe, after a mount) only a fence that has begun voids it: the
+	// kill takes the gate and removes the addresses after it, so whatever was added before is
+	// undone, and nothing is added after.
+	fenced := func() bool { return gt.epoch != a.epoch }
 	gt.mu.Lock()
-	if fenced() {
+	if fenced() || (a.token != 0 && e.d.Clock.Now() >= a.notAfter) {
 		gt.mu.Unlock()
 		e.post(evSpawned{job: a.job, fenced: true, err: errors.New("the group is being fenced")})
 		return

@@ -427,6 +427,11 @@ func (m *machine) serviceStop(r *request, emit func(...action)) {
 	switch m.svc {
 	case svcDown:
 		emit(actReply{r: r})
+		if m.osAction != nil {
+			// clpdown after clpcl -t: nothing runs here any more; the machine goes down.
+			emit(actOS{argv: m.osAction})
+			m.osAction = nil
+		}
 		if m.exiting {
 			emit(actShutdown{})
 		}

@@ -469,10 +469,13 @@ fstype = "ext4"
 	}
 	check := func(owner string) {
 		t.Helper()
-		clustertest.WaitFor(t, 10*time.Second, "the address and the disk on "+owner+" only", func() bool {
-			a, m := holders()
-			return len(a) == 1 && a[0] == owner && len(m) == 1 && m[0] == owner
-		})
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if a, m := holders(); len(a) == 1 && a[0] == owner && len(m) == 1 && m[0] == owner {
+				return
+			}
+		}
+		a, m := holders()
+		t.Fatalf("the address (on %v) and the disk (mounted by %v) are not on %s only after 10 s\n%s", a, m, owner, c.dump())
 	}
 	active := c.WaitSteady(60 * time.Second)
 	check(active.Name)

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"clpkit/internal/command"
+	"clpkit/pkg/api"
+	"clpkit/pkg/status"
+)
+
+// help is what --help prints; man/clpdown.8 documents the same synopsis and options.
+const help = `Usage:
+  clpdown [-r] [-h hostname]
+
+Stop the cluster service on the server, then shut the machine down (or reboot it) with
+the [os] commands of the configuration. Prints "Command succeeded." on success; a failure
+prints one line on stderr, and the exit status says why (see clpdown(8)).
+
+Options:
+  -r           reboot the machine instead of shutting it down
+  -h hostname  send the request to hostname (default: this server)
+  --help       show this help
+`
+
+// Exit statuses. 0 is success and 1 "Log in as root." (command.RequireRoot).
+const (
+	exitOption    = 2
+	exitNotActive = 3 // clpd does not answer, or its cluster service is not started
+	exitFailed    = 4
+)
+
+func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
+	app := &cli.App{
+		Name:  "clpdown",
+		Usage: "stop the cluster service, then shut the machine down or reboot it",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "r", Usage: "reboot instead of shutting down"},
+			&cli.StringFlag{Name: "h", Usage: "send the request to `hostname` (default: this server)"},
+		},
+		Action: func(c *cli.Context) error { return action(c, stdout, env) },
+	}
+	command.Setup(app, stdout, stderr, exitOption, help)
+	return app
+}
+
+// run parses args as they come: clpdown takes no argument, so there is nothing to reorder, and
+// "clpdown server2 -h" is refused rather than read as "-h server2".
+func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
+	return command.Run(newApp(stdout, stderr, env), args)
+}
+
+func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
+	if c.NArg() > 0 {
+		return command.Fail(exitOption, "Invalid option. clpdown takes no argument %q (see clpdown --help).", c.Args().First())
+	}
+	host := c.String("h")
+	if c.IsSet("h") && (host == "" || strings.HasPrefix(host, "-")) {
+		return command.Fail(exitOption, "Invalid option. -h needs a host name, not %q.", host)
+	}
+	if err := command.RequireRoot(); err != nil {
+		return err
+	}
+	op := api.ClusterDown
+	if c.Bool("r") {
+		op = api.ClusterDownReboot
+	}
+	// No deadline of its own: clpd bounds the stop by its api_timeout.
+	ctx, cancel := command.APIContext(0)
+	defer cancel()
+	res, err := api.NewClient(command.Socket(env)).Cluster(ctx, api.ClusterRequest{Op: op, Host: host})
+	if err != nil {
+		return command.Fail(exitCode(api.Code(err)), "%v", err)
+	}
+	for _, r := range res {
+		if r.Error != nil {
+			return command.Fail(exitCode(r.Error.Code), "%s", r.Error.Msg)
+		}
+	}
+	fmt.Fprintln(stdout, "Command succeeded.")
+	return nil
+}
+
+// exitCode maps the code of a failed request to clpdown's exit status.
+func exitCode(code status.Code) int {
+	switch code {
+	case status.CodeNotStarted, api.CodeNoDaemon:
+		return exitNotActive
+	default:
+		return exitFailed
+	}
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+
+	"clpkit/internal/cmdtest"
+	"clpkit/internal/command"
+	"clpkit/pkg/api"
+	"clpkit/pkg/status"
+)
+
+func TestMain(m *testing.M) {
+	cmdtest.Child("clpdown", run)
+	os.Exit(m.Run())
+}
+
+var errUnused = errors.New("not used by clpdown")
+
+// fakeClpd is the daemon side of the tests: it records the cluster requests it gets and answers
+// each with the result of its server (err in the result) or with a failure of the whole request.
+type fakeClpd struct {
+	mu        sync.Mutex
+	reqs      []api.ClusterRequest
+	resultErr *status.OpError // the server's result carries it
+	err       error           // the request fails with it
+}
+
+func (f *fakeClpd) Status(context.Context) (status.Cluster, error) {
+	return status.Cluster{}, errUnused
+}
+func (f *fakeClpd) StartGroup(context.Context, api.GroupRequest) error { return errUnused }
+func (f *fakeClpd) StopGroup(context.Context, api.GroupRequest) error  { return errUnused }
+func (f *fakeClpd) MoveGroup(context.Context, api.GroupRequest) error  { return errUnused }
+func (f *fakeClpd) Current(context.Context, string) (string, error)    { return "", errUnused }
+func (f *fakeClpd) Monitors(context.Context, api.MonitorRequest) ([]status.Monitor, error) {
+	return nil, errUnused
+}
+func (f *fakeClpd) Resource(context.Context, api.ResourceRequest) (string, error) {
+	return "", errUnused
+}
+
+func (f *fakeClpd) Cluster(_ context.Context, r api.ClusterRequest) ([]api.ServerResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reqs = append(f.reqs, r)
+	if f.err != nil {
+		return nil, f.err
+	}
+	server := r.Host
+	if server == "" {
+		server = "server1"
+	}
+	return []api.ServerResult{{Server: server, Error: f.resultErr}}, nil
+}
+
+// set prepares the answer of the next request and forgets the requests seen so far.
+func (f *fakeClpd) set(resultErr *status.OpError, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reqs, f.resultErr, f.err = nil, resultErr, err
+}
+
+func (f *fakeClpd) requests() []api.ClusterRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reqs
+}
+
+// viaHost is the fake as clpd relays a request for host to it: the request it records keeps the
+// host the command asked for, which is what these tests check.
+type viaHost struct {
+	*fakeClpd
+	host string
+}
+
+func (v viaHost) Cluster(ctx context.Context, r api.ClusterRequest) ([]api.ServerResult, error) {
+	r.Host = v.host
+	return v.fakeClpd.Cluster(ctx, r)
+}
+
+// serve runs api.Handler on a Unix socket in a temporary directory and returns the socket. As
+// clpd does, the relay refuses a host that is no server of the cluster ("nosuch").
+func serve(t *testing.T, f *fakeClpd) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "clpd.sock")
+	l, err := api.Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay := func(h string) (api.Service, error) {
+		if h == "nosuch" {
+			return nil, status.ErrInvalidServer(h)
+		}
+		return viaHost{f, h}, nil
+	}
+	srv := &http.Server{Handler: api.Handler(f, relay)}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { srv.Close() })
+	return sock
+}
+
+func envWith(sock string) func(string) string {
+	return func(k string) string {
+		if k == command.EnvSocket {
+			return sock
+		}
+		return ""
+	}
+}
+
+const succeeded = "Command succeeded.\n"
+
+func TestRun(t *testing.T) {
+	f := &fakeClpd{}
+	sock := serve(t, f)
+	missing := filepath.Join(t.TempDir(), "none.sock")
+	noDaemon := "Could not connect to the server. Check if the cluster service is active. (clpd does not answer on " + missing + ")\n"
+	notStarted := &status.OpError{Code: status.CodeNotStarted, Msg: "The cluster service is not started on server server1. Start it with: clpcl -s"}
+
+	tests := []struct {
+		name      string
+		args      string // split at blanks; '' is an empty argument
+		resultErr *status.OpError
+		err       error
+		socket    string // "" = the fake's
+		code      int
+		stdout    string
+		stderr    string
+		req       *api.ClusterRequest // what clpd must have been asked; nil = nothing
+	}{
+		// Refused command lines: status 2, one line, nothing asked of clpd.
+		{name: "unknown flag", args: "-x", code: 2, stderr: "clpdown: flag provided but not defined: -x (see clpdown --help)\n"},
+		{name: "-h is the host, not help", args: "-h", code: 2, stderr: "clpdown: flag needs an argument: -h (see clpdown --help)\n"},
+		{name: "-h empty", args: "-h ''", code: 2, stderr: "Invalid option. -h needs a host name, not \"\".\n"},
+		{name: "-h swallowing a flag", args: "-h -r", code: 2, stderr: "Invalid option. -h needs a host name, not \"-r\".\n"},
+		{name: "an argument", args: "server2", code: 2, stderr: "Invalid option. clpdown takes no argument \"server2\" (see clpdown --help).\n"},
+		{name: "-r takes no value", args: "-r now", code: 2, stderr: "Invalid option. clpdown takes no argument \"now\" (see clpdown --help).\n"},
+		{name: "host after its flag's place", args: "server2 -h", code: 2, stderr: "Invalid option. clpdown takes no argument \"server2\" (see clpdown --help).\n"},
+		{name: "an argument before -r", args: "server2 -r", code: 2, stderr: "Invalid option. clpdown takes no argument \"server2\" (see clpdown --help).\n"},
+		{name: "-s of clpstdn", args: "-s", code: 2, stderr: "clpdown: flag provided but not defined: -s (see clpdown --help)\n"},
+
+		// Successes.
+		{name: "shut down this server", args: "", stdout: succeeded,
+			req: &api.ClusterRequest{Op: api.ClusterDown}},
+		{name: "reboot this server", args: "-r", stdout: succeeded,
+			req: &api.ClusterRequest{Op: api.ClusterDownReboot}},
+		{name: "shut down another server", args: "-h server2", stdout: succeeded,
+			req: &api.ClusterRequest{Op: api.ClusterDown, Host: "server2"}},
+		{name: "reboot another server, host first", args: "-h server2 -r", stdout: succeeded,
+			req: &api.ClusterRequest{Op: api.ClusterDownReboot, Host: "server2"}},
+		{name: "glued host", args: "-r -h=server2", stdout: succeeded,
+			req: &api.ClusterRequest{Op: api.ClusterDownReboot, Host: "server2"}},
+		{name: "-r given twice", args: "-r -r", stdout: succeeded,
+			req: &api.ClusterRequest{Op: api.ClusterDownReboot}},
+
+		// Failures and their statuses.
+		{name: "no clpd", args: "", socket: missing, code: 3, stderr: noDaemon},
+		{name: "no clpd, reboot", args: "-r -h server2", socket: missing, code: 3, stderr: noDaemon},
+		{name: "cluster service not started", args: "-r", resultErr: notStarted, code: 3,
+			stderr: notStarted.Msg + "\n", req: &api.ClusterRequest{Op: api.ClusterDownReboot}},
+		{name: "request refused as not started", args: "", err: notStarted, code: 3,
+			stderr: notStarted.Msg + "\n", req: &api.ClusterRequest{Op: api.ClusterDown}},
+		{name: "the other server does not answer", args: "-h server2", code: 3,
+			err:    &status.OpError{Code: api.CodeNoDaemon, Msg: "Could not connect to the server. Check if the cluster service is active. (clpd does not answer at https://192.0.2.2:29001)"},
+			stderr: "Could not connect to the server. Check if the cluster service is active. (clpd does not answer at https://192.0.2.2:29001)\n",
+			req:    &api.ClusterRequest{Op: api.ClusterDown, Host: "server2"}},
+		{name: "a group could not be stopped", args: "", resultErr: status.ErrStopFailed("failover1"), code: 4,
+			stderr: status.ErrStopFailed("failover1").Msg + "\n", req: &api.ClusterRequest{Op: api.ClusterDown}},
+		{name: "unknown server", args: "-h nosuch", code: 4, stderr: status.ErrInvalidServer("nosuch").Msg + "\n"},
+		{name: "clpd timed out", args: "-r", err: status.ErrTimeout(), code: 4, stderr: status.ErrTimeout().Msg + "\n",
+			req: &api.ClusterRequest{Op: api.ClusterDownReboot}},
+		{name: "busy", args: "", resultErr: &status.OpError{Code: status.CodeBusy, Msg: "Busy."}, code: 4, stderr: "Busy.\n",
+			req: &api.ClusterRequest{Op: api.ClusterDown}},
+		{name: "internal error", args: "", err: errors.New("store unreachable"), code: 4, stderr: "store unreachable\n",
+			req: &api.ClusterRequest{Op: api.ClusterDown}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.set(tt.resultErr, tt.err)
+			s := sock
+			if tt.socket != "" {
+				s = tt.socket
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"clpdown"}, cmdtest.SplitArgs(tt.args)...), &stdout, &stderr, envWith(s))
+			if code != tt.code || stdout.String() != tt.stdout || stderr.String() != tt.stderr {
+				t.Errorf("clpdown %s:\nstatus %d, want %d\nstdout %q\nwant   %q\nstderr %q\nwant   %q",
+					tt.args, code, tt.code, stdout.String(), tt.stdout, stderr.String(), tt.stderr)
+			}
+			var want []api.ClusterRequest
+			if tt.req != nil && tt.socket == "" {
+				want = []api.ClusterRequest{*tt.req}
+			}
+			if got := f.requests(); !reflect.DeepEqual(got, want) {
+				t.Errorf("clpd was asked %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// TestNotRoot runs clpdown as an unprivileged user. When the tests run as root, a copy of the
+// test binary runs as nobody (see TestMain). The options are checked before the user.
+func TestNotRoot(t *testing.T) {
+	for _, tt := range []struct {
+		args   string
+		code   int
+		stderr string
+	}{
+		{"", 1, "Log in as root.\n"},
+		{"-r -h server2", 1, "Log in as root.\n"},
+		{"-x", 2, "clpdown: flag provided but not defined: -x (see clpdown --help)\n"},
+	} {
+		code, stdout, stderr := cmdtest.AsNobody(t, "clpdown", cmdtest.SplitArgs(tt.args), func(args []string, stdout, stderr io.Writer) int {
+			return run(append([]string{"clpdown"}, args...), stdout, stderr, envWith(filepath.Join(t.TempDir(), "none.sock")))
+		})
+		if code != tt.code || stdout != "" || stderr != tt.stderr {
+			t.Errorf("clpdown %s as nobody: status %d, stdout %q, stderr %q; want %d, \"\", %q",
+				tt.args, code, stdout, stderr, tt.code, tt.stderr)
+		}
+	}
+}

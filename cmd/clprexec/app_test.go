@@ -1,0 +1,338 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"clpkit/internal/cmdtest"
+	"clpkit/internal/command"
+	"clpkit/pkg/api"
+	"clpkit/pkg/status"
+)
+
+func TestMain(m *testing.M) {
+	cmdtest.Child("clprexec", run)
+	os.Exit(m.Run())
+}
+
+var errUnused = errors.New("not used by clprexec")
+
+// cluster is what the fake's status shows: three servers, one of them on IPv6, and two groups.
+var cluster = status.Cluster{
+	Name:        "cluster1",
+	LocalServer: "server1",
+	Servers: []status.Server{
+		{Name: "server1", Address: "192.0.2.1"},
+		{Name: "server2", Address: "192.0.2.2"},
+		{Name: "server3", Address: "2001:db8::3"},
+	},
+	Groups: []status.Group{
+		{Name: "failover1", Current: "server2", Resources: []status.Resource{{Name: "fip1"}, {Name: "exec1"}}},
+		{Name: "failover2", Current: "server1", Resources: []status.Resource{{Name: "exec2"}}},
+	},
+}
+
+// fakeClpd is the daemon side of the tests: it answers the status with cluster (or statusErr),
+// and records the move requests it gets, answering each with moveErr or, with block, waiting
+// until the client gives up.
+type fakeClpd struct {
+	mu        sync.Mutex
+	reqs      []api.GroupRequest
+	statusErr error
+	moveErr   error
+	block     bool
+	release   chan struct{} // closed when the test ends, so that no handler outlives it
+}
+
+func (f *fakeClpd) Status(context.Context) (status.Cluster, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.statusErr != nil {
+		return status.Cluster{}, f.statusErr
+	}
+	return cluster, nil
+}
+func (f *fakeClpd) StartGroup(context.Context, api.GroupRequest) error { return errUnused }
+func (f *fakeClpd) StopGroup(context.Context, api.GroupRequest) error  { return errUnused }
+func (f *fakeClpd) Current(context.Context, string) (string, error)    { return "", errUnused }
+func (f *fakeClpd) Cluster(context.Context, api.ClusterRequest) ([]api.ServerResult, error) {
+	return nil, errUnused
+}
+func (f *fakeClpd) Monitors(context.Context, api.MonitorRequest) ([]status.Monitor, error) {
+	return nil, errUnused
+}
+func (f *fakeClpd) Resource(context.Context, api.ResourceRequest) (string, error) {
+	return "", errUnused
+}
+
+func (f *fakeClpd) MoveGroup(ctx context.Context, r api.GroupRequest) error {
+	f.mu.Lock()
+	f.reqs = append(f.reqs, r)
+	err, block := f.moveErr, f.block
+	f.mu.Unlock()
+	if block {
+		select {
+		case <-ctx.Done():
+		case <-f.release:
+		}
+		return status.ErrTimeout()
+	}
+	return err
+}
+
+// set prepares the answers of the next command and forgets the requests seen so far.
+func (f *fakeClpd) set(statusErr, moveErr error, block bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reqs, f.statusErr, f.moveErr, f.block = nil, statusErr, moveErr, block
+}
+
+func (f *fakeClpd) requests() []api.GroupRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reqs
+}
+
+// viaHost is the fake as clpd relays a request for host to it: the request it records keeps the
+// host the command asked for, which is what these tests check.
+type viaHost struct {
+	*fakeClpd
+	host string
+}
+
+func (v viaHost) MoveGroup(ctx context.Context, r api.GroupRequest) error {
+	r.Host = v.host
+	return v.fakeClpd.MoveGroup(ctx, r)
+}
+
+// serve runs api.Handler on a Unix socket in a temporary directory and returns the socket.
+func serve(t *testing.T, f *fakeClpd) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "clpd.sock")
+	l, err := api.Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: api.Handler(f, func(h string) (api.Service, error) { return viaHost{f, h}, nil })}
+	go func() { _ = srv.Serve(l) }()
+	f.release = make(chan struct{})
+	t.Cleanup(func() {
+		close(f.release)
+		srv.Close()
+	})
+	return sock
+}
+
+func envWith(sock string) func(string) string {
+	return func(k string) string {
+		if k == command.EnvSocket {
+			return sock
+		}
+		return ""
+	}
+}
+
+const succeeded = "Command succeeded.\n"
+
+func TestRun(t *testing.T) {
+	f := &fakeClpd{}
+	sock := serve(t, f)
+	missing := filepath.Join(t.TempDir(), "none.sock")
+	noDaemon := "Could not connect to the server. Check if the cluster service is active. (clpd does not answer on " + missing + ")\n"
+	remoteDown := &status.OpError{Code: api.CodeNoDaemon, Msg: "Could not connect to the server. Check if the cluster service is active. (clpd does not answer at https://192.0.2.2:29001)"}
+	noCerts := &status.OpError{Code: status.CodeInvalidServer, Msg: "Could not connect to server server2: this server has no cluster certificates in /etc/clpkit/tls; create them with clpd --make-certs and copy them to every server."}
+	notRunning := &status.OpError{Code: status.CodeAlreadyStopped, Msg: "The group is not running on server server1: only a running group can be moved."}
+	noDest := &status.OpError{Code: status.CodeNoDestination, Msg: "No server to move group failover1 to: no other server of its failover policy is Online."}
+	notStarted := &status.OpError{Code: status.CodeNotStarted, Msg: "The cluster service is not started on server server2. Start it with: clpcl -s"}
+	suspended := &status.OpError{Code: status.CodeSuspended, Msg: "The cluster is suspended. Resume it with: clpcl --resume"}
+	timeout := status.ErrTimeout().Msg + "\n"
+	oneOf := "Invalid option. Give one of --failover, --script or --notice (see clprexec --help).\n"
+	noGroup := "Invalid option. Give the group to fail over, or -r with a resource of it (see clprexec --help).\n"
+	notOfCluster := func(h string) string {
+		return "clprexec: " + h + " is not an address of a server of cluster cluster1: clprexec reaches the servers of its own cluster (they share its certificates)\n"
+	}
+	move := func(group, host string) *api.GroupRequest { return &api.GroupRequest{Group: group, Host: host} }
+
+	tests := []struct {
+		name      string
+		args      string // split at blanks; '' is an empty argument, LOG the log file's path
+		statusErr error
+		moveErr   error
+		block     bool
+		socket    string // "" = the fake's
+		logBefore string // the log file's content before the command; "-" = no file
+		code      int
+		stdout    string
+		stderr    string            // LOG stands for the log file's path
+		log       string            // the log file's content afterwards (when args name it)
+		req       *api.GroupRequest // what clpd must have been asked; nil = nothing
+	}{
+		// Refused command lines: status 2, one line, nothing asked of clpd.
+		{name: "no request", args: "-h 192.0.2.2", code: 2, stderr: oneOf},
+		{name: "nothing", args: "", code: 2, stderr: oneOf},
+		{name: "two requests", args: "--failover failover1 --notice -h 192.0.2.2", code: 2, stderr: oneOf},
+		{name: "--script", args: "--script check.bat -h 192.0.2.2", code: 2, stderr: "clprexec: option --script is not supported yet\n"},
+		{name: "--script with every option", args: "--script check.sh -h 192.0.2.2 -p 29002 -w 10 -o LOG", code: 2,
+			stderr: "clprexec: option --script is not supported yet\n", logBefore: "-"},
+		{name: "--notice", args: "--notice mrw1 -h 192.0.2.2 -k cat.key", code: 2, stderr: "clprexec: option --notice is not supported yet\n"},
+		{name: "--notice alone", args: "--notice", code: 2, stderr: "clprexec: option --notice is not supported yet\n"},
+		{name: "--script without its file", args: "--script", code: 2, stderr: "clprexec: flag needs an argument: -script (see clprexec --help)\n"},
+		{name: "--clear", args: "--clear -h 192.0.2.2", code: 2, stderr: "clprexec: flag provided but not defined: -clear (see clprexec --help)\n"},
+		{name: "no group and no -r", args: "--failover -h 192.0.2.2", code: 2, stderr: noGroup},
+		{name: "no group, no -r, no -h", args: "--failover", code: 2,
+			stderr: "Invalid option. --failover needs -h with the IP address of a server of the cluster (see clprexec --help).\n"},
+		{name: "no -h", args: "--failover failover1", code: 2,
+			stderr: "Invalid option. --failover needs -h with the IP address of a server of the cluster (see clprexec --help).\n"},
+		{name: "-h is the host, not help", args: "--failover failover1 -h", code: 2, stderr: "clprexec: flag needs an argument: -h (see clprexec --help)\n"},
+		{name: "-h ending the line after the group", args: "--failover failover1 -w 5 -h", code: 2, stderr: "clprexec: flag needs an argument: -h (see clprexec --help)\n"},
+		{name: "-o ending the line", args: "-h 192.0.2.2 --failover failover1 -o", code: 2, stderr: "clprexec: flag needs an argument: -o (see clprexec --help)\n"},
+		{name: "-h empty", args: "--failover failover1 -h ''", code: 2, stderr: "Invalid option. -h needs an IP address or a server name, not \"\".\n"},
+		{name: "-h swallowing a flag", args: "--failover failover1 -h -w 5", code: 2, stderr: "Invalid option. -h needs an IP address or a server name, not \"-w\".\n"},
+		{name: "-r empty", args: "--failover -h 192.0.2.2 -r ''", code: 2, stderr: "Invalid option. -r needs a resource name, not \"\".\n"},
+		{name: "-o empty", args: "--failover failover1 -h 192.0.2.2 -o ''", code: 2, stderr: "Invalid option. -o needs a file name, not \"\".\n"},
+		{name: "empty group", args: "--failover '' -h 192.0.2.2", code: 2, stderr: "Invalid option. The group name is empty.\n"},
+		{name: "two groups", args: "--failover failover1 failover2 -h 192.0.2.2", code: 2,
+			stderr: "Invalid option. Give at most one group name, not [\"failover1\" \"failover2\"].\n"},
+		{name: "-k with --failover", args: "--failover failover1 -h 192.0.2.2 -k cat", code: 2, stderr: "Invalid option. -k goes with --notice only.\n"},
+		{name: "-w 0", args: "--failover failover1 -h 192.0.2.2 -w 0", code: 2, stderr: "Invalid option. -w takes 1 to 65535 seconds, not 0.\n"},
+		{name: "-w too long", args: "--failover failover1 -h 192.0.2.2 -w 65536", code: 2, stderr: "Invalid option. -w takes 1 to 65535 seconds, not 65536.\n"},
+		{name: "-w not a number", args: "--failover failover1 -h 192.0.2.2 -w soon", code: 2,
+			stderr: "clprexec: invalid value \"soon\" for flag -w: parse error (see clprexec --help)\n"},
+		{name: "-p 0", args: "--failover failover1 -h 192.0.2.2 -p 0", code: 2, stderr: "Invalid option. -p takes a port number, 1 to 65535, not 0.\n"},
+		{name: "-p too big", args: "--failover failover1 -h 192.0.2.2 -p 65536", code: 2, stderr: "Invalid option. -p takes a port number, 1 to 65535, not 65536.\n"},
+		{name: "log file in no directory", args: "--failover failover1 -h 192.0.2.2 -o /nonexistent/dir/rexec.log", code: 2,
+			stderr: "clprexec: cannot open the log file of -o: open /nonexistent/dir/rexec.log: no such file or directory\n"},
+
+		// Successes, and the resolution of -h.
+		{name: "script of mkazuyuki", args: "--failover failover1 -h 192.0.2.2", stdout: succeeded, req: move("failover1", "server2")},
+		{name: "the local server's address", args: "--failover failover2 -h 192.0.2.1", stdout: succeeded, req: move("failover2", "server1")},
+		{name: "a server name", args: "--failover failover1 -h server2", stdout: succeeded, req: move("failover1", "server2")},
+		{name: "IPv6 address", args: "--failover failover1 -h 2001:db8::3", stdout: succeeded, req: move("failover1", "server3")},
+		{name: "IPv6 address, another spelling", args: "--failover failover1 -h 2001:0db8:0:0::3", stdout: succeeded, req: move("failover1", "server3")},
+		{name: "group after the options", args: "-h 192.0.2.2 -w 60 --failover failover1", stdout: succeeded, req: move("failover1", "server2")},
+		{name: "group of -r", args: "--failover -h 192.0.2.2 -r exec1", stdout: succeeded, req: move("failover1", "server2")},
+		{name: "group and its resource", args: "--failover failover2 -r exec2 -h 192.0.2.1", stdout: succeeded, req: move("failover2", "server1")},
+		{name: "-p is ignored", args: "--failover failover1 -h 192.0.2.2 -p 29002", stdout: succeeded, req: move("failover1", "server2")},
+		{name: "glued values", args: "--failover failover1 -h=192.0.2.2 -w=1", stdout: succeeded, req: move("failover1", "server2")},
+		{name: "-o creates the log", args: "--failover failover1 -h 192.0.2.2 -o LOG", logBefore: "-",
+			stdout: succeeded, log: "Command succeeded.\n", req: move("failover1", "server2")},
+		{name: "-o appends to the log", args: "--failover failover1 -o LOG -h 192.0.2.2", logBefore: "earlier line\n",
+			stdout: succeeded, log: "earlier line\nCommand succeeded.\n", req: move("failover1", "server2")},
+
+		// -h that is no server of this cluster: status 3, nothing moved.
+		{name: "address of another cluster", args: "--failover failover1 -h 192.0.2.9", code: 3, stderr: notOfCluster("192.0.2.9")},
+		{name: "unknown name", args: "--failover failover1 -h iscsi1", code: 3, stderr: notOfCluster("iscsi1")},
+		{name: "address with a port", args: "--failover failover1 -h 192.0.2.2:29001", code: 3, stderr: notOfCluster("192.0.2.2:29001")},
+		{name: "not of the cluster, logged", args: "--failover failover1 -h 192.0.2.9 -o LOG", logBefore: "-",
+			code: 3, stderr: notOfCluster("192.0.2.9"), log: notOfCluster("192.0.2.9")},
+
+		// Failures of the request and their statuses.
+		{name: "no clpd", args: "--failover failover1 -h 192.0.2.2", socket: missing, code: 3, stderr: noDaemon},
+		{name: "no clpd, logged", args: "--failover failover1 -h 192.0.2.2 -o LOG", socket: missing, logBefore: "-",
+			code: 3, stderr: noDaemon, log: noDaemon},
+		{name: "the other server does not answer", args: "--failover failover1 -h 192.0.2.2", moveErr: remoteDown, code: 3,
+			stderr: remoteDown.Msg + "\n", req: move("failover1", "server2")},
+		{name: "no certificates to relay with", args: "--failover failover1 -h 192.0.2.2", moveErr: noCerts, code: 3,
+			stderr: noCerts.Msg + "\n", req: move("failover1", "server2")},
+		{name: "unknown resource", args: "--failover -h 192.0.2.2 -r nosuch", code: 4,
+			stderr: status.ErrInvalidResource("nosuch").Msg + "\n"},
+		{name: "resource of another group", args: "--failover failover1 -h 192.0.2.2 -r exec2", code: 4,
+			stderr: "clprexec: resource exec2 belongs to group failover2, not failover1.\n"},
+		{name: "unknown group", args: "--failover nosuch -h 192.0.2.2", moveErr: status.ErrInvalidGroup("nosuch"), code: 4,
+			stderr: status.ErrInvalidGroup("nosuch").Msg + "\n", req: move("nosuch", "server2")},
+		{name: "group not running there", args: "--failover failover1 -h 192.0.2.1", moveErr: notRunning, code: 4,
+			stderr: notRunning.Msg + "\n", req: move("failover1", "server1")},
+		{name: "no destination, logged", args: "--failover failover1 -h 192.0.2.2 -o LOG", moveErr: noDest, logBefore: "earlier line\n",
+			code: 4, stderr: noDest.Msg + "\n", log: "earlier line\n" + noDest.Msg + "\n", req: move("failover1", "server2")},
+		{name: "cluster service not started there", args: "--failover failover1 -h 192.0.2.2", moveErr: notStarted, code: 4,
+			stderr: notStarted.Msg + "\n", req: move("failover1", "server2")},
+		{name: "suspended", args: "--failover failover1 -h 192.0.2.2", moveErr: suspended, code: 4,
+			stderr: suspended.Msg + "\n", req: move("failover1", "server2")},
+		{name: "status refused", args: "--failover failover1 -h 192.0.2.2", statusErr: errors.New("store unreachable"), code: 4,
+			stderr: "store unreachable\n"},
+		{name: "internal error", args: "--failover failover1 -h 192.0.2.2", moveErr: errors.New("disk full"), code: 4,
+			stderr: "disk full\n", req: move("failover1", "server2")},
+		{name: "clpd timed out", args: "--failover failover1 -h 192.0.2.2", moveErr: status.ErrTimeout(), code: 5,
+			stderr: timeout, req: move("failover1", "server2")},
+		{name: "-w ran out", args: "--failover failover1 -h 192.0.2.2 -w 1 -o LOG", block: true, logBefore: "-", code: 5,
+			stderr: timeout, log: timeout, req: move("failover1", "server2")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.set(tt.statusErr, tt.moveErr, tt.block)
+			s := sock
+			if tt.socket != "" {
+				s = tt.socket
+			}
+			logPath := filepath.Join(t.TempDir(), "rexec.log")
+			if tt.logBefore != "" && tt.logBefore != "-" {
+				if err := os.WriteFile(logPath, []byte(tt.logBefore), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			args := cmdtest.SplitArgs(tt.args)
+			for i, a := range args {
+				args[i] = strings.ReplaceAll(a, "LOG", logPath)
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"clprexec"}, args...), &stdout, &stderr, envWith(s))
+			if code != tt.code || stdout.String() != tt.stdout || stderr.String() != tt.stderr {
+				t.Errorf("clprexec %s:\nstatus %d, want %d\nstdout %q\nwant   %q\nstderr %q\nwant   %q",
+					tt.args, code, tt.code, stdout.String(), tt.stdout, stderr.String(), tt.stderr)
+			}
+			if tt.logBefore != "" {
+				b, err := os.ReadFile(logPath)
+				switch {
+				case tt.log == "" && !errors.Is(err, os.ErrNotExist):
+					t.Errorf("the log file exists (%q, %v), want none", b, err)
+				case tt.log != "" && string(b) != tt.log:
+					t.Errorf("log file %q (%v), want %q", b, err, tt.log)
+				}
+			}
+			var want []api.GroupRequest
+			if tt.req != nil {
+				want = []api.GroupRequest{*tt.req}
+			}
+			if got := f.requests(); !reflect.DeepEqual(got, want) {
+				t.Errorf("clpd was asked %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// TestNotRoot runs clprexec as an unprivileged user. When the tests run as root, a copy of the
+// test binary runs as nobody (see TestMain). The options are checked before the user, and
+// nothing is logged.
+func TestNotRoot(t *testing.T) {
+	logPath := filepath.Join(t.TempDir(), "rexec.log")
+	for _, tt := range []struct {
+		args   string
+		code   int
+		stderr string
+	}{
+		{"--failover failover1 -h 192.0.2.2", 1, "Log in as root.\n"},
+		{"--failover -r fip1 -h 192.0.2.2 -o " + logPath, 1, "Log in as root.\n"},
+		{"--script check.bat -h 192.0.2.2", 2, "clprexec: option --script is not supported yet\n"},
+		{"--failover -h 192.0.2.2", 2, "Invalid option. Give the group to fail over, or -r with a resource of it (see clprexec --help).\n"},
+	} {
+		code, stdout, stderr := cmdtest.AsNobody(t, "clprexec", cmdtest.SplitArgs(tt.args), func(args []string, stdout, stderr io.Writer) int {
+			return run(append([]string{"clprexec"}, args...), stdout, stderr, envWith(filepath.Join(t.TempDir(), "none.sock")))
+		})
+		if code != tt.code || stdout != "" || stderr != tt.stderr {
+			t.Errorf("clprexec %s as nobody: status %d, stdout %q, stderr %q; want %d, \"\", %q",
+				tt.args, code, stdout, stderr, tt.code, tt.stderr)
+		}
+	}
+	if _, err := os.Stat(logPath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the log file of -o exists (%v): nothing may be logged before the user is checked", err)
+	}
+}
