@@ -376,3 +376,44 @@ final_action = "stop-cluster-reboot"
 		t.Fatalf("alert log:\n%s", a)
 	}
 }
+
+// clpdown -r: the cluster service stops (stop.sh with SERVERSHUTDOWN), clpd exits, and the
+// [os] reboot command runs.
+func TestClpdownReboot(t *testing.T) {
+	s := setup(t)
+	dir := t.TempDir()
+	dumpScript(t, dir, "scripts/exec1/start.sh", "exec1-start", "exit 0")
+	dumpScript(t, dir, "scripts/exec1/stop.sh", "exec1-stop", "exit 0")
+	clustertest.Script(t, dir, "scripts/reboot.sh", `echo "reboot $*" > "`+dir+`/rebooted"
+`)
+	c := clustertest.New(t, s.bin, dir, `
+[os]
+reboot = ["`+filepath.Join(dir, "scripts", "reboot.sh")+`", "-r", "now"]
+
+[[group]]
+name = "failover1"
+
+[[group.resource]]
+name = "exec1"
+type = "exec"
+start = "scripts/exec1/start.sh"
+stop = "scripts/exec1/stop.sh"
+`)
+	c.Start(t)
+	clustertest.WaitFor(t, 10*time.Second, "failover1 Online", func() bool {
+		return strings.Contains(c.MustRun(t, "clpstat"), "    failover1 .......: Online ")
+	})
+	if out := c.MustRun(t, "clpdown", "-r"); out != "Command succeeded.\n" {
+		t.Fatalf("clpdown -r: %q", out)
+	}
+	if code, err := c.Wait(30 * time.Second); err != nil || code != 0 {
+		t.Fatalf("clpd after clpdown: exit %d, %v\n%s", code, err, c.Output())
+	}
+	clustertest.WaitFor(t, 5*time.Second, "the reboot command", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "rebooted"))
+		return string(b) == "reboot -r now\n"
+	})
+	if stop := dumps(t, dir, "exec1-stop"); len(stop) != 1 || !strings.Contains(stop[0], "CLP_FACTOR=SERVERSHUTDOWN\n") {
+		t.Fatalf("stop.sh dumps: %q", stop)
+	}
+}
