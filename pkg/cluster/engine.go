@@ -803,8 +803,11 @@ func (e *Engine) kill(a actKill) {
 			}
 		}
 		// Its processes dead, the group's disks come off at once: another server will mount
-		// them once the lease has expired.
-		e.releaseDisks(ctx, a.group)
+		// them once the lease has expired. Not within the kill's budget, which may be spent by
+		// now: an unmount that is cut short leaves the disk mounted here.
+		dctx, dcancel := context.WithTimeout(e.life, 10*time.Second)
+		e.releaseDisks(dctx, a.group)
+		dcancel()
 		e.post(evKilled{group: a.group, err: err})
 	}()
 }

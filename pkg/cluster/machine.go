@@ -148,6 +148,16 @@ func (m *machine) expiry() time.Duration  { return m.lease.lastAck + m.p.ttl }
 
 func frac(d time.Duration, f float64) time.Duration { return time.Duration(float64(d) * f) }
 
+// anyActive reports whether anything of any group may run here.
+func (m *machine) anyActive() bool {
+	for _, g := range m.groups {
+		if g.active() || g.op != nil || g.fence != nil || g.resume != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // holdsLease reports whether the machine believes it holds a live lease.
 func (m *machine) holdsLease() bool { return m.svc == svcUp || m.svc == svcLeaving }
 
@@ -316,6 +326,15 @@ func (m *machine) joined(now time.Duration, e evJoined, emit func(...action)) {
 		}
 		m.lease.retryAt = now + m.p.retry
 		emit(actLog{level: "WARN", msg: "joining the cluster", args: []any{"err", e.err}})
+		return
+	}
+	if now >= e.sent+frac(m.p.ttl, m.p.fenceFrac) && !m.anyActive() {
+		// The grant took so long (a store still forming its quorum) that it proves the lease
+		// alive no longer: holding it would only mean fencing at once. Nothing runs here to
+		// protect, so it is given back and asked for again, quietly.
+		emit(actRevoke{lease: int64(e.lease.ID)})
+		emit(actLog{level: "INFO", msg: "the lease grant came back after the fencing deadline; asking again", args: []any{"took", now - e.sent}})
+		m.lease.retryAt = now
 		return
 	}
 	m.lease.id = int64(e.lease.ID)

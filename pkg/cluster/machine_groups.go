@@ -1158,7 +1158,7 @@ func (m *machine) exited(now time.Duration, e evExited, emit func(...action)) {
 			m.stopSucceeded(g, r, emit)
 			return
 		}
-		m.stopAttemptFailed(g, r, "stop script "+e.result.String(), emit)
+		m.stopAttemptFailed(g, r, scriptDetail(r, "stop", e.result), emit)
 		return
 	}
 	if r.start != e.job {
@@ -1173,7 +1173,7 @@ func (m *machine) exited(now time.Duration, e evExited, emit func(...action)) {
 			m.save(g, emit)
 			return
 		}
-		m.startAttemptFailed(g, r, "start script "+e.result.String(), emit)
+		m.startAttemptFailed(g, r, scriptDetail(r, "start", e.result), emit)
 		return
 	}
 	if r.state != status.Online || r.cfg.StartMode != config.ModeAsync {
@@ -1369,4 +1369,13 @@ func errRejoining(server string) error {
 
 func errLostLease(server string) error {
 	return &status.OpError{Code: status.CodeInternal, Msg: "Server " + server + " lost its lease on the cluster store: its groups were stopped so that none runs on two servers. It rejoins the cluster when the store answers."}
+}
+
+// scriptDetail says how a start or stop ended: a script's exit, or what a built-in resource
+// reported.
+func scriptDetail(r *rsc, kind string, res resource.Result) string {
+	if r.cfg.Type != config.TypeExec && res.Detail != "" {
+		return res.Detail
+	}
+	return kind + " script " + res.String()
 }
