@@ -238,13 +238,14 @@ func dotted(name string, width int) string {
 	return n + " " + strings.Repeat(".", width-1-utf8.RuneCountInString(n))
 }
 
-// field renders a plain name column: ljust(width), and names longer than the field are cut to
-// exactly the width. No legacy sample shows an over-long resource or monitor name, so this is our
-// decision: keeping the colon in its column is what every `cut -c` and fixed-offset parser needs,
-// whereas Python-style ljust without cutting would push the colon right on that one line. The
-// price is that a name of exactly the width touches the colon, which ljust would do as well.
+// field renders a plain name column: ljust(width), and names that would fill the field are cut
+// to one less than the width. No legacy sample shows an over-long resource or monitor name, so
+// this is our decision: the colon stays in its column (what every `cut -c` and fixed-offset
+// parser needs) and keeps one blank before it, as cut group names do, because a published SNMP
+// agent script parses resource lines with `^\s{6}(\S.*?)\s.*:\s(.*?)\s*$`, which needs a blank
+// after the name.
 func field(name string, width int) string {
-	n := cut(clean(name), width)
+	n := cut(clean(name), width-1)
 	return n + strings.Repeat(" ", width-utf8.RuneCountInString(n))
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -349,4 +350,33 @@ func lineDiff(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// A published SNMP agent script parses resource lines with ^\s{6}(\S.*?)\s.*:\s(.*?)\s*$: a
+// name that fills its column must still leave a blank before the colon.
+func TestLongResourceNameKeepsBlank(t *testing.T) {
+	c := status.Cluster{Name: "c", LocalServer: "s1",
+		Servers: []status.Server{{Name: "s1", State: status.Online}},
+		Groups: []status.Group{{Name: "g", State: status.Offline, Resources: []status.Resource{
+			{Name: "exec-ascs-SAP-instance", State: status.Offline}, {Name: "exec-ascs-SAP-i", State: status.Online}}}}}
+	re := regexp.MustCompile(`^\s{6}(\S.*?)\s.*:\s(.*?)\s*$`)
+	for _, long := range []bool{false, true} {
+		var b bytes.Buffer
+		if err := WriteStatus(&b, c, StatusOptions{Long: long}); err != nil {
+			t.Fatal(err)
+		}
+		var states []string
+		for _, l := range strings.Split(b.String(), "\n") {
+			if strings.HasPrefix(l, "      exec-") {
+				m := re.FindStringSubmatch(l)
+				if m == nil {
+					t.Fatalf("long=%v: the SNMP agent's pattern does not match %q", long, l)
+				}
+				states = append(states, m[2])
+			}
+		}
+		if strings.Join(states, ",") != "Offline,Online" {
+			t.Fatalf("long=%v: states %v, want Offline,Online", long, states)
+		}
+	}
 }
