@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"os"
 	"testing"
@@ -12,4 +13,15 @@ import (
 // exactly the flags the command parses.
 func TestDocs(t *testing.T) {
 	command.TestDocs(t, "casstart", "../../man/casstart.8", run, newApp(io.Discard, io.Discard, os.Getenv))
+}
+
+// -h, -? and /? print the help and act on nothing: "casstart -h" once acted on the default.
+func TestHelpLetters(t *testing.T) {
+	for _, a := range []string{"-h", "-?", "/?"} {
+		var out, errOut bytes.Buffer
+		code := run([]string{"casstart", a}, &out, &errOut, func(string) string { return "" })
+		if code != 0 || out.String() != help || errOut.Len() != 0 {
+			t.Errorf("casstart %s: exit %d, stderr %q, stdout is the help: %v", a, code, errOut.String(), out.String() == help)
+		}
+	}
 }

@@ -69,6 +69,10 @@ func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
 }
 
 func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
+	if command.AsksHelp(args[1:]) {
+		_, _ = io.WriteString(stdout, help)
+		return 0
+	}
 	argv, err := compat.NormalizeMF(args[1:], compat.CasstopSpec())
 	if err != nil {
 		_, _ = io.WriteString(stderr, "casstop: "+err.Error()+" (see casstop --help)\n")

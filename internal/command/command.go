@@ -99,3 +99,18 @@ func APIContext(seconds int) (context.Context, context.CancelFunc) {
 	}
 	return context.WithTimeout(context.Background(), time.Duration(seconds)*time.Second)
 }
+
+// AsksHelp reports whether args (without the command name) ask for help with -h, -? or /?, for
+// commands where those letters mean nothing else: they must print help, never act (casstop -h
+// stopping the default region would be the worst of answers).
+func AsksHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-?", "/?", "-H":
+			return true
+		}
+	}
+	return false
+}
