@@ -82,10 +82,14 @@ func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 	if n != 1 {
 		return command.Fail(1, "Invalid option. Give exactly one of -s, -t, -r, --suspend or --resume (see clpcl --help).")
 	}
+	apito, err := command.APITimeout(c, 1)
+	if err != nil {
+		return err
+	}
 	if err := command.RequireRoot(); err != nil {
 		return err
 	}
-	ctx, cancel := command.APIContext(c.Int("apito"))
+	ctx, cancel := command.APIContext(apito)
 	defer cancel()
 	res, err := api.NewClient(command.Socket(env)).Cluster(ctx, api.ClusterRequest{Op: op, All: c.Bool("a"), Host: c.String("h")})
 	if err != nil {

@@ -78,10 +78,14 @@ func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 	if c.Bool("f") && c.Bool("m") {
 		return command.Fail(1, "Invalid option. -f goes with -s or -t only.")
 	}
+	apito, err := command.APITimeout(c, 1)
+	if err != nil {
+		return err
+	}
 	if err := command.RequireRoot(); err != nil {
 		return err
 	}
-	ctx, cancel := command.APIContext(c.Int("apito"))
+	ctx, cancel := command.APIContext(apito)
 	defer cancel()
 	cl := api.NewClient(command.Socket(env))
 	if c.IsSet("n") {
@@ -98,7 +102,7 @@ func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 		return nil
 	}
 	req := api.GroupRequest{Group: c.Args().First(), Host: c.String("h"), Dest: c.String("a"), Force: c.Bool("f")}
-	var err error
+	err = nil
 	switch {
 	case c.Bool("s"):
 		err = cl.StartGroup(ctx, req)

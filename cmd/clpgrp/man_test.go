@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"os"
+	"strings"
 	"testing"
 
 	"clpkit/internal/command"
@@ -12,4 +14,18 @@ import (
 // exactly the flags the command parses.
 func TestDocs(t *testing.T) {
 	command.TestDocs(t, "clpgrp", "../../man/clpgrp.8", run, newApp(io.Discard, io.Discard, os.Getenv))
+}
+
+// --apito is range-checked before anything is asked: 18446744074 seconds once overflowed into a
+// 0.29 s wait.
+func TestApitoRange(t *testing.T) {
+	for _, v := range []string{"0", "86401", "18446744074", "-5"} {
+		var out, errOut bytes.Buffer
+		args := append(strings.Fields("clpgrp -s g"), "--apito", v)
+		code := run(args, &out, &errOut, func(string) string { return "" })
+		want := "Invalid option. --apito takes a number of seconds from 1 to 86400, not " + v + ".\n"
+		if code != 1 || out.Len() != 0 || errOut.String() != want {
+			t.Errorf("%s: exit %d, stderr %q, want 1 and %q", strings.Join(args, " "), code, errOut.String(), want)
+		}
+	}
 }

@@ -114,3 +114,20 @@ func AsksHelp(args []string) bool {
 	}
 	return false
 }
+
+// MaxAPITimeout bounds --apito: one day. Beyond it the seconds would also overflow a duration
+// (18446744074 once made a 0.29 s wait).
+const MaxAPITimeout = 86400
+
+// APITimeout reads --apito: 0 when it is not given, else seconds from 1 to MaxAPITimeout; out of
+// range is a usage error with exit status code.
+func APITimeout(c *cli.Context, code int) (int, error) {
+	if !c.IsSet("apito") {
+		return 0, nil
+	}
+	n := c.Int("apito")
+	if n < 1 || n > MaxAPITimeout {
+		return 0, Fail(code, "Invalid option. --apito takes a number of seconds from 1 to %d, not %d.", MaxAPITimeout, n)
+	}
+	return n, nil
+}
