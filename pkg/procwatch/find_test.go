@@ -89,11 +89,13 @@ func perl(t *testing.T) string {
 // startProc starts path with argv (argv[0] included) and kills it at the end of the test.
 func startProc(t *testing.T, path string, argv ...string) *exec.Cmd {
 	t.Helper()
-	cmd := &exec.Cmd{Path: path, Args: argv}
+	// A process group of its own: `sh -c "sleep ..."` forks its sleep, which killing the shell
+	// alone would leave running after the tests.
+	cmd := &exec.Cmd{Path: path, Args: argv, SysProcAttr: &syscall.SysProcAttr{Setpgid: true}}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
 	// Start times have a resolution of one clock tick (10 ms): keep the order of start times
 	// the order of the calls.
 	time.Sleep(30 * time.Millisecond)

@@ -182,11 +182,14 @@ func (e *psEnv) javaArgs(words ...string) []string {
 // start runs path with argv as a child of the test (reaped when it exits) and returns its pid.
 func (e *psEnv) start(path string, argv ...string) int {
 	e.t.Helper()
-	cmd := &exec.Cmd{Path: path, Args: argv}
+	// A process group of its own, killed whole at the end: `sh -c "sleep ..."` forks its sleep,
+	// which would otherwise outlive the tests.
+	cmd := &exec.Cmd{Path: path, Args: argv, SysProcAttr: &syscall.SysProcAttr{Setpgid: true}}
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
 	go func() { _ = cmd.Wait() }()
+	e.t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 	// Start times have a resolution of one clock tick: keep them in the order of the calls.
 	time.Sleep(20 * time.Millisecond)
 	return cmd.Process.Pid
