@@ -654,6 +654,10 @@ func (m *machine) checkMove(g *grp, emit func(...action)) {
 		return
 	case ok && mk.Server == w.dest && mk.State == store.MarkerStarting:
 		return
+	case ok && mk.Server == m.p.local && (mk.State == store.MarkerOnline || mk.State == store.MarkerStarting):
+		// A read that began before the release reached the store: it still shows this server's
+		// own marker from before the move, which says nothing of the destination.
+		return
 	case ok && mk.Server == w.dest && mk.State == store.MarkerOnline:
 		emit(actAlert{module: "rc", id: 51, level: LevelInfo, text: fmt.Sprintf("Moving group %s has completed.", g.cfg.Name)})
 	default:
