@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,7 +10,6 @@ import (
 	"testing"
 
 	"clpkit/internal/cmdtest"
-	"clpkit/internal/command"
 	"clpkit/pkg/api"
 	"clpkit/pkg/status"
 )
@@ -89,32 +85,16 @@ func (v viaHost) Cluster(ctx context.Context, r api.ClusterRequest) ([]api.Serve
 
 // serve runs api.Handler on a Unix socket in a temporary directory and returns the socket. As
 // clpd does, the relay refuses a host that is no server of the cluster ("nosuch").
+// serve runs clpd's API over f on a Unix socket and returns the socket.
 func serve(t *testing.T, f *fakeClpd) string {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "clpd.sock")
-	l, err := api.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
 	relay := func(h string) (api.Service, error) {
 		if h == "nosuch" {
 			return nil, status.ErrInvalidServer(h)
 		}
 		return viaHost{f, h}, nil
 	}
-	srv := &http.Server{Handler: api.Handler(f, relay)}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { srv.Close() })
-	return sock
-}
-
-func envWith(sock string) func(string) string {
-	return func(k string) string {
-		if k == command.EnvSocket {
-			return sock
-		}
-		return ""
-	}
+	return cmdtest.Serve(t, api.Handler(f, relay), nil)
 }
 
 const succeeded = "Command succeeded.\n"
@@ -190,12 +170,7 @@ func TestRun(t *testing.T) {
 			if tt.socket != "" {
 				s = tt.socket
 			}
-			var stdout, stderr bytes.Buffer
-			code := run(append([]string{"clpdown"}, cmdtest.SplitArgs(tt.args)...), &stdout, &stderr, envWith(s))
-			if code != tt.code || stdout.String() != tt.stdout || stderr.String() != tt.stderr {
-				t.Errorf("clpdown %s:\nstatus %d, want %d\nstdout %q\nwant   %q\nstderr %q\nwant   %q",
-					tt.args, code, tt.code, stdout.String(), tt.stdout, stderr.String(), tt.stderr)
-			}
+			cmdtest.Expect(t, "clpdown", run, cmdtest.SplitArgs(tt.args), cmdtest.EnvWith(s), tt.code, tt.stdout, tt.stderr)
 			var want []api.ClusterRequest
 			if tt.req != nil && tt.socket == "" {
 				want = []api.ClusterRequest{*tt.req}
@@ -210,21 +185,9 @@ func TestRun(t *testing.T) {
 // TestNotRoot runs clpdown as an unprivileged user. When the tests run as root, a copy of the
 // test binary runs as nobody (see TestMain). The options are checked before the user.
 func TestNotRoot(t *testing.T) {
-	for _, tt := range []struct {
-		args   string
-		code   int
-		stderr string
-	}{
-		{"", 1, "Log in as root.\n"},
-		{"-r -h server2", 1, "Log in as root.\n"},
-		{"-x", 2, "clpdown: flag provided but not defined: -x (see clpdown --help)\n"},
-	} {
-		code, stdout, stderr := cmdtest.AsNobody(t, "clpdown", cmdtest.SplitArgs(tt.args), func(args []string, stdout, stderr io.Writer) int {
-			return run(append([]string{"clpdown"}, args...), stdout, stderr, envWith(filepath.Join(t.TempDir(), "none.sock")))
-		})
-		if code != tt.code || stdout != "" || stderr != tt.stderr {
-			t.Errorf("clpdown %s as nobody: status %d, stdout %q, stderr %q; want %d, \"\", %q",
-				tt.args, code, stdout, stderr, tt.code, tt.stderr)
-		}
-	}
+	cmdtest.NotRoot(t, "clpdown", run, []cmdtest.NotRootCase{
+		{Args: "", Code: 1, Stderr: "Log in as root.\n"},
+		{Args: "-r -h server2", Code: 1, Stderr: "Log in as root.\n"},
+		{Args: "-x", Code: 2, Stderr: "clpdown: flag provided but not defined: -x (see clpdown --help)\n"},
+	})
 }

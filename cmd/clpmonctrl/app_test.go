@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"clpkit/internal/cmdtest"
 	"context"
 	"errors"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,7 +11,6 @@ import (
 	"sync"
 	"testing"
 
-	"clpkit/internal/command"
 	"clpkit/pkg/api"
 	"clpkit/pkg/status"
 )
@@ -91,31 +87,11 @@ func (v viaHost) Monitors(ctx context.Context, r api.MonitorRequest) ([]status.M
 	return v.fakeClpd.Monitors(ctx, r)
 }
 
-// serve runs api.Handler on a Unix socket in a temporary directory and returns the socket.
+// serve runs clpd's API over f on a Unix socket and returns the socket.
 func serve(t *testing.T, f *fakeClpd) string {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "clpd.sock")
-	l, err := api.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: api.Handler(f, func(h string) (api.Service, error) { return viaHost{f, h}, nil })}
-	go func() { _ = srv.Serve(l) }()
 	f.release = make(chan struct{})
-	t.Cleanup(func() {
-		close(f.release)
-		srv.Close()
-	})
-	return sock
-}
-
-func envWith(sock string) func(string) string {
-	return func(k string) string {
-		if k == command.EnvSocket {
-			return sock
-		}
-		return ""
-	}
+	return cmdtest.Serve(t, api.Handler(f, func(h string) (api.Service, error) { return viaHost{f, h}, nil }), func() { close(f.release) })
 }
 
 // counters are the thresholds of a monitor that restarts once, fails over once, then stops.
@@ -278,12 +254,7 @@ func TestRun(t *testing.T) {
 			if tt.socket != "" {
 				s = tt.socket
 			}
-			var stdout, stderr bytes.Buffer
-			code := run(append([]string{"clpmonctrl"}, cmdtest.SplitArgs(tt.args)...), &stdout, &stderr, envWith(s))
-			if code != tt.code || stdout.String() != tt.stdout || stderr.String() != tt.stderr {
-				t.Errorf("clpmonctrl %s:\nstatus %d, want %d\nstdout %q\nwant   %q\nstderr %q\nwant   %q",
-					tt.args, code, tt.code, stdout.String(), tt.stdout, stderr.String(), tt.stderr)
-			}
+			cmdtest.Expect(t, "clpmonctrl", run, cmdtest.SplitArgs(tt.args), cmdtest.EnvWith(s), tt.code, tt.stdout, tt.stderr)
 			var want []api.MonitorRequest
 			if tt.req != nil && tt.socket == "" {
 				want = []api.MonitorRequest{*tt.req}
@@ -298,21 +269,9 @@ func TestRun(t *testing.T) {
 // TestNotRoot runs clpmonctrl as an unprivileged user. When the tests run as root, a copy of the
 // test binary runs as nobody (see TestMain). The options are checked before the user.
 func TestNotRoot(t *testing.T) {
-	for _, tt := range []struct {
-		args   string
-		code   int
-		stderr string
-	}{
-		{"-s -m pidw1", 1, "Log in as root.\n"},
-		{"-v", 1, "Log in as root.\n"},
-		{"-s -r", 2, "Invalid option. Give exactly one of -s, -r, -c or -v (see clpmonctrl --help).\n"},
-	} {
-		code, stdout, stderr := cmdtest.AsNobody(t, "clpmonctrl", cmdtest.SplitArgs(tt.args), func(args []string, stdout, stderr io.Writer) int {
-			return run(append([]string{"clpmonctrl"}, args...), stdout, stderr, envWith(filepath.Join(t.TempDir(), "none.sock")))
-		})
-		if code != tt.code || stdout != "" || stderr != tt.stderr {
-			t.Errorf("clpmonctrl %s as nobody: status %d, stdout %q, stderr %q; want %d, \"\", %q",
-				tt.args, code, stdout, stderr, tt.code, tt.stderr)
-		}
-	}
+	cmdtest.NotRoot(t, "clpmonctrl", run, []cmdtest.NotRootCase{
+		{Args: "-s -m pidw1", Code: 1, Stderr: "Log in as root.\n"},
+		{Args: "-v", Code: 1, Stderr: "Log in as root.\n"},
+		{Args: "-s -r", Code: 2, Stderr: "Invalid option. Give exactly one of -s, -r, -c or -v (see clpmonctrl --help).\n"},
+	})
 }

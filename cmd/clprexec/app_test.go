@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,7 +11,6 @@ import (
 	"testing"
 
 	"clpkit/internal/cmdtest"
-	"clpkit/internal/command"
 	"clpkit/pkg/api"
 	"clpkit/pkg/status"
 )
@@ -114,31 +110,11 @@ func (v viaHost) MoveGroup(ctx context.Context, r api.GroupRequest) error {
 	return v.fakeClpd.MoveGroup(ctx, r)
 }
 
-// serve runs api.Handler on a Unix socket in a temporary directory and returns the socket.
+// serve runs clpd's API over f on a Unix socket and returns the socket.
 func serve(t *testing.T, f *fakeClpd) string {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "clpd.sock")
-	l, err := api.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: api.Handler(f, func(h string) (api.Service, error) { return viaHost{f, h}, nil })}
-	go func() { _ = srv.Serve(l) }()
 	f.release = make(chan struct{})
-	t.Cleanup(func() {
-		close(f.release)
-		srv.Close()
-	})
-	return sock
-}
-
-func envWith(sock string) func(string) string {
-	return func(k string) string {
-		if k == command.EnvSocket {
-			return sock
-		}
-		return ""
-	}
+	return cmdtest.Serve(t, api.Handler(f, func(h string) (api.Service, error) { return viaHost{f, h}, nil }), func() { close(f.release) })
 }
 
 const succeeded = "Command succeeded.\n"
@@ -283,12 +259,7 @@ func TestRun(t *testing.T) {
 			for i, a := range args {
 				args[i] = strings.ReplaceAll(a, "LOG", logPath)
 			}
-			var stdout, stderr bytes.Buffer
-			code := run(append([]string{"clprexec"}, args...), &stdout, &stderr, envWith(s))
-			if code != tt.code || stdout.String() != tt.stdout || stderr.String() != tt.stderr {
-				t.Errorf("clprexec %s:\nstatus %d, want %d\nstdout %q\nwant   %q\nstderr %q\nwant   %q",
-					tt.args, code, tt.code, stdout.String(), tt.stdout, stderr.String(), tt.stderr)
-			}
+			cmdtest.Expect(t, "clprexec", run, args, cmdtest.EnvWith(s), tt.code, tt.stdout, tt.stderr)
 			if tt.logBefore != "" {
 				b, err := os.ReadFile(logPath)
 				switch {
@@ -314,25 +285,10 @@ func TestRun(t *testing.T) {
 // nothing is logged.
 func TestNotRoot(t *testing.T) {
 	logPath := filepath.Join(t.TempDir(), "rexec.log")
-	for _, tt := range []struct {
-		args   string
-		code   int
-		stderr string
-	}{
-		{"--failover failover1 -h 192.0.2.2", 1, "Log in as root.\n"},
-		{"--failover -r fip1 -h 192.0.2.2 -o " + logPath, 1, "Log in as root.\n"},
-		{"--script check.bat -h 192.0.2.2", 2, "clprexec: option --script is not supported yet\n"},
-		{"--failover -h 192.0.2.2", 2, "Invalid option. Give the group to fail over, or -r with a resource of it (see clprexec --help).\n"},
-	} {
-		code, stdout, stderr := cmdtest.AsNobody(t, "clprexec", cmdtest.SplitArgs(tt.args), func(args []string, stdout, stderr io.Writer) int {
-			return run(append([]string{"clprexec"}, args...), stdout, stderr, envWith(filepath.Join(t.TempDir(), "none.sock")))
-		})
-		if code != tt.code || stdout != "" || stderr != tt.stderr {
-			t.Errorf("clprexec %s as nobody: status %d, stdout %q, stderr %q; want %d, \"\", %q",
-				tt.args, code, stdout, stderr, tt.code, tt.stderr)
-		}
-	}
-	if _, err := os.Stat(logPath); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the log file of -o exists (%v): nothing may be logged before the user is checked", err)
-	}
+	cmdtest.NotRoot(t, "clprexec", run, []cmdtest.NotRootCase{
+		{Args: "--failover failover1 -h 192.0.2.2", Code: 1, Stderr: "Log in as root.\n"},
+		{Args: "--failover -r fip1 -h 192.0.2.2 -o " + logPath, Code: 1, Stderr: "Log in as root.\n"},
+		{Args: "--script check.bat -h 192.0.2.2", Code: 2, Stderr: "clprexec: option --script is not supported yet\n"},
+		{Args: "--failover -h 192.0.2.2", Code: 2, Stderr: "Invalid option. Give the group to fail over, or -r with a resource of it (see clprexec --help).\n"},
+	})
 }

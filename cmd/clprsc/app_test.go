@@ -1,19 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"clpkit/internal/cmdtest"
 	"context"
 	"errors"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sync"
 	"testing"
 
-	"clpkit/internal/command"
 	"clpkit/pkg/api"
 	"clpkit/pkg/status"
 )
@@ -90,31 +86,11 @@ func (v viaHost) Resource(ctx context.Context, r api.ResourceRequest) (string, e
 	return v.fakeClpd.Resource(ctx, r)
 }
 
-// serve runs api.Handler on a Unix socket in a temporary directory and returns the socket.
+// serve runs clpd's API over f on a Unix socket and returns the socket.
 func serve(t *testing.T, f *fakeClpd) string {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "clpd.sock")
-	l, err := api.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: api.Handler(f, func(h string) (api.Service, error) { return viaHost{f, h}, nil })}
-	go func() { _ = srv.Serve(l) }()
 	f.release = make(chan struct{})
-	t.Cleanup(func() {
-		close(f.release)
-		srv.Close()
-	})
-	return sock
-}
-
-func envWith(sock string) func(string) string {
-	return func(k string) string {
-		if k == command.EnvSocket {
-			return sock
-		}
-		return ""
-	}
+	return cmdtest.Serve(t, api.Handler(f, func(h string) (api.Service, error) { return viaHost{f, h}, nil }), func() { close(f.release) })
 }
 
 const succeeded = "Command succeeded.\n"
@@ -230,12 +206,7 @@ func TestRun(t *testing.T) {
 			if tt.socket != "" {
 				s = tt.socket
 			}
-			var stdout, stderr bytes.Buffer
-			code := run(append([]string{"clprsc"}, cmdtest.SplitArgs(tt.args)...), &stdout, &stderr, envWith(s))
-			if code != tt.code || stdout.String() != tt.stdout || stderr.String() != tt.stderr {
-				t.Errorf("clprsc %s:\nstatus %d, want %d\nstdout %q\nwant   %q\nstderr %q\nwant   %q",
-					tt.args, code, tt.code, stdout.String(), tt.stdout, stderr.String(), tt.stderr)
-			}
+			cmdtest.Expect(t, "clprsc", run, cmdtest.SplitArgs(tt.args), cmdtest.EnvWith(s), tt.code, tt.stdout, tt.stderr)
 			var want []api.ResourceRequest
 			if tt.req != nil && tt.socket == "" {
 				want = []api.ResourceRequest{*tt.req}
@@ -250,22 +221,10 @@ func TestRun(t *testing.T) {
 // TestNotRoot runs clprsc as an unprivileged user. When the tests run as root, a copy of the
 // test binary runs as nobody (see TestMain). The options are checked before the user.
 func TestNotRoot(t *testing.T) {
-	for _, tt := range []struct {
-		args   string
-		code   int
-		stderr string
-	}{
-		{"-s exec1", 1, "Log in as root.\n"},
-		{"-n exec1", 1, "Log in as root.\n"},
-		{"-t exec1 -f -h server2 --apito 10", 1, "Log in as root.\n"},
-		{"-s exec1 -t exec1", 2, "Invalid option. Give exactly one of -s, -t or -n with a resource name (see clprsc --help).\n"},
-	} {
-		code, stdout, stderr := cmdtest.AsNobody(t, "clprsc", cmdtest.SplitArgs(tt.args), func(args []string, stdout, stderr io.Writer) int {
-			return run(append([]string{"clprsc"}, args...), stdout, stderr, envWith(filepath.Join(t.TempDir(), "none.sock")))
-		})
-		if code != tt.code || stdout != "" || stderr != tt.stderr {
-			t.Errorf("clprsc %s as nobody: status %d, stdout %q, stderr %q; want %d, \"\", %q",
-				tt.args, code, stdout, stderr, tt.code, tt.stderr)
-		}
-	}
+	cmdtest.NotRoot(t, "clprsc", run, []cmdtest.NotRootCase{
+		{Args: "-s exec1", Code: 1, Stderr: "Log in as root.\n"},
+		{Args: "-n exec1", Code: 1, Stderr: "Log in as root.\n"},
+		{Args: "-t exec1 -f -h server2 --apito 10", Code: 1, Stderr: "Log in as root.\n"},
+		{Args: "-s exec1 -t exec1", Code: 2, Stderr: "Invalid option. Give exactly one of -s, -t or -n with a resource name (see clprsc --help).\n"},
+	})
 }

@@ -6,12 +6,15 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"clpkit/pkg/api"
 )
 
 // ChildEnv, set in a test binary's environment, makes its TestMain run the command on its own
@@ -104,4 +107,72 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// Serve runs h (clpd's API over a test's fake service) on a Unix socket in a temporary
+// directory and returns the socket. done, when set, runs at the end before the server closes:
+// a fake whose handlers block releases them there.
+func Serve(t *testing.T, h http.Handler, done func()) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "clpd.sock")
+	l, err := api.Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() {
+		if done != nil {
+			done()
+		}
+		srv.Close()
+	})
+	return sock
+}
+
+// EnvWith is an environment in which commands reach the clpd on sock and see nothing else.
+func EnvWith(sock string) func(string) string {
+	return func(k string) string {
+		if k == api.EnvSocket {
+			return sock
+		}
+		return ""
+	}
+}
+
+// Run is a command's entry point, as its tests call it.
+type Run func(args []string, stdout, stderr io.Writer, env func(string) string) int
+
+// Expect runs the command name with args (argv without the name) in env and reports any
+// difference from the exit status and the exact output expected.
+func Expect(t *testing.T, name string, run Run, args []string, env func(string) string, code int, stdout, stderr string) {
+	t.Helper()
+	var so, se bytes.Buffer
+	got := run(append([]string{name}, args...), &so, &se, env)
+	if got != code || so.String() != stdout || se.String() != stderr {
+		t.Errorf("%s %s:\nstatus %d, want %d\nstdout %q\nwant   %q\nstderr %q\nwant   %q",
+			name, strings.Join(args, " "), got, code, so.String(), stdout, se.String(), stderr)
+	}
+}
+
+// NotRootCase is a command line run as an unprivileged user, with the exit status and stderr it
+// must give (and no stdout).
+type NotRootCase struct {
+	Args   string
+	Code   int
+	Stderr string
+}
+
+// NotRoot runs each case as nobody (see AsNobody), with no clpd to reach.
+func NotRoot(t *testing.T, name string, run Run, cases []NotRootCase) {
+	t.Helper()
+	for _, tt := range cases {
+		code, stdout, stderr := AsNobody(t, name, SplitArgs(tt.Args), func(args []string, stdout, stderr io.Writer) int {
+			return run(append([]string{name}, args...), stdout, stderr, EnvWith(filepath.Join(t.TempDir(), "none.sock")))
+		})
+		if code != tt.Code || stdout != "" || stderr != tt.Stderr {
+			t.Errorf("%s %s as nobody: status %d, stdout %q, stderr %q; want %d, \"\", %q",
+				name, tt.Args, code, stdout, stderr, tt.Code, tt.Stderr)
+		}
+	}
 }
