@@ -148,19 +148,9 @@ func Handler(s Service, relay Relay) http.Handler {
 		reply(w, st, err)
 	})
 	group := func(f func(Service, context.Context, GroupRequest) error) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			var req GroupRequest
-			if !decode(w, r, &req) {
-				return
-			}
-			svc, err := pick(req.Host)
-			if err != nil {
-				reply(w, nil, err)
-				return
-			}
-			req.Host = ""
-			reply(w, struct{}{}, f(svc, r.Context(), req))
-		}
+		return route(pick, func(q *GroupRequest) *string { return &q.Host }, func(svc Service, ctx context.Context, q GroupRequest) (any, error) {
+			return struct{}{}, f(svc, ctx, q)
+		})
 	}
 	mux.HandleFunc("POST /v1/groups/start", group(Service.StartGroup))
 	mux.HandleFunc("POST /v1/groups/stop", group(Service.StopGroup))
@@ -174,49 +164,37 @@ func Handler(s Service, relay Relay) http.Handler {
 		cur, err := svc.Current(r.Context(), r.URL.Query().Get("group"))
 		reply(w, map[string]string{"server": cur}, err)
 	})
-	mux.HandleFunc("POST /v1/cluster", func(w http.ResponseWriter, r *http.Request) {
-		var req ClusterRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		svc, err := pick(req.Host)
-		if err != nil {
-			reply(w, nil, err)
-			return
-		}
-		req.Host = ""
-		res, err := svc.Cluster(r.Context(), req)
-		reply(w, res, err)
-	})
-	mux.HandleFunc("POST /v1/monitors", func(w http.ResponseWriter, r *http.Request) {
-		var req MonitorRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		svc, err := pick(req.Host)
-		if err != nil {
-			reply(w, nil, err)
-			return
-		}
-		req.Host = ""
-		ms, err := svc.Monitors(r.Context(), req)
-		reply(w, ms, err)
-	})
-	mux.HandleFunc("POST /v1/resources", func(w http.ResponseWriter, r *http.Request) {
-		var req ResourceRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		svc, err := pick(req.Host)
-		if err != nil {
-			reply(w, nil, err)
-			return
-		}
-		req.Host = ""
-		cur, err := svc.Resource(r.Context(), req)
-		reply(w, map[string]string{"server": cur}, err)
-	})
+	mux.HandleFunc("POST /v1/cluster", route(pick, func(q *ClusterRequest) *string { return &q.Host }, func(svc Service, ctx context.Context, q ClusterRequest) (any, error) {
+		return svc.Cluster(ctx, q)
+	}))
+	mux.HandleFunc("POST /v1/monitors", route(pick, func(q *MonitorRequest) *string { return &q.Host }, func(svc Service, ctx context.Context, q MonitorRequest) (any, error) {
+		return svc.Monitors(ctx, q)
+	}))
+	mux.HandleFunc("POST /v1/resources", route(pick, func(q *ResourceRequest) *string { return &q.Host }, func(svc Service, ctx context.Context, q ResourceRequest) (any, error) {
+		cur, err := svc.Resource(ctx, q)
+		return map[string]string{"server": cur}, err
+	}))
 	return mux
+}
+
+// route serves a request whose JSON body may name a host: the Service that answers for the host
+// gets it, with the host cleared.
+func route[Req any](pick func(string) (Service, error), host func(*Req) *string, f func(Service, context.Context, Req) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		if !decode(w, r, &req) {
+			return
+		}
+		h := host(&req)
+		svc, err := pick(*h)
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		*h = ""
+		v, err := f(svc, r.Context(), req)
+		reply(w, v, err)
+	}
 }
 
 // decode reads a request body of at most 1 MiB; a bad one is answered here.

@@ -60,7 +60,7 @@ func TestClpstatLayout(t *testing.T) {
       exec1          : Online           
     container-recove : Offline          
       current        : None
-      exec-with-a-lon: Offline          
+      exec-with-a-lo : Offline          
   <monitor>
  =====================================================================
 `
@@ -160,7 +160,7 @@ func TestClpcl(t *testing.T) {
       exec1          : Offline          
     container-recove : Offline          
       current        : None
-      exec-with-a-lon: Offline          
+      exec-with-a-lo : Offline          
   <monitor>
  =====================================================================
 `

@@ -82,7 +82,8 @@ func clpstatMonitor(s *trials.Server, monitor string) string {
 	if code != 0 || !ok {
 		return ""
 	}
-	name := fmt.Sprintf("%-17s", monitor)[:17]
+	// A name that would fill the 17-column field is cut to 16: one blank stays before the colon.
+	name := fmt.Sprintf("%-17s", monitor[:min(len(monitor), 16)])
 	for _, l := range strings.Split(section, "\n") {
 		if rest, ok := strings.CutPrefix(l, "    "+name+": "); ok {
 			return strings.TrimSpace(rest)
