@@ -262,7 +262,7 @@ func TestCheckConfig(t *testing.T) {
 	c := clustertest.New(t, s.bin, dir, "[[group]]\nname = \"g\"\nbogus = 1\n")
 	cmd := exec.Command(filepath.Join(c.Bin, "clpd"), "--check", "-c", c.Config)
 	out, _ := cmd.CombinedOutput()
-	want := c.Config + ":23: unknown key \"bogus\" in [[group]]: accepted keys are name, comment, servers, auto_start, resource\n"
+	want := c.Config + ":23: unknown key \"bogus\" in [[group]]: accepted keys are name, comment, servers, auto_start, failback, exclusion, resource\n"
 	if cmd.ProcessState.ExitCode() != 2 || string(out) != want {
 		t.Fatalf("clpd --check of a bad config: exit %d, %q", cmd.ProcessState.ExitCode(), out)
 	}
