@@ -19,29 +19,14 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-var errUnused = errors.New("not used by clpdown")
-
 // fakeClpd is the daemon side of the tests: it records the cluster requests it gets and answers
 // each with the result of its server (err in the result) or with a failure of the whole request.
 type fakeClpd struct {
+	cmdtest.Unused
 	mu        sync.Mutex
 	reqs      []api.ClusterRequest
 	resultErr *status.OpError // the server's result carries it
 	err       error           // the request fails with it
-}
-
-func (f *fakeClpd) Status(context.Context) (status.Cluster, error) {
-	return status.Cluster{}, errUnused
-}
-func (f *fakeClpd) StartGroup(context.Context, api.GroupRequest) error { return errUnused }
-func (f *fakeClpd) StopGroup(context.Context, api.GroupRequest) error  { return errUnused }
-func (f *fakeClpd) MoveGroup(context.Context, api.GroupRequest) error  { return errUnused }
-func (f *fakeClpd) Current(context.Context, string) (string, error)    { return "", errUnused }
-func (f *fakeClpd) Monitors(context.Context, api.MonitorRequest) ([]status.Monitor, error) {
-	return nil, errUnused
-}
-func (f *fakeClpd) Resource(context.Context, api.ResourceRequest) (string, error) {
-	return "", errUnused
 }
 
 func (f *fakeClpd) Cluster(_ context.Context, r api.ClusterRequest) ([]api.ServerResult, error) {
@@ -83,9 +68,8 @@ func (v viaHost) Cluster(ctx context.Context, r api.ClusterRequest) ([]api.Serve
 	return v.fakeClpd.Cluster(ctx, r)
 }
 
-// serve runs api.Handler on a Unix socket in a temporary directory and returns the socket. As
-// clpd does, the relay refuses a host that is no server of the cluster ("nosuch").
-// serve runs clpd's API over f on a Unix socket and returns the socket.
+// serve runs clpd's API over f on a Unix socket and returns the socket. As clpd does, the relay
+// refuses a host that is no server of the cluster ("nosuch").
 func serve(t *testing.T, f *fakeClpd) string {
 	t.Helper()
 	relay := func(h string) (api.Service, error) {

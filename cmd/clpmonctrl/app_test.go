@@ -20,31 +20,16 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-var errUnused = errors.New("not used by clpmonctrl")
-
 // fakeClpd is the daemon side of the tests: it records the monitor requests it gets and answers
 // each with monitors and err, or, with block, waits until the client gives up.
 type fakeClpd struct {
+	cmdtest.Unused
 	mu       sync.Mutex
 	reqs     []api.MonitorRequest
 	monitors []status.Monitor
 	err      error
 	block    bool
 	release  chan struct{} // closed when the test ends, so that no handler outlives it
-}
-
-func (f *fakeClpd) Status(context.Context) (status.Cluster, error) {
-	return status.Cluster{}, errUnused
-}
-func (f *fakeClpd) StartGroup(context.Context, api.GroupRequest) error { return errUnused }
-func (f *fakeClpd) StopGroup(context.Context, api.GroupRequest) error  { return errUnused }
-func (f *fakeClpd) MoveGroup(context.Context, api.GroupRequest) error  { return errUnused }
-func (f *fakeClpd) Current(context.Context, string) (string, error)    { return "", errUnused }
-func (f *fakeClpd) Resource(context.Context, api.ResourceRequest) (string, error) {
-	return "", errUnused
-}
-func (f *fakeClpd) Cluster(context.Context, api.ClusterRequest) ([]api.ServerResult, error) {
-	return nil, errUnused
 }
 
 func (f *fakeClpd) Monitors(ctx context.Context, r api.MonitorRequest) ([]status.Monitor, error) {

@@ -20,8 +20,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-var errUnused = errors.New("not used by clprexec")
-
 // cluster is what the fake's status shows: three servers, one of them on IPv6, and two groups.
 var cluster = status.Cluster{
 	Name:        "cluster1",
@@ -41,6 +39,7 @@ var cluster = status.Cluster{
 // and records the move requests it gets, answering each with moveErr or, with block, waiting
 // until the client gives up.
 type fakeClpd struct {
+	cmdtest.Unused
 	mu        sync.Mutex
 	reqs      []api.GroupRequest
 	statusErr error
@@ -57,19 +56,6 @@ func (f *fakeClpd) Status(context.Context) (status.Cluster, error) {
 	}
 	return cluster, nil
 }
-func (f *fakeClpd) StartGroup(context.Context, api.GroupRequest) error { return errUnused }
-func (f *fakeClpd) StopGroup(context.Context, api.GroupRequest) error  { return errUnused }
-func (f *fakeClpd) Current(context.Context, string) (string, error)    { return "", errUnused }
-func (f *fakeClpd) Cluster(context.Context, api.ClusterRequest) ([]api.ServerResult, error) {
-	return nil, errUnused
-}
-func (f *fakeClpd) Monitors(context.Context, api.MonitorRequest) ([]status.Monitor, error) {
-	return nil, errUnused
-}
-func (f *fakeClpd) Resource(context.Context, api.ResourceRequest) (string, error) {
-	return "", errUnused
-}
-
 func (f *fakeClpd) MoveGroup(ctx context.Context, r api.GroupRequest) error {
 	f.mu.Lock()
 	f.reqs = append(f.reqs, r)

@@ -4,6 +4,7 @@ package cmdtest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"clpkit/pkg/api"
+	"clpkit/pkg/status"
 )
 
 // ChildEnv, set in a test binary's environment, makes its TestMain run the command on its own
@@ -175,4 +177,24 @@ func NotRoot(t *testing.T, name string, run Run, cases []NotRootCase) {
 				name, tt.Args, code, stdout, stderr, tt.Code, tt.Stderr)
 		}
 	}
+}
+
+// ErrUnused is what Unused answers: the command under test should not have asked for it.
+var ErrUnused = errors.New("not used by this command")
+
+// Unused is an api.Service that answers every call with ErrUnused; a test's fake clpd embeds it
+// and implements only what its command asks for.
+type Unused struct{}
+
+func (Unused) Status(context.Context) (status.Cluster, error)                { return status.Cluster{}, ErrUnused }
+func (Unused) StartGroup(context.Context, api.GroupRequest) error            { return ErrUnused }
+func (Unused) StopGroup(context.Context, api.GroupRequest) error             { return ErrUnused }
+func (Unused) MoveGroup(context.Context, api.GroupRequest) error             { return ErrUnused }
+func (Unused) Current(context.Context, string) (string, error)               { return "", ErrUnused }
+func (Unused) Resource(context.Context, api.ResourceRequest) (string, error) { return "", ErrUnused }
+func (Unused) Monitors(context.Context, api.MonitorRequest) ([]status.Monitor, error) {
+	return nil, ErrUnused
+}
+func (Unused) Cluster(context.Context, api.ClusterRequest) ([]api.ServerResult, error) {
+	return nil, ErrUnused
 }

@@ -23,6 +23,7 @@ const (
 	announceGap   = 100 * time.Millisecond
 	announceAgain = 2 * time.Second
 	inUseProbe    = 1500 * time.Millisecond
+	addUnderGate  = 100 * time.Millisecond
 )
 
 // runBuiltin runs one start or stop of a built-in resource. Taking a floating address happens
@@ -105,7 +106,11 @@ func (e *Engine) startFIP(ctx context.Context, r *config.Resource, gt *gate, fen
 		gt.mu.Unlock()
 		return errors.New("the group was fenced before its address was added")
 	}
-	err = fip.Add(ctx, a)
+	// The gate is held: a fence waits for it, so the add gets a deadline of its own, short
+	// beside the fencing margin, not the resource's start timeout.
+	actx, acancel := context.WithTimeout(ctx, addUnderGate)
+	err = fip.Add(actx, a)
+	acancel()
 	gt.mu.Unlock()
 	if err != nil {
 		return err
