@@ -327,6 +327,38 @@ func (s *EtcdServer) Pause() {
 	defer s.mu.Unlock()
 	if s.cmd != nil {
 		s.signal(syscall.SIGSTOP)
+		// SIGSTOP is delivered asynchronously: a request sent right after kill(2) returns can
+		// still be served by a thread not yet stopped. Wait until every thread is.
+		waitStopped(s.cmd.Process.Pid, 5*time.Second)
+	}
+}
+
+// waitStopped waits until every thread of pid is in the stopped state, or the process is gone,
+// or d has passed.
+func waitStopped(pid int, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		if err != nil || len(tasks) == 0 {
+			return
+		}
+		stopped := true
+		for _, t := range tasks {
+			b, err := os.ReadFile(t)
+			if err != nil {
+				continue
+			}
+			i := bytes.LastIndexByte(b, ')')
+			f := strings.Fields(string(b[i+1:]))
+			if len(f) > 0 && f[0] != "T" && f[0] != "t" && f[0] != "Z" && f[0] != "X" {
+				stopped = false
+				break
+			}
+		}
+		if stopped {
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
