@@ -198,3 +198,6 @@ func (Unused) Monitors(context.Context, api.MonitorRequest) ([]status.Monitor, e
 func (Unused) Cluster(context.Context, api.ClusterRequest) ([]api.ServerResult, error) {
 	return nil, ErrUnused
 }
+func (Unused) Members(context.Context, api.MemberRequest) ([]api.Member, error) {
+	return nil, ErrUnused
+}

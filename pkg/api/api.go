@@ -40,6 +40,42 @@ type Service interface {
 	// Resource runs a clprsc operation; for ResourceCurrent it returns the server running the
 	// resource ("" when none).
 	Resource(ctx context.Context, r ResourceRequest) (string, error)
+	// Members runs a clpmember operation on the embedded store and returns its members as
+	// they stand afterwards.
+	Members(ctx context.Context, r MemberRequest) ([]Member, error)
+}
+
+// Store membership operations (clpmember).
+const (
+	MemberList   = "list"
+	MemberAdd    = "add"
+	MemberRemove = "remove"
+)
+
+// MemberRequest is one clpmember operation.
+type MemberRequest struct {
+	Op   string `json:"op"`
+	Name string `json:"name,omitempty"`
+	// PeerURL is the new member's etcd peer URL; empty takes the one the answering server's
+	// configuration gives the server (or witness) Name.
+	PeerURL string `json:"peer_url,omitempty"`
+	// Force removes the member of a server whose clpd runs.
+	Force bool   `json:"force,omitempty"`
+	Host  string `json:"host,omitempty"`
+}
+
+// Member is one member of the embedded store.
+type Member struct {
+	// Name is empty for a member added but not started yet.
+	Name      string `json:"name"`
+	PeerURL   string `json:"peer_url"`
+	ClientURL string `json:"client_url,omitempty"`
+	Started   bool   `json:"started"`
+	Leader    bool   `json:"leader,omitempty"`
+	Learner   bool   `json:"learner,omitempty"`
+	// Role is what the answering server's configuration makes of it: "server", "witness", or
+	// "" when it names no such member.
+	Role string `json:"role,omitempty"`
 }
 
 // Monitor operations (clpmonctrl).
@@ -173,6 +209,9 @@ func Handler(s Service, relay Relay) http.Handler {
 	mux.HandleFunc("POST /v1/resources", route(pick, func(q *ResourceRequest) *string { return &q.Host }, func(svc Service, ctx context.Context, q ResourceRequest) (any, error) {
 		cur, err := svc.Resource(ctx, q)
 		return map[string]string{"server": cur}, err
+	}))
+	mux.HandleFunc("POST /v1/members", route(pick, func(q *MemberRequest) *string { return &q.Host }, func(svc Service, ctx context.Context, q MemberRequest) (any, error) {
+		return svc.Members(ctx, q)
 	}))
 	return mux
 }

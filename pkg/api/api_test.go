@@ -31,6 +31,7 @@ func (r refusing) Monitors(context.Context, MonitorRequest) ([]status.Monitor, e
 	return nil, r.err
 }
 func (r refusing) Resource(context.Context, ResourceRequest) (string, error) { return "", r.err }
+func (r refusing) Members(context.Context, MemberRequest) ([]Member, error)  { return nil, r.err }
 
 func TestWireCarriesErrorsAndStatus(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "clpd.sock")

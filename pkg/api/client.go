@@ -142,6 +142,13 @@ func (c *Client) Resource(ctx context.Context, r ResourceRequest) (string, error
 	return out["server"], err
 }
 
+// Members runs a clpmember operation and returns the store's members as they stand afterwards.
+func (c *Client) Members(ctx context.Context, r MemberRequest) ([]Member, error) {
+	var out []Member
+	err := c.do(ctx, http.MethodPost, "/v1/members", r, &out)
+	return out, err
+}
+
 // Code returns the operation error code of err, or "" when err carries none.
 func Code(err error) status.Code {
 	var oe *status.OpError

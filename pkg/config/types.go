@@ -376,6 +376,15 @@ func (c *Config) Group(name string) (*Group, bool) {
 	return nil, false
 }
 
+// StoreMembers are the members of the embedded store: the servers, then the witness.
+func (c *Config) StoreMembers() []Server {
+	out := append([]Server(nil), c.Servers...)
+	if c.Witness != nil {
+		out = append(out, *c.Witness)
+	}
+	return out
+}
+
 // Server returns the server named name, or false.
 func (c *Config) Server(name string) (*Server, bool) {
 	for i := range c.Servers {

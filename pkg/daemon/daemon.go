@@ -106,7 +106,7 @@ func RunWitness(ctx context.Context, o Options) error {
 	if err := pki.Check(pki.ServerFiles(cfg.TLS.Dir, cfg.Witness.Name)); err != nil {
 		return fmt.Errorf("the witness's certificate: %w: create the cluster's certificates with clpd --make-certs and copy %s here", err, cfg.TLS.Dir)
 	}
-	m, err := store.StartMember(ctx, memberConfig(cfg, *cfg.Witness))
+	m, err := startMember(ctx, cfg, *cfg.Witness, o.Log)
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,11 @@ func RunWitness(ctx context.Context, o Options) error {
 	notify("READY=1")
 	notify("STATUS=witness " + cfg.Witness.Name + " of cluster " + cfg.Cluster.Name)
 	o.Log.Info("the witness runs", "witness", cfg.Witness.Name, "cluster", cfg.Cluster.Name, "peer", cfg.Witness.EtcdPeerURL)
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-m.Stopped():
+		return errMemberStopped(cfg)
+	}
 	notify("STOPPING=1")
 	return nil
 }
@@ -170,7 +174,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	notify("STATUS=starting the coordination store")
-	st, closeStore, err := openStore(ctx, cfg, local, o.Log)
+	st, closeStore, memberStopped, err := openStore(ctx, cfg, local, o.Log)
 	if err != nil {
 		return err
 	}
@@ -214,7 +218,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}()
 
-	svc := &service{eng: eng, cfg: cfg, local: local}
+	svc := &service{eng: eng, cfg: cfg, local: local, store: st}
 	if len(cfg.Servers) > 1 {
 		if tc, err := pki.ClientConfig(pki.ServerFiles(cfg.TLS.Dir, local)); err == nil {
 			svc.peerTLS = tc
@@ -258,6 +262,18 @@ func Run(ctx context.Context, o Options) error {
 	case <-eng.Done():
 		// A final action stopped the cluster service.
 		serr = <-ran
+	case <-memberStopped:
+		// Without its member this server has no store: its lease runs out and the engine
+		// fences its groups, as for a cut cable; clpd then stops, saying why, rather than run
+		// on as a server that can never rejoin.
+		err := errMemberStopped(cfg)
+		o.Log.Error("the store member stopped", "err", err)
+		note("pm", 10, "ERROR", err.Error())
+		serr = eng.StopService(life, cluster.FactorServerShutdown, true)
+		if rerr := <-ran; serr == nil {
+			serr = rerr
+		}
+		serr = errors.Join(err, serr)
 	case err := <-ran:
 		serr = err
 	}
@@ -271,11 +287,11 @@ func Run(ctx context.Context, o Options) error {
 
 // openStore starts the embedded member (or reaches the external store) with the cluster's
 // certificates and connects to it.
-func openStore(ctx context.Context, cfg *config.Config, local string, log *slog.Logger) (*store.Store, func(), error) {
+func openStore(ctx context.Context, cfg *config.Config, local string, log *slog.Logger) (st *store.Store, closeAll func(), stopped <-chan struct{}, err error) {
 	srv, _ := cfg.Server(local)
 	files := pki.ServerFiles(cfg.TLS.Dir, local)
 	var closers []func()
-	closeAll := func() {
+	closeAll = func() {
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i]()
 		}
@@ -284,13 +300,14 @@ func openStore(ctx context.Context, cfg *config.Config, local string, log *slog.
 	useTLS := true
 	if cfg.Store.Mode != "external" {
 		if err := ensurePKI(cfg, local); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		m, err := store.StartMember(ctx, memberConfig(cfg, *srv))
+		m, err := startMember(ctx, cfg, *srv, log)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		closers = append(closers, m.Close)
+		stopped = m.Stopped()
 		endpoints = []string{srv.EtcdClientURL}
 	} else {
 		useTLS = false
@@ -308,27 +325,100 @@ func openStore(ctx context.Context, cfg *config.Config, local string, log *slog.
 		tc, err := pki.ClientConfig(files)
 		if err != nil {
 			closeAll()
-			return nil, nil, fmt.Errorf("the store's client certificate: %w", err)
+			return nil, nil, nil, fmt.Errorf("the store's client certificate: %w", err)
 		}
 		o.TLS = tc
 	}
-	st, err := store.Connect(ctx, o)
+	st, err = store.Connect(ctx, o)
 	if err != nil {
 		closeAll()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	closers = append(closers, func() { st.Close() })
-	return st, closeAll, nil
+	return st, closeAll, stopped, nil
+}
+
+// errMemberStopped says this server's store member stopped on its own while clpd ran.
+func errMemberStopped(cfg *config.Config) error {
+	return fmt.Errorf("this server's store member stopped (see %s): a member removed with clpmember remove stops for good; to bring the server back, run `clpmember add` for it on a running server, remove %s here and start clpd again",
+		filepath.Join(cfg.Paths.LogDir, "etcd.log"), filepath.Join(cfg.Paths.DataDir, "etcd"))
+}
+
+// startMember starts the embedded member of srv. On a first start (an empty data directory) of a
+// store of several members, it asks the other members what the store is: a server added with
+// clpmember add joins the running store as its learner and is promoted to a voting member once it
+// has caught up; a server the store does not list is refused with the command that adds it.
+func startMember(ctx context.Context, cfg *config.Config, srv config.Server, log *slog.Logger) (*store.Member, error) {
+	mc := memberConfig(cfg, srv)
+	var learner uint64
+	var others []string
+	if _, err := os.Stat(filepath.Join(mc.Dir, "member")); errors.Is(err, os.ErrNotExist) && mc.NoWait {
+		tc, err := pki.ClientConfig(mc.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("the store's client certificate: %w", err)
+		}
+		for _, m := range cfg.StoreMembers() {
+			if m.Name != srv.Name {
+				others = append(others, m.EtcdClientURL)
+			}
+		}
+		remote, err := store.Discover(ctx, others, tc, 3*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		if mc, err = store.Join(mc, remote); err != nil {
+			return nil, err
+		}
+		if mc.Existing {
+			others = others[:0]
+			for _, m := range remote {
+				if m.HasPeer(mc.PeerURL) {
+					learner = m.ID
+				} else if m.Started() {
+					others = append(others, m.ClientURLs...)
+				}
+			}
+			log.Info("joining the running store", "member", srv.Name, "members", mc.InitialCluster)
+		}
+	}
+	m, err := store.StartMember(ctx, mc)
+	if err != nil {
+		return nil, err
+	}
+	if mc.Existing {
+		go promote(ctx, mc, others, learner, log)
+	}
+	return m, nil
+}
+
+// promote makes this server's new member a voting member of the store, through the others, once
+// it has caught up with them.
+func promote(ctx context.Context, mc store.MemberConfig, endpoints []string, id uint64, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	tc, err := pki.ClientConfig(mc.TLS)
+	if err != nil {
+		log.Error("promoting the store member", "err", err)
+		return
+	}
+	st, err := store.Connect(ctx, store.Options{Endpoints: endpoints, TLS: tc})
+	if err != nil {
+		log.Error("promoting the store member", "err", err)
+		return
+	}
+	defer st.Close()
+	if err := st.Promote(ctx, id); err != nil {
+		log.Error("the store member stays a learner: it does not vote, and this server's clpd cannot use the store; see etcd.log, then clpmember remove and add it again", "member", mc.Name, "err", err)
+		return
+	}
+	log.Info("the store member votes", "member", mc.Name)
 }
 
 // memberConfig is the embedded etcd member of server (or of the witness): the configuration's
 // servers and witness are its initial cluster.
 func memberConfig(cfg *config.Config, srv config.Server) store.MemberConfig {
 	election := cfg.Store.ElectionTimeout
-	members := append([]config.Server(nil), cfg.Servers...)
-	if cfg.Witness != nil {
-		members = append(members, *cfg.Witness)
-	}
+	members := cfg.StoreMembers()
 	var initial []string
 	for _, m := range members {
 		initial = append(initial, m.Name+"="+m.EtcdPeerURL)
@@ -463,6 +553,7 @@ type service struct {
 	local string
 	// peerTLS presents this server's certificate to the other servers' API (nil: one server).
 	peerTLS *tls.Config
+	store   *store.Store
 }
 
 // relay finds who answers a request for host: this server, or another server's API.
@@ -728,4 +819,87 @@ func (s *service) Cluster(ctx context.Context, r api.ClusterRequest) ([]api.Serv
 		}
 	}
 	return out, nil
+}
+
+// Members changes or lists the embedded store's members (clpmember).
+func (s *service) Members(ctx context.Context, r api.MemberRequest) ([]api.Member, error) {
+	if err := s.checkHost(r.Host); err != nil {
+		return nil, err
+	}
+	if s.cfg.Store.Mode == "external" {
+		return nil, &status.OpError{Code: status.CodeRefused, Msg: "The store is external: change its members with etcdctl member add/remove."}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.APITimeout)
+	defer cancel()
+	var ms []store.MemberInfo
+	var err error
+	switch r.Op {
+	case api.MemberList:
+		ms, err = s.store.Members(ctx)
+	case api.MemberAdd:
+		peer := r.PeerURL
+		if peer == "" {
+			m, ok := s.storeMember(r.Name)
+			if !ok {
+				return nil, &status.OpError{Code: status.CodeInvalidServer, Msg: fmt.Sprintf("Server %s is not in the configuration of server %s (%s): give its etcd peer URL with --peer-url.", r.Name, s.local, s.cfg.File)}
+			}
+			peer = m.EtcdPeerURL
+		}
+		if u, perr := url.Parse(peer); perr != nil || u.Scheme != "https" || u.Host == "" {
+			return nil, &status.OpError{Code: status.CodeRefused, Msg: fmt.Sprintf("The peer URL %q is not https://<address>:<port>: the store's members speak only TLS.", peer)}
+		}
+		ms, err = s.store.AddMember(ctx, peer)
+	case api.MemberRemove:
+		if r.Name == s.local {
+			return nil, &status.OpError{Code: status.CodeRefused, Msg: "Server " + s.local + " cannot remove its own store member: run clpmember remove on another server."}
+		}
+		if !r.Force {
+			snap, serr := s.store.Snapshot(ctx)
+			if serr != nil {
+				return nil, serr
+			}
+			if _, up := snap.Servers[r.Name]; up {
+				return nil, &status.OpError{Code: status.CodeRefused, Msg: "Server " + r.Name + " is running its cluster service: its member would stop and its groups fail over. Stop it first (clpcl -t -h " + r.Name + "), or use --force."}
+			}
+		}
+		ms, err = s.store.RemoveMember(ctx, r.Name)
+	default:
+		return nil, &status.OpError{Code: status.CodeInternal, Msg: "unknown member operation " + r.Op}
+	}
+	if err != nil {
+		if errors.Is(err, store.ErrMember) {
+			return nil, &status.OpError{Code: status.CodeRefused, Msg: err.Error()}
+		}
+		return nil, err
+	}
+	out := make([]api.Member, 0, len(ms))
+	for _, m := range ms {
+		am := api.Member{Name: m.Name, Started: m.Started(), Leader: m.Leader, Learner: m.Learner}
+		if len(m.PeerURLs) > 0 {
+			am.PeerURL = m.PeerURLs[0]
+		}
+		if len(m.ClientURLs) > 0 {
+			am.ClientURL = m.ClientURLs[0]
+		}
+		for _, c := range s.cfg.Servers {
+			if m.HasPeer(c.EtcdPeerURL) {
+				am.Role = "server"
+			}
+		}
+		if w := s.cfg.Witness; w != nil && m.HasPeer(w.EtcdPeerURL) {
+			am.Role = "witness"
+		}
+		out = append(out, am)
+	}
+	return out, nil
+}
+
+// storeMember is the server or witness named name in the configuration.
+func (s *service) storeMember(name string) (config.Server, bool) {
+	for _, m := range s.cfg.StoreMembers() {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return config.Server{}, false
 }

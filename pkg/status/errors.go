@@ -21,6 +21,8 @@ const (
 	CodeInternal       Code = "internal"
 	CodeInvalidMonitor Code = "invalid-monitor"
 	CodeInvalidRsc     Code = "invalid-resource"
+	// CodeRefused is an operation refused as it stands: the message says what to do first.
+	CodeRefused Code = "refused"
 )
 
 // OpError is an operation's refusal or failure. Msg is the one line the command prints: the

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -54,6 +55,9 @@ type MemberConfig struct {
 	// member of several waits for the others, which may boot later, and clpd's engine keeps
 	// trying the store meanwhile.
 	NoWait bool
+	// Existing joins a running store (a member added with clpmember add) instead of forming
+	// the initial cluster: InitialCluster must then list the store's current members.
+	Existing bool
 }
 
 // tls reports whether the member serves TLS.
@@ -113,7 +117,8 @@ func isLoopback(host string) bool {
 
 // Member is a running embedded etcd member.
 type Member struct {
-	e *embed.Etcd
+	e     *embed.Etcd
+	close sync.Once
 }
 
 // StartMember starts the member and returns once it serves clients, or fails with why it could not.
@@ -168,7 +173,7 @@ func StartMember(ctx context.Context, mc MemberConfig) (*Member, error) {
 	}
 	// A member restarted on its own data dir rejoins what it was part of; "new" is only used
 	// for the very first start.
-	if _, err := os.Stat(filepath.Join(mc.Dir, "member")); err == nil {
+	if _, err := os.Stat(filepath.Join(mc.Dir, "member")); err == nil || mc.Existing {
 		cfg.ClusterState = embed.ClusterStateFlagExisting
 	}
 	// Ownership data is tiny; keep history short so the backend never fills up.
@@ -183,6 +188,11 @@ func StartMember(ctx context.Context, mc MemberConfig) (*Member, error) {
 	}
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
+		if mc.Existing {
+			// etcd has written its member directory before it failed to join; a next start
+			// would take it for this member's own data.
+			_ = os.RemoveAll(filepath.Join(mc.Dir, "member"))
+		}
 		return nil, fmt.Errorf("starting embedded etcd member %s in %s: %w", mc.Name, mc.Dir, err)
 	}
 	if mc.NoWait {
@@ -211,5 +221,10 @@ func StartMember(ctx context.Context, mc MemberConfig) (*Member, error) {
 	}
 }
 
-// Close stops the member.
-func (m *Member) Close() { m.e.Close() }
+// Close stops the member; closing it again does nothing (etcd's Close panics).
+func (m *Member) Close() { m.close.Do(m.e.Close) }
+
+// Stopped is closed when the member's server has stopped, for whatever reason: on its own, it
+// was removed from the store (clpmember remove), and etcd.log says "the member has been
+// permanently removed from the cluster".
+func (m *Member) Stopped() <-chan struct{} { return m.e.Server.StopNotify() }
