@@ -13,7 +13,6 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"math"
@@ -23,6 +22,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"clpkit/pkg/procwatch"
 )
 
 // Percentile returns the p-th percentile (0 < p <= 100) of samples by the nearest-rank method:
@@ -52,29 +53,11 @@ const clockTicks = 100
 // CPUTime returns the user plus system CPU time that process pid has used so far, read from
 // /proc/<pid>/stat.
 func CPUTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	st, err := procwatch.Stat("/proc", pid)
 	if err != nil {
 		return 0, err
 	}
-	// The command name (field 2) is in parentheses and may hold blanks: split after the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no ')' in %q", pid, b)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state), so utime (field 14) is f[11] and stime (field 15) is f[12].
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: only %d fields after the name", pid, len(f))
-	}
-	var ticks int64
-	for _, s := range f[11:13] {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * time.Second / clockTicks, nil
+	return time.Duration(st.UTime+st.STime) * time.Second / clockTicks, nil
 }
 
 // RSS returns the resident set size of process pid (VmRSS in /proc/<pid>/status) in bytes.

@@ -415,7 +415,10 @@ func LoadPfile(path string) (psaver.Config, error) {
 	if msg := checkFile(abs, false); msg != "" {
 		return psaver.Config{}, &PfileError{Path: abs, Msg: msg}
 	}
-	data, err := os.ReadFile(abs)
+	data, err := psaver.ReadPfile(abs)
+	if tl := (*psaver.TooLargeError)(nil); errors.As(err, &tl) {
+		return psaver.Config{}, tl
+	}
 	if err != nil {
 		return psaver.Config{}, &PfileError{Path: abs, Msg: "cannot read: " + pathErr(err)}
 	}
@@ -458,7 +461,10 @@ func LoadPfileParams(path string) (psaver.Config, error) {
 	if err != nil {
 		return psaver.Config{}, &PfileError{Path: path, Msg: err.Error()}
 	}
-	data, err := os.ReadFile(abs)
+	data, err := psaver.ReadPfile(abs)
+	if tl := (*psaver.TooLargeError)(nil); errors.As(err, &tl) {
+		return psaver.Config{}, tl
+	}
 	if err != nil {
 		return psaver.Config{}, &PfileError{Path: abs, Msg: pathErr(err)}
 	}

@@ -194,6 +194,60 @@ var fsmonElsewhere = map[string][]string{
 	"nfs-monitor/stop.sh":    {"start-home", "start-other", "failover-home", "failover-other"},
 }
 
+// serviceCall is the call of the service command that each file-server service template makes in
+// the runs that start or stop the service (seed 001 §10.1 and §10.3: "/sbin/service smb|nfs
+// start|stop", with the service's current Debian name): the stub's argv, blank-separated. Every
+// other run calls nothing. TestRun puts a stub service and systemctl first on PATH, so nothing is
+// started on the host.
+var serviceCall = map[string]string{
+	"samba/start.sh": "service smbd start",
+	"samba/stop.sh":  "service smbd stop",
+	"nfs/start.sh":   "service nfs-server start",
+	"nfs/stop.sh":    "service nfs-server stop",
+}
+
+// serviceCases are the cases in which the templates reach their service line.
+var serviceCases = []string{"start-home", "start-other", "failover-home", "failover-other"}
+
+// stubServiceCommands writes service and systemctl into a new directory: each appends its name and
+// arguments, one line per call, to the file "calls" there and exits 0. It returns the directory.
+func stubServiceCommands(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"service", "systemctl"} {
+		script := "#!/bin/sh\necho \"" + name + " $*\" >> \"" + filepath.Join(dir, "calls") + "\"\nexit 0\n"
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestServiceVariable: samba/ and nfs/ name their service once, in SERVICE before the first
+// branch, so that an operator whose system names it otherwise edits one line per script.
+func TestServiceVariable(t *testing.T) {
+	dir := templatesDir(t)
+	for name := range serviceCall {
+		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sets, firstIf, set := 0, 0, 0
+		for i, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, "SERVICE=") {
+				sets++
+				set = i
+			}
+			if firstIf == 0 && strings.HasPrefix(line, "if ") {
+				firstIf = i
+			}
+		}
+		if sets != 1 || set > firstIf {
+			t.Errorf("%s: %d SERVICE= lines (line %d), want one before the first if (line %d)", name, sets, set+1, firstIf+1)
+		}
+	}
+}
+
 // mfesRestored are the command lines restored into the mfes templates (README.md, "Removed
 // lines"); TestMFESMatchesSeed pins them, and the whole of monitor.sh, to seed 000.
 var mfesRestored = map[string][]string{
@@ -284,19 +338,21 @@ func TestEveryScriptHasExpectations(t *testing.T) {
 	}
 }
 
-// shellLine is what a non-comment, non-blank line of a template may be once the external commands
-// are removed: the seed's if/elif tests on CLP_*, then/else/fi, an echo of a literal, an exit.
-// When later work restores a command (see README.md), it extends this list and the README table.
+// shellLine is what a non-comment, non-blank line of a template other than mfes/ may be: the
+// seed's if/elif tests on CLP_*, then/else/fi, an echo of a literal, an exit, and the seed's
+// commands as README.md's "Commands" lists them. A command added to a template is added here and
+// to that table.
 var shellLine = regexp.MustCompile(`^(` +
 	`(if|elif) \[ "\$CLP_(EVENT|DISK|SERVER)" = "[A-Z]+" \]` +
 	`|then|else|fi` +
 	`|echo "[A-Za-z0-9_ ]*"` +
 	`|exit [0-9]+` +
 	`|clp_sambamon sambawatch -(s XXXX|stop)|clp_nfsmon nfswatch -(d XXXX|stop)` + // seed 001 §10.2, §10.4
+	`|SERVICE=(smbd|nfs-server)|service "\$SERVICE" (start|stop)` + // seed 001 §10.1, §10.3
 	`)$`)
 
 // TestScriptFiles checks the repaired files themselves: shebang, permissions, LF endings, no
-// leftover extraction junk, and no external command left behind.
+// leftover extraction junk, and no command but those README.md lists.
 func TestScriptFiles(t *testing.T) {
 	dir := templatesDir(t)
 	for _, name := range scriptNames() {
@@ -407,7 +463,8 @@ func TestRun(t *testing.T) {
 					argv := r.argv(path)
 					cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 					cmd.Dir = filepath.Dir(path)
-					cmd.Env = append([]string{"PATH=/usr/local/bin:/usr/bin:/bin"}, c.env...)
+					stubs := stubServiceCommands(t)
+					cmd.Env = append([]string{"PATH=" + stubs + ":/usr/local/bin:/usr/bin:/bin"}, c.env...)
 					var stdout, stderr bytes.Buffer
 					cmd.Stdout = &stdout
 					cmd.Stderr = &stderr
@@ -428,6 +485,17 @@ func TestRun(t *testing.T) {
 					}
 					if stderr.Len() != 0 {
 						t.Errorf("stderr not empty: %q", stderr.String())
+					}
+					wantCalls := ""
+					if call, ok := serviceCall[name]; ok && slices.Contains(serviceCases, c.name) {
+						wantCalls = call + "\n"
+					}
+					calls, err := os.ReadFile(filepath.Join(stubs, "calls"))
+					if err != nil && !errors.Is(err, os.ErrNotExist) {
+						t.Fatal(err)
+					}
+					if string(calls) != wantCalls {
+						t.Errorf("service calls:\n got %q\nwant %q", calls, wantCalls)
 					}
 				})
 			}

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"clpkit/pkg/procwatch"
 )
 
 // Build compiles every command of the module into dir and returns dir.
@@ -320,13 +322,8 @@ cgroup = %q
 // Gone reports whether pid no longer runs: exited, or a zombie nobody has reaped yet (in a
 // container whose init does not reap orphans, a killed process lingers that way).
 func Gone(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	i := bytes.LastIndexByte(b, ')')
-	f := strings.Fields(string(b[i+1:]))
-	return len(f) == 0 || f[0] == "Z" || f[0] == "X"
+	st, err := procwatch.Stat("/proc", pid)
+	return err != nil || st.Exited()
 }
 
 // cleanupOnce registers, once per Cluster, the removal of what clpd leaves on the host when a test

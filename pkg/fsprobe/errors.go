@@ -10,6 +10,28 @@
 // Every probe runs under its context: its deadline bounds the whole exchange (connect, every send
 // and every wait for a reply), and cancelling it interrupts the probe at once and returns the
 // context's error, unclassified.
+//
+// # Why the protocols are hand-written
+//
+// The SMB2/3 client (negotiate, NTLMSSP inside SPNEGO, session setup, signing, tree connect), the
+// ONC-RPC client with its XDR, and AES-CMAC are written here, not imported:
+//
+//   - SMB: Go's SMB2 clients are github.com/hirochachacha/go-smb2, abandoned upstream since 2022,
+//     and its pre-1.0 forks. The probe needs an anonymous logon (upstream refuses an empty user
+//     before it sends anything), the share type that TREE_CONNECT returns (decoded there but not
+//     exposed; clp_sambamon reports a share that is neither disk nor printer), whether the session
+//     is a guest one, and errors that name the step that failed with its NTSTATUS or errno, since
+//     the legacy messages are chosen by step; and it needs only a handful of MS-SMB2 exchanges, no
+//     file access.
+//   - ONC-RPC: the Go clients (github.com/vmware/go-nfs-client and its forks,
+//     github.com/prashanthpai/sunrpc) speak TCP only, take no context or deadline, and panic on a
+//     malformed reply. The probe calls over UDP, with retransmission, as well as TCP, from a
+//     privileged source port when root, under a deadline, and needs the clnt_stat of a failed call
+//     to word its messages as clnt_sperror does.
+//   - AES-CMAC (RFC 4493), with which SMB 3.x signs: the standard library has AES but no CMAC, and
+//     one function tested against the RFC's vectors is less to carry than a dependency for it.
+//
+// MD4, which NTLM needs for the NT hash, comes from golang.org/x/crypto/md4.
 package fsprobe
 
 import (

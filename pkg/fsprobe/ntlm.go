@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+
+	//lint:ignore SA1019 NTLM's NT hash is MD4 by definition (MS-NLMP 3.3.1): compatibility, not security.
+	"golang.org/x/crypto/md4"
 )
 
 // NTLMSSP negotiate flags (MS-NLMP 2.2.2.5) that the probe uses.
@@ -120,11 +123,18 @@ func hmacMD5(key []byte, data ...[]byte) []byte {
 	return m.Sum(nil)
 }
 
+// ntHash is the NT hash of a password (MS-NLMP 3.3.1, NTOWFv1): the MD4 of its UTF-16LE form.
+// This is MD4's only use here, as NTLM requires; it is no security primitive of ours.
+func ntHash(password string) []byte {
+	h := md4.New()
+	h.Write(utf16le(password))
+	return h.Sum(nil)
+}
+
 // ntowfv2 is NTOWFv2 of MS-NLMP 3.3.2: HMAC-MD5 of the upper-cased user and the domain, keyed with
 // the MD4 of the password.
 func ntowfv2(c ntlmCreds) []byte {
-	h := md4(utf16le(c.Password))
-	return hmacMD5(h[:], utf16le(strings.ToUpper(c.User)+c.Domain))
+	return hmacMD5(ntHash(c.Password), utf16le(strings.ToUpper(c.User)+c.Domain))
 }
 
 // fileTime is t as a Windows FILETIME: 100 ns units since 1601-01-01.

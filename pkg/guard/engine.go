@@ -16,7 +16,6 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 
 	"clpkit/pkg/cgroup"
 	"clpkit/pkg/fip"
+	"clpkit/pkg/procwatch"
 )
 
 // Options are an Engine's dependencies. The zero value guards nothing but works.
@@ -325,18 +325,11 @@ func groupSize(procRoot string, pgid int) int {
 	}
 	n := 0
 	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(procRoot + "/" + e.Name() + "/stat")
+		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		// Fields after the command name, which is in parentheses and may hold anything:
-		// state, ppid, pgrp.
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) >= 3 && f[0] != "Z" && f[0] != "X" && f[2] == strconv.Itoa(pgid) {
+		if st, err := procwatch.Stat(procRoot, pid); err == nil && !st.Exited() && st.PGRP == pgid {
 			n++
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"clpkit/pkg/procwatch"
 )
 
 // PIDFile is pidw on a pid file: the process whose pid the file holds must be running.
@@ -80,22 +82,14 @@ func parsePID(b []byte) (int, error) {
 // running": nothing for a process that is gone, " (zombie)" for one that has ended but whose
 // parent has not collected its status yet.
 func notRunning(root string, pid int) (why string, dead bool) {
-	b, err := os.ReadFile(root + "/" + strconv.Itoa(pid) + "/stat")
+	st, err := procwatch.Stat(root, pid)
 	if err != nil {
 		return "", true
 	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return "", true
-	}
-	f := bytes.Fields(b[i+1:])
-	if len(f) == 0 {
-		return "", true
-	}
-	switch f[0][0] {
+	switch st.State {
 	case 'Z':
 		return " (zombie)", true
-	case 'X':
+	case 'X', 'x':
 		return "", true
 	}
 	return "", false

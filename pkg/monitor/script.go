@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"clpkit/pkg/procwatch"
 )
 
 // Place, when set, gives a script an open cgroup v2 directory to be cloned into
@@ -115,7 +117,18 @@ func (s *Script) start() (*run, error) {
 		r.cgroup = cg
 	}
 	cmd.SysProcAttr = attr
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	for try := 0; errors.Is(err, syscall.ETXTBSY) && try < 50; try++ {
+		// The script was just written, and a child forked meanwhile (by any goroutine of clpd)
+		// still holds the writer's descriptor until it execs: the kernel refuses to run a
+		// file open for writing. The child's exec closes it within milliseconds.
+		time.Sleep(10 * time.Millisecond)
+		retry := exec.Command(cmd.Path, cmd.Args[1:]...)
+		retry.Dir, retry.Env, retry.Stdout, retry.Stderr, retry.SysProcAttr = cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr, cmd.SysProcAttr
+		cmd, r.cmd = retry, retry
+		err = cmd.Start()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("script %s could not start: %w", s.Path, err)
 	}
 	r.pgid = cmd.Process.Pid
@@ -296,23 +309,11 @@ func groupLive(pgid int) bool {
 		return true
 	}
 	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 {
-			continue
-		}
-		// Fields after the command: state, ppid, pgrp.
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
-			continue
-		}
-		if g, err := strconv.Atoi(f[2]); err == nil && g == pgid {
+		if st, err := procwatch.Stat("/proc", pid); err == nil && !st.Exited() && st.PGRP == pgid {
 			return true
 		}
 	}

@@ -2,7 +2,6 @@ package procwatch
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -174,12 +173,11 @@ func scan(procRoot string, specs []Spec, found func(int, Process)) error {
 				continue
 			}
 			if p == nil {
-				id, state, err := readStat(dir)
-				if err != nil || state == 'Z' || state == 'X' {
+				st, err := Stat(procRoot, pid)
+				if err != nil || st.Exited() {
 					break
 				}
-				id.PID = pid
-				p = &Process{Identity: id, Argv: argv}
+				p = &Process{Identity: Identity{PID: pid, Start: st.Start}, Argv: argv}
 			}
 			p.Exe = exe
 			found(i, *p)
@@ -198,24 +196,6 @@ func splitArgv(b []byte) []string {
 		argv[i] = string(p)
 	}
 	return argv
-}
-
-// readStat reads the start time and the state letter of the process in dir.
-func readStat(dir string) (Identity, byte, error) {
-	b, err := os.ReadFile(dir + "/stat")
-	if err != nil {
-		return Identity{}, 0, err
-	}
-	start, err := parseStart(string(b))
-	if err != nil {
-		return Identity{}, 0, err
-	}
-	i := bytes.LastIndexByte(b, ')')
-	f := bytes.Fields(b[i+1:])
-	if len(f) == 0 || len(f[0]) == 0 {
-		return Identity{}, 0, errors.New("no state in stat line")
-	}
-	return Identity{Start: start}, f[0][0], nil
 }
 
 // readInto reads a whole (small, /proc) file into buf[:0], growing it as needed, so that a

@@ -145,7 +145,7 @@ func TestFindAmongLookAlikes(t *testing.T) {
 	// The kill is delivered asynchronously: wait until the process is a zombie.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, state, err := readStat(fmt.Sprintf("/proc/%d", zombie.Process.Pid)); err == nil && state == 'Z' {
+		if st, err := Stat("/proc", zombie.Process.Pid); err == nil && st.State == 'Z' {
 			break
 		}
 		if time.Now().After(deadline) {

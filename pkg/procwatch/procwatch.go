@@ -6,9 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,30 +19,11 @@ type Identity struct {
 
 // Identify reads pid's start time from procRoot (normally "/proc").
 func Identify(procRoot string, pid int) (Identity, error) {
-	b, err := os.ReadFile(procRoot + "/" + strconv.Itoa(pid) + "/stat")
+	st, err := Stat(procRoot, pid)
 	if err != nil {
-		return Identity{}, fmt.Errorf("reading process %d: %w", pid, err)
+		return Identity{}, err
 	}
-	start, err := parseStart(string(b))
-	if err != nil {
-		return Identity{}, fmt.Errorf("process %d: %w", pid, err)
-	}
-	return Identity{PID: pid, Start: start}, nil
-}
-
-// parseStart takes field 22 of a /proc/PID/stat line. The command name (field 2) is in
-// parentheses and may itself hold spaces and ')', so fields are counted after the last ')'.
-func parseStart(stat string) (uint64, error) {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, errors.New("malformed stat line")
-	}
-	f := strings.Fields(stat[i+1:])
-	// f[0] is field 3 (state), so field 22 is f[19].
-	if len(f) < 20 {
-		return 0, errors.New("short stat line")
-	}
-	return strconv.ParseUint(f[19], 10, 64)
+	return Identity{PID: pid, Start: st.Start}, nil
 }
 
 // Alive reports whether the process named by id still runs (a zombie counts as gone).
@@ -53,17 +31,8 @@ func Alive(procRoot string, id Identity) bool {
 	if id.PID <= 0 {
 		return false
 	}
-	b, err := os.ReadFile(procRoot + "/" + strconv.Itoa(id.PID) + "/stat")
-	if err != nil {
-		return false
-	}
-	start, err := parseStart(string(b))
-	if err != nil || start != id.Start {
-		return false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b)[i+1:])
-	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+	st, err := Stat(procRoot, id.PID)
+	return err == nil && st.Start == id.Start && !st.Exited()
 }
 
 // Wait blocks until the process named by id has exited, or ctx ends. It works for processes that

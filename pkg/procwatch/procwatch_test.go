@@ -7,33 +7,6 @@ import (
 	"time"
 )
 
-func TestParseStart(t *testing.T) {
-	tests := []struct {
-		stat string
-		want uint64
-		ok   bool
-	}{
-		{"1234 (sleep) S 1 1234 1234 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 987654 8192000 100", 987654, true},
-		// The command name may hold spaces and parentheses.
-		{"1 (a) b) (c) R 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 42 0 0", 42, true},
-		{"1 (x) R 1 2 3", 0, false},
-		{"no parenthesis", 0, false},
-		{"", 0, false},
-	}
-	for _, tt := range tests {
-		got, err := parseStart(tt.stat)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("parseStart(%q) = %d, %v; want %d ok=%v", tt.stat, got, err, tt.want, tt.ok)
-		}
-	}
-}
-
-func FuzzParseStart(f *testing.F) {
-	f.Add("1234 (sleep) S 1 1234 1234 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 987654 8192000 100")
-	f.Add("1 ()) R")
-	f.Fuzz(func(t *testing.T, s string) { _, _ = parseStart(s) })
-}
-
 // A real process: identified, alive, then Wait returns at its exit even though it is watched
 // through pidfd, and a reused identity (other start time) is not alive.
 func TestWaitRealProcess(t *testing.T) {

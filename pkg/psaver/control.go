@@ -55,6 +55,9 @@ type PfileError interface {
 // maxRequest bounds a request line.
 const maxRequest = 64 << 10
 
+// maxResponse bounds an answer line: the state of a pfile of MaxPfileSize, many times over.
+const maxResponse = 64 << 20
+
 // Server answers padmin on a control socket.
 type Server struct {
 	Engine *Engine
@@ -213,8 +216,11 @@ func Call(ctx context.Context, socket string, req Request) (Response, error) {
 	if _, err := c.Write(append(b, '\n')); err != nil {
 		return Response{}, fmt.Errorf("sending the command to pcheck: %w", err)
 	}
-	line, err := bufio.NewReader(c).ReadBytes('\n')
+	line, err := bufio.NewReader(io.LimitReader(c, maxResponse)).ReadBytes('\n')
 	if err != nil {
+		if len(line) >= maxResponse {
+			return Response{}, fmt.Errorf("pcheck's answer is larger than %s", sizeText(maxResponse))
+		}
 		if ctx.Err() != nil {
 			return Response{}, fmt.Errorf("pcheck did not answer: %w", ctx.Err())
 		}

@@ -477,8 +477,7 @@ func waitGone(t *testing.T, pid int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil || strings.Contains(string(b), ") Z ") {
+		if st, err := procwatch.Stat("/proc", pid); err != nil || st.Exited() {
 			return
 		}
 		if time.Now().After(deadline) {

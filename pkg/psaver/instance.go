@@ -151,9 +151,9 @@ func (in *Instance) Close() {
 	}
 }
 
-// readHolder reads the pid and pfile a lock file records.
+// readHolder reads the pid and pfile a lock file records; nothing from a file too large to be one.
 func readHolder(path string) (int, string) {
-	b, err := os.ReadFile(path)
+	b, err := readFileMax(path, maxLockFile)
 	if err != nil {
 		return 0, ""
 	}

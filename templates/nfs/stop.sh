@@ -3,6 +3,12 @@
 #*                stop.sh                *
 #*****
 
+# The NFS server service. The seed (RHEL 5/6) names it nfs; on current Debian, Ubuntu and RHEL
+# it is nfs-server (Debian's nfs-kernel-server is another name for the same unit).
+# The seed runs /sbin/service; this finds service on PATH (in /usr/sbin on current systems),
+# which forwards to systemctl on systemd hosts.
+SERVICE=nfs-server
+
 if [ "$CLP_EVENT" = "START" ]
 then
   if [ "$CLP_DISK" = "SUCCESS" ]
@@ -18,6 +24,7 @@ then
   #
   # NFSサービスの終了
   #
+  service "$SERVICE" stop
 
 else
   echo "ERROR_DISK from START"
@@ -37,6 +44,7 @@ then
   #
   # NFSサービスの終了
   #
+  service "$SERVICE" stop
 
 else
   echo "ERROR_DISK from FAILOVER"

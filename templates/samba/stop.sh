@@ -3,6 +3,11 @@
 #*                stop.sh                *
 #*****
 
+# The Samba service. The seed (RHEL) names it smb; on current Debian and Ubuntu it is smbd.
+# The seed runs /sbin/service; this finds service on PATH (in /usr/sbin on current systems),
+# which forwards to systemctl on systemd hosts.
+SERVICE=smbd
+
 if [ "$CLP_EVENT" = "START" ]
 then
   if [ "$CLP_DISK" = "SUCCESS" ]
@@ -18,6 +23,7 @@ then
   #
   # SAMBAの終了
   #
+  service "$SERVICE" stop
 
 else
   echo "ERROR_DISK from START"
@@ -37,6 +43,7 @@ then
   #
   # SAMBAの終了
   #
+  service "$SERVICE" stop
 
 else
   echo "ERROR_DISK from FAILOVER"

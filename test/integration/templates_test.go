@@ -40,6 +40,12 @@ func TestTemplatesUnderClpd(t *testing.T) {
 		real := filepath.Join(s.bin, cmd)
 		clustertest.Script(t, fsmonBin, cmd, fmt.Sprintf("case \"$2\" in -s|-d) exec %s \"$@\" %s;; esac\nexec %s \"$@\"\n", real, extra, real))
 	}
+	// The Samba and NFS templates start and stop their system service: stubs record the calls
+	// instead of starting this host's smbd or NFS server.
+	calls := filepath.Join(dir, "service.calls")
+	for _, cmd := range []string{"service", "systemctl"} {
+		clustertest.Script(t, fsmonBin, cmd, fmt.Sprintf("echo \"%s $*\" >> %s\nexit 0\n", cmd, calls))
+	}
 	t.Setenv("PATH", fsmonBin+":"+os.Getenv("PATH"))
 	t.Setenv("CLPKIT_FSMON_DIR", filepath.Join(dir, "fsmon"))
 	root, err := filepath.Abs("../../templates")
@@ -123,6 +129,17 @@ func TestTemplatesUnderClpd(t *testing.T) {
 	}
 	expect(s2, "start|FAILOVER1\nON_OTHER2\n", "stop|FAILOVER1\nON_OTHER2\n")
 	expect(s1, "start|NORMAL1\nNORMAL2\n", "start|NORMAL1\nNORMAL2\n")
+	// Three starts (on server1, the failover to server2, the move home) and the move's stop,
+	// for each of the two services: a killed clpd runs no stop script.
+	got, _ := os.ReadFile(calls)
+	for _, svc := range []string{"smbd", "nfs-server"} {
+		if n := strings.Count(string(got), "service "+svc+" start\n"); n != 3 {
+			t.Errorf("service %s start ran %d times, want 3:\n%s", svc, n, got)
+		}
+		if n := strings.Count(string(got), "service "+svc+" stop\n"); n != 1 {
+			t.Errorf("service %s stop ran %d times, want 1:\n%s", svc, n, got)
+		}
+	}
 	want := ` ========================  CLUSTER STATUS  ===========================
   Cluster : cluster1
   <server>

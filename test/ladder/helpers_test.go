@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"clpkit/pkg/procwatch"
 	"clpkit/test/netlab"
 	"clpkit/test/trials"
 )
@@ -209,8 +210,8 @@ func procsIn(host *netlab.Host, exe string) []int {
 }
 
 func zombie(stat []byte) bool {
-	i := bytes.LastIndexByte(stat, ')')
-	return i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' || stat[i+2] == 'X'
+	st, err := procwatch.ParseStat(stat)
+	return err != nil || st.Exited()
 }
 
 // pidFile reads a pid file; 0 when it is missing or not a pid.

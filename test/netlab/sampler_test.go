@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"clpkit/pkg/procwatch"
 	"clpkit/test/netlab"
 )
 
@@ -48,12 +49,11 @@ func killGroup(t *testing.T, p *netlab.Proc) {
 
 // procState returns the state letter of pid ("" when it is gone).
 func procState(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	st, err := procwatch.Stat("/proc", pid)
 	if err != nil {
 		return ""
 	}
-	s := string(b)
-	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])[0]
+	return string(st.State)
 }
 
 // TestSampler: the sampler places each group's processes on their hosts, sees an overlap while

@@ -550,15 +550,7 @@ func hasAddr(t *testing.T, h *netlab.Host, addr string) bool {
 
 // Processes.
 
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b)[i+1:])
-	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
-}
+func alive(pid int) bool { return !clustertest.Gone(pid) }
 
 func netnsOf(pid int) uint64 {
 	l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))

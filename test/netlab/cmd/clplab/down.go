@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"clpkit/pkg/cgroup"
+	"clpkit/pkg/procwatch"
 )
 
 // down stops and removes everything up made, whatever up got to: it is idempotent, and every
@@ -271,21 +272,11 @@ func signalLeftovers(l *lab, inodes map[uint64]bool, sig unix.Signal) (int, erro
 
 // parentOf returns the parent of pid, 0 when unknown.
 func parentOf(pid int) int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	st, err := procwatch.Stat("/proc", pid)
 	if err != nil {
 		return 0
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return 0
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	return ppid
+	return st.PPID
 }
 
 // removeCgroups removes the lab's cgroups (clpd removes its empty ones when it exits cleanly).

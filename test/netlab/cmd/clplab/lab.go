@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"clpkit/pkg/procwatch"
 )
 
 const (
@@ -362,16 +364,8 @@ func cleanEnv(dir ...string) []string {
 
 // daemonAlive reports whether pid is a live (not zombie) process named comm.
 func daemonAlive(pid int, comm string) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || end < open || len(s) < end+3 {
-		return false
-	}
-	return s[open+1:end] == comm && s[end+2] != 'Z'
+	st, err := procwatch.Stat("/proc", pid)
+	return err == nil && st.Comm == comm && !st.Exited()
 }
 
 // readPid reads a pid file; 0 when there is none.
