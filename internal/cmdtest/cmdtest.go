@@ -201,3 +201,6 @@ func (Unused) Cluster(context.Context, api.ClusterRequest) ([]api.ServerResult, 
 func (Unused) Members(context.Context, api.MemberRequest) ([]api.Member, error) {
 	return nil, ErrUnused
 }
+func (Unused) Rexec(context.Context, api.RexecRequest) (api.RexecResult, error) {
+	return api.RexecResult{}, ErrUnused
+}

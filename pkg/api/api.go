@@ -43,6 +43,38 @@ type Service interface {
 	// Members runs a clpmember operation on the embedded store and returns its members as
 	// they stand afterwards.
 	Members(ctx context.Context, r MemberRequest) ([]Member, error)
+	// Rexec carries out a clprexec request other than --failover: run a script of this
+	// server's script directory, or notify its message receive monitors.
+	Rexec(ctx context.Context, r RexecRequest) (RexecResult, error)
+}
+
+// clprexec operations besides --failover.
+const (
+	RexecScript = "script"
+	RexecNotice = "notice"
+	RexecClear  = "clear"
+)
+
+// RexecRequest is one clprexec --script, --notice or --clear.
+type RexecRequest struct {
+	Op string `json:"op"`
+	// Script is a file name in the answering server's script directory.
+	Script string `json:"script,omitempty"`
+	// Timeout bounds the script, in seconds (0: 30).
+	Timeout int `json:"timeout,omitempty"`
+	// Monitor names a message receive monitor; without it, Category (and Keyword) select them.
+	Monitor  string `json:"monitor,omitempty"`
+	Category string `json:"category,omitempty"`
+	Keyword  string `json:"keyword,omitempty"`
+	Host     string `json:"host,omitempty"`
+}
+
+// RexecResult is what a clprexec request did.
+type RexecResult struct {
+	// Status is the script's exit status.
+	Status int `json:"status"`
+	// Monitors is how many message receive monitors took the notice.
+	Monitors int `json:"monitors,omitempty"`
 }
 
 // Store membership operations (clpmember).
@@ -209,6 +241,9 @@ func Handler(s Service, relay Relay) http.Handler {
 	mux.HandleFunc("POST /v1/resources", route(pick, func(q *ResourceRequest) *string { return &q.Host }, func(svc Service, ctx context.Context, q ResourceRequest) (any, error) {
 		cur, err := svc.Resource(ctx, q)
 		return map[string]string{"server": cur}, err
+	}))
+	mux.HandleFunc("POST /v1/rexec", route(pick, func(q *RexecRequest) *string { return &q.Host }, func(svc Service, ctx context.Context, q RexecRequest) (any, error) {
+		return svc.Rexec(ctx, q)
 	}))
 	mux.HandleFunc("POST /v1/members", route(pick, func(q *MemberRequest) *string { return &q.Host }, func(svc Service, ctx context.Context, q MemberRequest) (any, error) {
 		return svc.Members(ctx, q)

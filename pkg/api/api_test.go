@@ -32,6 +32,9 @@ func (r refusing) Monitors(context.Context, MonitorRequest) ([]status.Monitor, e
 }
 func (r refusing) Resource(context.Context, ResourceRequest) (string, error) { return "", r.err }
 func (r refusing) Members(context.Context, MemberRequest) ([]Member, error)  { return nil, r.err }
+func (r refusing) Rexec(context.Context, RexecRequest) (RexecResult, error) {
+	return RexecResult{}, r.err
+}
 
 func TestWireCarriesErrorsAndStatus(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "clpd.sock")

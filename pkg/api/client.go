@@ -149,6 +149,13 @@ func (c *Client) Members(ctx context.Context, r MemberRequest) ([]Member, error)
 	return out, err
 }
 
+// Rexec carries out a clprexec --script, --notice or --clear.
+func (c *Client) Rexec(ctx context.Context, r RexecRequest) (RexecResult, error) {
+	var out RexecResult
+	err := c.do(ctx, http.MethodPost, "/v1/rexec", r, &out)
+	return out, err
+}
+
 // Code returns the operation error code of err, or "" when err carries none.
 func Code(err error) status.Code {
 	var oe *status.OpError

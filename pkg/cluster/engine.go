@@ -152,6 +152,9 @@ type Engine struct {
 	runs map[int]context.CancelFunc
 	// beat is when the loop last turned (Clock time), for the user-space monitor.
 	beat atomic.Int64
+	// notices carry clprexec --notice and --clear to each message monitor's run (made in New,
+	// never changed: any goroutine may send).
+	notices map[int]chan notice
 }
 
 type gate struct {
@@ -214,6 +217,12 @@ func New(d Deps) (*Engine, error) {
 	}
 	for range cfg.Groups {
 		e.gates = append(e.gates, &gate{})
+	}
+	e.notices = map[int]chan notice{}
+	for i, m := range cfg.Monitors {
+		if m.Type == config.MonitorMessage {
+			e.notices[i] = make(chan notice, 1)
+		}
 	}
 	if d.SuspendFile != "" {
 		if _, err := os.Stat(d.SuspendFile); err == nil {

@@ -14,6 +14,7 @@ import (
 	"clpkit/pkg/config"
 	"clpkit/pkg/monitor"
 	"clpkit/pkg/resource"
+	"clpkit/pkg/status"
 )
 
 // The engine's side of monitors: it runs each monitor's checks in a goroutine of its own while the
@@ -50,12 +51,80 @@ func (e *Engine) runMonitor(ctx context.Context, idx, gen int) {
 		e.watchLoop(ctx, cfg, post)
 		return
 	}
+	if cfg.Type == config.MonitorMessage {
+		e.messageLoop(ctx, e.notices[idx], post)
+		return
+	}
 	probe, watcher := e.monitorKind(cfg)
 	if watcher != nil {
 		e.watchMonitor(ctx, cfg, watcher, post)
 		return
 	}
 	e.poll(ctx, cfg, probe, post)
+}
+
+// notice is one clprexec --notice (or, with clear, --clear) for a message monitor.
+type notice struct {
+	what  string
+	clear bool
+}
+
+// messageLoop runs a message monitor (mrw): each notice is one error, reported once (its recovery
+// runs once, not again every interval as for a failure that lasts), and a clear ends it. A notice
+// sent while the monitor did not run (suspended, or "active" and its target offline) is dropped.
+func (e *Engine) messageLoop(ctx context.Context, ch chan notice, post func(error)) {
+	select {
+	case <-ch:
+	default:
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case n := <-ch:
+			if n.clear {
+				post(nil)
+			} else {
+				post(fmt.Errorf("received an error notice (%s)", n.what))
+			}
+		}
+	}
+}
+
+// Notice delivers clprexec --notice (clear: --clear) to the message monitors it names: the one
+// called name, else those of category and, when the monitor has one, keyword. It reports how many
+// took it.
+func (e *Engine) Notice(name, category, keyword string, clear bool) (int, error) {
+	what := category
+	if keyword != "" {
+		what += "." + keyword
+	}
+	n := 0
+	for i, ch := range e.notices {
+		m := &e.d.Config.Monitors[i]
+		switch {
+		case name != "" && m.Name != name:
+			continue
+		case name == "" && (m.Category != category || (m.Keyword != "" && m.Keyword != keyword)):
+			continue
+		}
+		if name != "" && what == "" {
+			what = m.Category
+		}
+		select {
+		case ch <- notice{what: what, clear: clear}:
+		default:
+			// One is waiting already: the monitor reports it, and two in a row mean no more.
+		}
+		n++
+	}
+	if n == 0 {
+		if name != "" {
+			return 0, status.ErrInvalidMonitor(name)
+		}
+		return 0, &status.OpError{Code: status.CodeInvalidMonitor, Msg: "No message receive monitor takes the category " + what + "."}
+	}
+	return n, nil
 }
 
 // watchMonitor runs an event-driven monitor: its changes are reported as they come. An error that lasts

@@ -79,7 +79,7 @@ func tlsKeys() []string   { return []string{"dir"} }
 func fencingKeys() []string {
 	return []string{"guard", "watchdog", "watchdog_device", "watchdog_timeout"}
 }
-func pathsKeys() []string { return []string{"data_dir", "log_dir", "run_dir", "cgroup"} }
+func pathsKeys() []string { return []string{"data_dir", "log_dir", "run_dir", "cgroup", "script_dir"} }
 func serverKeys() []string {
 	return []string{"name", "address", "comment", "etcd_client_url", "etcd_peer_url", "api_url"}
 }
@@ -416,6 +416,7 @@ func (p *parser) paths(top *table) Paths {
 	ps := Paths{DataDir: defaultDataDir, LogDir: defaultLogDir, RunDir: defaultRunDir}
 	m, ok := top.sub("paths")
 	if !ok {
+		ps.ScriptDir = filepath.Join(ps.DataDir, "trnreq")
 		return ps
 	}
 	t := p.table(m, "paths", "paths", "[paths]", pathsKeys())
@@ -423,6 +424,7 @@ func (p *parser) paths(top *table) Paths {
 	ps.DataDir = p.dirPath(t, "data_dir", defaultDataDir)
 	ps.LogDir = p.dirPath(t, "log_dir", defaultLogDir)
 	ps.RunDir = p.dirPath(t, "run_dir", defaultRunDir)
+	ps.ScriptDir = p.dirPath(t, "script_dir", filepath.Join(ps.DataDir, "trnreq"))
 	if s, ok := t.str("cgroup"); ok {
 		clean := filepath.Clean("/" + s)
 		if s == "" || clean == "/" || strings.Contains(s, "..") {

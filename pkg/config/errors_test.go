@@ -52,7 +52,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown server", head + "port = 1\n", `6: unknown key "port" in [[server]]: accepted keys are name, address, comment, etcd_client_url, etcd_peer_url, api_url`},
 		{"unknown timing", head + "[timing]\nheartbeat = \"1s\"\n", `7: unknown key "heartbeat" in [timing]: accepted keys are heartbeat_interval, heartbeat_timeout, fence_fraction, api_timeout, startup_wait`},
 		{"unknown store", head + "[store]\nendpoint = []\n", `7: unknown key "endpoint" in [store]: accepted keys are mode, endpoints, election_timeout`},
-		{"unknown paths", head + "[paths]\nlib_dir = \"x\"\n", `7: unknown key "lib_dir" in [paths]: accepted keys are data_dir, log_dir, run_dir, cgroup`},
+		{"unknown paths", head + "[paths]\nlib_dir = \"x\"\n", `7: unknown key "lib_dir" in [paths]: accepted keys are data_dir, log_dir, run_dir, cgroup, script_dir`},
 		{"unknown group", head + "[[group]]\nname = \"g\"\nfailover_policy = 1\n", `8: unknown key "failover_policy" in [[group]]: accepted keys are name, comment, servers, auto_start, failback, exclusion, resource`},
 		{"unknown resource", head + "[[group]]\nname = \"g\"\n" + res("r") + "retry = 1\n", `13: unknown key "retry" in [[group.resource]]: accepted keys are name, type, depends, start, stop, start_mode, stop_mode, start_timeout, stop_timeout, log, activation_retry, activation_failover_threshold, activation_final_action, deactivation_retry, deactivation_final_action, address, interface, device, mount_point, fstype, mount_options, fsck, unmount_retry, kill_users, lazy_unmount`},
 		{"unknown subtable", head + "[server.extra]\nx = 1\n", `6: unknown key "extra" in [[server]]: accepted keys are name, address, comment, etcd_client_url, etcd_peer_url, api_url`},
@@ -130,7 +130,7 @@ func TestParseErrors(t *testing.T) {
 		{"deactivation final action", head + "[[group]]\nname = \"g\"\n" + res("r") + "deactivation_final_action = \"stop-group\"\n", `13: group.resource.deactivation_final_action "stop-group" is not valid: use "none", "stop-cluster", "stop-cluster-shutdown" or "stop-cluster-reboot"`},
 
 		// Monitors: the table starts at line 13, name at 14, type at 15.
-		{"monitor type", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"foo\"\n", `15: monitor.type "foo" is not valid: use "pid", "custom", "ip", "disk", "nic", "process" or "user" (or CLUSTERPRO's pidw, genw, ipw, diskw, miiw, psw, userw)`},
+		{"monitor type", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"foo\"\n", `15: monitor.type "foo" is not valid: use "pid", "custom", "ip", "disk", "nic", "process", "user" or "message" (or CLUSTERPRO's pidw, genw, ipw, diskw, miiw, psw, userw, mrw)`},
 		{"monitor type missing", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\n", `13: monitor.type is required: add type = "pid" to this [[monitor]] table`},
 		{"pid target not async", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"pidw\"\ntarget = \"r\"\n", `16: monitor.target "r" is not an asynchronous exec resource: a pid monitor watches the process of an asynchronous start (set start_mode = "async" on it), or give pid_file`},
 		{"pid without target", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"pid\"\n", `13: monitor of type "pid" needs target = "<asynchronous exec resource>" or pid_file = "/run/app.pid"`},

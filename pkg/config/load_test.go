@@ -47,6 +47,8 @@ func TestLoadTestdata(t *testing.T) {
 					LogDir:  "/tmp/clpkit/log",
 					RunDir:  filepath.Join(dir, "run"),
 					Cgroup:  "clpkit/test1",
+					// clprexec --script's directory follows data_dir.
+					ScriptDir: filepath.Join(dir, "var", "lib", "trnreq"),
 				},
 				Servers: []Server{
 					{
@@ -104,7 +106,7 @@ func TestLoadTestdata(t *testing.T) {
 				Cluster: Cluster{Name: "cluster1"},
 				Timing:  Timing{HeartbeatInterval: 100 * time.Millisecond, HeartbeatTimeout: time.Second, FenceFraction: 0.5, APITimeout: 30 * time.Minute, StartupWait: 5 * time.Minute},
 				Store:   Store{Mode: "embedded", ElectionTimeout: 500 * time.Millisecond},
-				Paths:   Paths{DataDir: "/var/lib/clpkit", LogDir: "/var/log/clpkit", RunDir: "/run/clpkit"},
+				Paths:   Paths{DataDir: "/var/lib/clpkit", LogDir: "/var/log/clpkit", RunDir: "/run/clpkit", ScriptDir: "/var/lib/clpkit/trnreq"},
 				TLS:     TLS{Dir: "/var/lib/clpkit/pki"},
 				Fencing: Fencing{Guard: true, Watchdog: "auto", WatchdogDevice: "/dev/watchdog", WatchdogTimeout: time.Second},
 				OS:      OS{Shutdown: []string{"/sbin/shutdown", "-h", "now"}, Reboot: []string{"/sbin/shutdown", "-r", "now"}},

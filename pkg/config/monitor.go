@@ -16,7 +16,7 @@ func monitorKeys() []string {
 		"recovery_script_timeout", "recovery_script_threshold", "restart_threshold",
 		"failover_threshold", "final_action", "reset_after", "pid_file", "script", "args", "mode",
 		"normal_value", "wait_stop", "log", "addresses", "path", "method", "size", "interface",
-		"process_name", "cmdline"}
+		"process_name", "cmdline", "category", "keyword"}
 }
 
 func osKeys() []string { return []string{"shutdown", "reboot"} }
@@ -24,7 +24,7 @@ func osKeys() []string { return []string{"shutdown", "reboot"} }
 // monitorAlias maps CLUSTERPRO's type names to ours.
 func monitorAlias(s string) (string, bool) {
 	for _, a := range [][2]string{{"pidw", MonitorPID}, {"genw", MonitorCustom}, {"ipw", MonitorIP},
-		{"diskw", MonitorDisk}, {"miiw", MonitorNIC}, {"psw", MonitorProcess}, {"userw", MonitorUser}} {
+		{"diskw", MonitorDisk}, {"miiw", MonitorNIC}, {"psw", MonitorProcess}, {"userw", MonitorUser}, {"mrw", MonitorMessage}} {
 		if a[0] == s {
 			return a[1], true
 		}
@@ -33,7 +33,7 @@ func monitorAlias(s string) (string, bool) {
 }
 
 func monitorTypes() []string {
-	return []string{MonitorPID, MonitorCustom, MonitorIP, MonitorDisk, MonitorNIC, MonitorProcess, MonitorUser}
+	return []string{MonitorPID, MonitorCustom, MonitorIP, MonitorDisk, MonitorNIC, MonitorProcess, MonitorUser, MonitorMessage}
 }
 
 // monitorDefaults are the interval, timeout and retry count of each kind. They are shorter than
@@ -122,7 +122,7 @@ func (p *parser) monitor(t *table, c *Config) Monitor {
 		if slices.Contains(monitorTypes(), s) {
 			m.Type = s
 		} else {
-			t.errorf("type", "monitor.type %q is not valid: use %s (or CLUSTERPRO's pidw, genw, ipw, diskw, miiw, psw, userw)", s, orList(monitorTypes()))
+			t.errorf("type", "monitor.type %q is not valid: use %s (or CLUSTERPRO's pidw, genw, ipw, diskw, miiw, psw, userw, mrw)", s, orList(monitorTypes()))
 		}
 	} else if !t.has("type") {
 		t.required("type", `"pid"`)
@@ -308,6 +308,13 @@ func (p *parser) monitorKind(t *table, c *Config, m *Monitor) {
 			need("process_name", `"java"`)
 		}
 		m.Cmdline, _ = t.str("cmdline")
+	case MonitorMessage:
+		// CLUSTERPRO's default category is the monitor's name.
+		m.Category = m.Name
+		if s, ok := t.str("category"); ok && s != "" {
+			m.Category = s
+		}
+		m.Keyword, _ = t.str("keyword")
 	}
 	if s, ok := t.str("log"); ok && s != "" {
 		m.Log = p.resolve(s)
@@ -334,6 +341,7 @@ func kindKeys() []struct {
 		{"path", []string{MonitorDisk}}, {"method", []string{MonitorDisk}}, {"size", []string{MonitorDisk}},
 		{"interface", []string{MonitorNIC}},
 		{"process_name", []string{MonitorProcess}}, {"cmdline", []string{MonitorProcess}},
+		{"category", []string{MonitorMessage}}, {"keyword", []string{MonitorMessage}},
 	}
 }
 

@@ -106,6 +106,9 @@ type Paths struct {
 	// Cgroup is where the groups' cgroups live, relative to the cgroup v2 mount; "" means
 	// clpkit/<cluster>.<server>.
 	Cgroup string
+	// ScriptDir holds the scripts other servers may run here with clprexec --script (CLUSTERPRO's
+	// work/trnreq); default <data_dir>/trnreq.
+	ScriptDir string
 }
 
 // Server is one member of the cluster.
@@ -164,6 +167,9 @@ const (
 	MonitorNIC     = "nic"
 	MonitorProcess = "process"
 	MonitorUser    = "user"
+	// MonitorMessage (CLUSTERPRO's mrw) checks nothing itself: an error notice sent with
+	// clprexec --notice is its error, clprexec --clear ends it.
+	MonitorMessage = "message"
 )
 
 // Monitor timings: always, or only while the target resource is Online on this server.
@@ -250,6 +256,10 @@ type Monitor struct {
 	// whose command line contains Cmdline.
 	ProcessName string
 	Cmdline     string
+	// Category and Keyword (message): the notices of clprexec --notice -k category[.keyword]
+	// this monitor takes; an empty Keyword takes every keyword of the category.
+	Category string
+	Keyword  string
 
 	Line int
 }
@@ -271,6 +281,8 @@ func (m *Monitor) TypeName() string {
 		return "psw"
 	case MonitorUser:
 		return "userw"
+	case MonitorMessage:
+		return "mrw"
 	}
 	return m.Type
 }

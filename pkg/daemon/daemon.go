@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -218,7 +219,8 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}()
 
-	svc := &service{eng: eng, cfg: cfg, local: local, store: st}
+	svc := &service{eng: eng, cfg: cfg, local: local, store: st,
+		scriptEnv: append(append([]string(nil), o.Environ...), append(host.Cluster, "CLP_SERVER_NAME="+local)...)}
 	if len(cfg.Servers) > 1 {
 		if tc, err := pki.ClientConfig(pki.ServerFiles(cfg.TLS.Dir, local)); err == nil {
 			svc.peerTLS = tc
@@ -554,6 +556,8 @@ type service struct {
 	// peerTLS presents this server's certificate to the other servers' API (nil: one server).
 	peerTLS *tls.Config
 	store   *store.Store
+	// scriptEnv is the environment of clprexec --script's scripts.
+	scriptEnv []string
 }
 
 // relay finds who answers a request for host: this server, or another server's API.
@@ -902,4 +906,90 @@ func (s *service) storeMember(name string) (config.Server, bool) {
 		}
 	}
 	return config.Server{}, false
+}
+
+// Rexec carries out clprexec --script, --notice and --clear on this server.
+func (s *service) Rexec(ctx context.Context, r api.RexecRequest) (api.RexecResult, error) {
+	if err := s.checkHost(r.Host); err != nil {
+		return api.RexecResult{}, err
+	}
+	switch r.Op {
+	case api.RexecScript:
+		return s.runScript(ctx, r)
+	case api.RexecNotice, api.RexecClear:
+		n, err := s.eng.Notice(r.Monitor, r.Category, r.Keyword, r.Op == api.RexecClear)
+		return api.RexecResult{Monitors: n}, err
+	}
+	return api.RexecResult{}, &status.OpError{Code: status.CodeInternal, Msg: "unknown clprexec operation " + r.Op}
+}
+
+// runScript runs a script of the script directory for clprexec --script. Another server's request
+// runs it as root here: only a file root owns and alone may change, in that one directory, is run.
+func (s *service) runScript(ctx context.Context, r api.RexecRequest) (api.RexecResult, error) {
+	dir := s.cfg.Paths.ScriptDir
+	refuse := func(format string, a ...any) (api.RexecResult, error) {
+		return api.RexecResult{}, &status.OpError{Code: status.CodeRefused, Msg: fmt.Sprintf(format, a...)}
+	}
+	name := r.Script
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+		return refuse("The script %q is not a file name: clprexec --script runs a file of %s on server %s, named without a directory.", name, dir, s.local)
+	}
+	path := filepath.Join(dir, name)
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return refuse("The script %s does not exist on server %s: place it in %s there.", name, s.local, dir)
+	case err != nil:
+		return refuse("The script %s on server %s cannot be checked: %v.", path, s.local, err)
+	case !fi.Mode().IsRegular():
+		return refuse("The script %s on server %s is not a regular file.", path, s.local)
+	case fi.Mode()&0o022 != 0:
+		return refuse("The script %s on server %s may be changed by others than its owner (mode %04o): make it chmod 0755 or stricter.", path, s.local, fi.Mode().Perm())
+	case fi.Mode()&0o100 == 0:
+		return refuse("The script %s on server %s is not executable: chmod 0755 it.", path, s.local)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return refuse("The script %s on server %s is owned by uid %d, not by the user clpd runs as: chown it.", path, s.local, st.Uid)
+	}
+	timeout := 30 * time.Second
+	if r.Timeout > 0 {
+		timeout = time.Duration(r.Timeout) * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, min(timeout, s.cfg.Timing.APITimeout))
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path)
+	cmd.Dir = dir
+	cmd.Env = s.scriptEnv
+	// Its own process group, killed whole at the timeout: a script's children must not outlive
+	// the request that started them.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	logPath := filepath.Join(s.cfg.Paths.LogDir, "trnreq.log")
+	out, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return api.RexecResult{}, fmt.Errorf("opening %s: %w", logPath, err)
+	}
+	defer out.Close()
+	fmt.Fprintf(out, "%s clprexec --script %s: started\n", time.Now().Format(time.RFC3339), name)
+	cmd.Stdout, cmd.Stderr = out, out
+	err = cmd.Run()
+	code := -1
+	if cmd.ProcessState != nil {
+		code = cmd.ProcessState.ExitCode()
+	}
+	ended := fmt.Sprintf("exit status %d", code)
+	if ctx.Err() != nil {
+		ended = fmt.Sprintf("killed at its timeout (%s)", min(timeout, s.cfg.Timing.APITimeout))
+	}
+	fmt.Fprintf(out, "%s clprexec --script %s: %s\n", time.Now().Format(time.RFC3339), name, ended)
+	switch {
+	case ctx.Err() != nil:
+		return api.RexecResult{Status: code}, &status.OpError{Code: status.CodeScriptFailed, Msg: fmt.Sprintf("The script %s on server %s was %s.", name, s.local, ended)}
+	case code == -1 && err != nil:
+		return api.RexecResult{Status: code}, &status.OpError{Code: status.CodeScriptFailed, Msg: fmt.Sprintf("The script %s on server %s could not run: %v.", name, s.local, err)}
+	case code != 0:
+		return api.RexecResult{Status: code}, &status.OpError{Code: status.CodeScriptFailed, Msg: fmt.Sprintf("The script %s on server %s ended with exit status %d.", name, s.local, code)}
+	}
+	return api.RexecResult{}, nil
 }

@@ -23,6 +23,8 @@ const (
 	CodeInvalidRsc     Code = "invalid-resource"
 	// CodeRefused is an operation refused as it stands: the message says what to do first.
 	CodeRefused Code = "refused"
+	// CodeScriptFailed is a script of clprexec --script that failed or timed out.
+	CodeScriptFailed Code = "script-failed"
 )
 
 // OpError is an operation's refusal or failure. Msg is the one line the command prints: the
