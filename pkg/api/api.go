@@ -178,6 +178,13 @@ type ServerResult struct {
 	Error  *status.OpError `json:"error,omitempty"`
 }
 
+// Ping is clpd's answer to a liveness check.
+type Ping struct {
+	// APITimeout is how long, in seconds, clpd lets an operation run before it answers that it
+	// timed out (its [timing] api_timeout); 0 when it does not say.
+	APITimeout int `json:"api_timeout,omitempty"`
+}
+
 // ErrInUse is returned by Listen when a live clpd already answers on the socket.
 var ErrInUse = errors.New("another clpd is already running")
 
@@ -206,6 +213,16 @@ func Handler(s Service, relay Relay) http.Handler {
 		return relay(host)
 	}
 	mux := http.NewServeMux()
+	// ping is answered by the HTTP server alone, never the cluster loop: a client tells a clpd
+	// that is frozen (SIGSTOP, swapped out) from one busy with a long operation by it, and learns
+	// how long an operation may take there.
+	mux.HandleFunc("GET /v1/ping", func(w http.ResponseWriter, r *http.Request) {
+		var p Ping
+		if l, ok := s.(interface{ APITimeout() time.Duration }); ok {
+			p.APITimeout = int(l.APITimeout() / time.Second)
+		}
+		reply(w, p, nil)
+	})
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		svc, err := pick(r.URL.Query().Get("host"))
 		if err != nil {

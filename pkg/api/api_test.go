@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"clpkit/pkg/status"
 )
@@ -98,3 +99,43 @@ func TestStaleSocketIsReplacedAndNoDaemonIsSaid(t *testing.T) {
 	}
 	l2.Close()
 }
+
+// A clpd that takes connections but answers nothing (frozen: SIGSTOP, or starved) is reported as
+// such within the liveness bound, instead of keeping the command waiting forever; a live one
+// tells its api_timeout, which bounds a request made without a deadline.
+func TestClientGivesUpOnFrozenDaemon(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "clpd.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close() // never served: connections wait in the backlog, as with a stopped process
+	c := NewClient(sock)
+	c.alive = 300 * time.Millisecond
+	start := time.Now()
+	err = c.StopGroup(context.Background(), GroupRequest{Group: "g"})
+	want := "Could not connect to the server. Check if the cluster service is active. (clpd on " + sock + " took the connection but did not answer within 300ms: it is frozen or starved)"
+	if err == nil || err.Error() != want || Code(err) != CodeNoDaemon {
+		t.Fatalf("StopGroup on a frozen clpd: %v\nwant %s", err, want)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("gave up after %v", took)
+	}
+
+	sock2 := filepath.Join(t.TempDir(), "clpd.sock")
+	l2, err := Listen(sock2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: Handler(timed{refusing{err: status.ErrAlreadyStopped()}}, nil)}
+	go srv.Serve(l2)
+	defer srv.Close()
+	p, err := NewClient(sock2).Ping(context.Background())
+	if err != nil || p.APITimeout != 42 {
+		t.Fatalf("Ping = %+v, %v", p, err)
+	}
+}
+
+type timed struct{ refusing }
+
+func (timed) APITimeout() time.Duration { return 42 * time.Second }

@@ -10,8 +10,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"clpkit/pkg/status"
 )
@@ -22,11 +25,13 @@ type Client struct {
 	// where names the daemon in "does not answer" messages.
 	where string
 	hc    *http.Client
+	// alive bounds the liveness check (AliveWithin; tests shorten it).
+	alive time.Duration
 }
 
 // NewClient returns a client of the clpd listening on socket.
 func NewClient(socket string) *Client {
-	return &Client{base: "http://clpd", where: "on " + socket, hc: &http.Client{Transport: &http.Transport{
+	return &Client{base: "http://clpd", where: "on " + socket, alive: AliveWithin, hc: &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", socket)
@@ -38,13 +43,61 @@ func NewClient(socket string) *Client {
 // NewRemote returns a client of another server's clpd at url (https://address:port), presenting
 // this server's certificate and trusting only the cluster CA.
 func NewRemote(url string, tc *tls.Config) *Client {
-	return &Client{base: strings.TrimSuffix(url, "/"), where: "at " + url, hc: &http.Client{Transport: &http.Transport{
+	return &Client{base: strings.TrimSuffix(url, "/"), where: "at " + url, alive: AliveWithin, hc: &http.Client{Transport: &http.Transport{
 		TLSClientConfig:   tc,
 		DisableKeepAlives: true,
 	}}}
 }
 
+// AliveWithin bounds the liveness check before each request: a clpd that accepts a connection but
+// does not answer a ping within it is frozen or starved, and the client says so instead of waiting
+// for an operation that cannot progress.
+const AliveWithin = 10 * time.Second
+
+// graceAfterAPITimeout is how much longer than clpd's api_timeout a client without a deadline of
+// its own waits: clpd answers "timeout" itself at api_timeout, the grace covers the answer.
+const graceAfterAPITimeout = 30 * time.Second
+
+// Ping checks that clpd answers, within AliveWithin at most.
+//
+// A frozen clpd's socket still takes connections (the kernel queues them), so only an answer
+// tells it alive.
+func (c *Client) Ping(ctx context.Context) (Ping, error) {
+	pctx, cancel := context.WithTimeout(ctx, c.alive)
+	defer cancel()
+	var connected atomic.Bool
+	pctx = httptrace.WithClientTrace(pctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { connected.Store(true) }})
+	var p Ping
+	err := c.request(pctx, http.MethodGet, "/v1/ping", nil, &p)
+	if err != nil && pctx.Err() != nil && ctx.Err() == nil {
+		if !connected.Load() {
+			return p, &status.OpError{Code: CodeNoDaemon, Msg: fmt.Sprintf("Could not connect to the server. Check if the cluster service is active. (clpd %s does not answer: no connection within %s)", c.where, c.alive)}
+		}
+		return p, &status.OpError{Code: CodeNoDaemon, Msg: fmt.Sprintf("Could not connect to the server. Check if the cluster service is active. (clpd %s took the connection but did not answer within %s: it is frozen or starved)", c.where, c.alive)}
+	}
+	return p, err
+}
+
+// do checks that clpd is alive, then makes the request. Without a deadline in ctx, the request
+// waits as long as clpd may take (its api_timeout) and a little more, never forever.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	p, err := c.Ping(ctx)
+	if err != nil {
+		return err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		wait := 30*time.Minute + graceAfterAPITimeout
+		if p.APITimeout > 0 {
+			wait = time.Duration(p.APITimeout)*time.Second + graceAfterAPITimeout
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+	}
+	return c.request(ctx, method, path, in, out)
+}
+
+func (c *Client) request(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)

@@ -630,6 +630,9 @@ func servePeers(cfg *config.Config, local string, svc *service, log *slog.Logger
 	return hs, nil
 }
 
+// APITimeout is how long clpd lets an operation run (clients learn it with a ping).
+func (s *service) APITimeout() time.Duration { return s.cfg.Timing.APITimeout }
+
 func (s *service) Status(ctx context.Context) (status.Cluster, error) {
 	st, err := s.eng.Status(ctx)
 	st.Taken = time.Now()
