@@ -49,6 +49,9 @@ func NewRemote(url string, tc *tls.Config) *Client {
 	}}}
 }
 
+// errNoRoute is a request clpd has no handler for.
+var errNoRoute = errors.New("no such request")
+
 // AliveWithin bounds the liveness check before each request: a clpd that accepts a connection but
 // does not answer a ping within it is frozen or starved, and the client says so instead of waiting
 // for an operation that cannot progress.
@@ -69,6 +72,10 @@ func (c *Client) Ping(ctx context.Context) (Ping, error) {
 	pctx = httptrace.WithClientTrace(pctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { connected.Store(true) }})
 	var p Ping
 	err := c.request(pctx, http.MethodGet, "/v1/ping", nil, &p)
+	if errors.Is(err, errNoRoute) {
+		// A clpd older than the ping answered: it is alive.
+		return Ping{}, nil
+	}
 	if err != nil && pctx.Err() != nil && ctx.Err() == nil {
 		if !connected.Load() {
 			return p, &status.OpError{Code: CodeNoDaemon, Msg: fmt.Sprintf("Could not connect to the server. Check if the cluster service is active. (clpd %s does not answer: no connection within %s)", c.where, c.alive)}
@@ -121,6 +128,9 @@ func (c *Client) request(ctx context.Context, method, path string, in, out any) 
 	if resp.StatusCode != http.StatusOK {
 		var eb errorBody
 		if err := json.NewDecoder(resp.Body).Decode(&eb); err != nil {
+			if resp.StatusCode == http.StatusNotFound {
+				return fmt.Errorf("%w: clpd answered %s", errNoRoute, resp.Status)
+			}
 			return fmt.Errorf("clpd answered %s", resp.Status)
 		}
 		return &status.OpError{Code: eb.Code, Msg: eb.Msg}
