@@ -160,6 +160,17 @@ func (e *Engine) floating(group int) []string {
 	return out
 }
 
+// mounts lists a group's shared disks, for the guard to unmount should it fence.
+func (e *Engine) mounts(group int) []Mount {
+	var out []Mount
+	for i := range e.d.Config.Groups[group].Resources {
+		if r := &e.d.Config.Groups[group].Resources[i]; r.Type == config.TypeDisk {
+			out = append(out, Mount{Device: r.Device, MountPoint: r.MountPoint})
+		}
+	}
+	return out
+}
+
 // removeFloating takes a group's floating addresses away at once: the first thing a fence does.
 func (e *Engine) removeFloating(ctx context.Context, group int) {
 	for i := range e.d.Config.Groups[group].Resources {

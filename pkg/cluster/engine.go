@@ -60,9 +60,22 @@ type Containment interface {
 // Disarm report whether the guard had fenced before: it killed the groups while this daemon
 // thought it was in charge.
 type Guard interface {
-	Arm(ctx context.Context, fenceAt, expiry time.Duration, cgroups []string, pgids []int, addresses []string) (wasFenced bool, err error)
+	Arm(ctx context.Context, fenceAt, expiry time.Duration, t GuardTargets) (wasFenced bool, err error)
 	Disarm(ctx context.Context) (wasFenced bool, err error)
 }
+
+// GuardTargets are what the guard kills, removes and unmounts when it fences.
+type GuardTargets struct {
+	Cgroups []string
+	PGIDs   []int
+	// Addresses are floating addresses, "prefix@interface", removed first.
+	Addresses []string
+	// Mounts are shared disks, unmounted last.
+	Mounts []Mount
+}
+
+// Mount is a shared disk mounted on this server.
+type Mount struct{ Device, MountPoint string }
 
 // Clock reads the time the engine and the guard share.
 type Clock interface{ Now() time.Duration }
@@ -544,21 +557,20 @@ func (e *Engine) publisher(ctx context.Context) {
 type guardMsg struct {
 	armed           bool
 	fenceAt, expiry time.Duration
-	cgroups         []string
-	pgids           []int
-	addresses       []string
+	targets         GuardTargets
 }
 
 func (e *Engine) guardMsg(a actGuard) guardMsg {
 	msg := guardMsg{armed: a.armed, fenceAt: a.fenceAt, expiry: a.expiry}
 	for _, g := range a.groups {
-		msg.addresses = append(msg.addresses, e.floating(g)...)
+		msg.targets.Addresses = append(msg.targets.Addresses, e.floating(g)...)
+		msg.targets.Mounts = append(msg.targets.Mounts, e.mounts(g)...)
 		if e.d.Containment != nil {
-			msg.cgroups = append(msg.cgroups, e.d.Containment.GroupPath(e.groupName(g)))
+			msg.targets.Cgroups = append(msg.targets.Cgroups, e.d.Containment.GroupPath(e.groupName(g)))
 			continue
 		}
 		for _, t := range e.trackedJobs(g) {
-			msg.pgids = append(msg.pgids, t.job.Wrapper.PID)
+			msg.targets.PGIDs = append(msg.targets.PGIDs, t.job.Wrapper.PID)
 		}
 	}
 	return msg
@@ -580,7 +592,7 @@ func (e *Engine) guardFeeder(ctx context.Context) {
 		var err error
 		var fenced bool
 		if a.armed {
-			fenced, err = e.d.Guard.Arm(gctx, a.fenceAt, a.expiry, a.cgroups, a.pgids, a.addresses)
+			fenced, err = e.d.Guard.Arm(gctx, a.fenceAt, a.expiry, a.targets)
 		} else {
 			fenced, err = e.d.Guard.Disarm(gctx)
 		}

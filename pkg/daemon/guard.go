@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"clpkit/pkg/cluster"
 	"clpkit/pkg/config"
 	"clpkit/pkg/guard"
 )
@@ -81,9 +82,13 @@ func (g *guardLink) call(ctx context.Context, f func(*guard.Client) (guard.Reply
 	return r, err
 }
 
-func (g *guardLink) Arm(ctx context.Context, fenceAt, expiry time.Duration, cgroups []string, pgids []int, addresses []string) (bool, error) {
+func (g *guardLink) Arm(ctx context.Context, fenceAt, expiry time.Duration, t cluster.GuardTargets) (bool, error) {
+	var mounts []guard.Mount
+	for _, m := range t.Mounts {
+		mounts = append(mounts, guard.Mount{Device: m.Device, MountPoint: m.MountPoint})
+	}
 	r, err := g.call(ctx, func(c *guard.Client) (guard.Reply, error) {
-		return c.ArmAll(ctx, fenceAt, expiry, cgroups, pgids, addresses)
+		return c.ArmAll(ctx, fenceAt, expiry, t.Cgroups, t.PGIDs, t.Addresses, mounts)
 	})
 	return r.WasFenced, err
 }

@@ -51,12 +51,13 @@ func (c *Client) Close() error { return c.conn.Close() }
 // earliest instant the lease could expire. Both are CLOCK_BOOTTIME instants (see Now). A
 // fenceAt already past makes the guard fence before it answers.
 func (c *Client) Arm(ctx context.Context, fenceAt, expiry time.Duration, cgroups []string, pgids []int) (Reply, error) {
-	return c.ArmAll(ctx, fenceAt, expiry, cgroups, pgids, nil)
+	return c.ArmAll(ctx, fenceAt, expiry, cgroups, pgids, nil, nil)
 }
 
-// ArmAll is Arm with floating addresses ("prefix@interface") to remove first when it fences.
-func (c *Client) ArmAll(ctx context.Context, fenceAt, expiry time.Duration, cgroups []string, pgids []int, addresses []string) (Reply, error) {
-	return c.do(ctx, Request{Op: OpArm, FenceAt: fenceAt, Expiry: expiry, Cgroups: cgroups, PGIDs: pgids, Addresses: addresses})
+// ArmAll is Arm with floating addresses ("prefix@interface") to remove first and shared disks to
+// unmount last when it fences.
+func (c *Client) ArmAll(ctx context.Context, fenceAt, expiry time.Duration, cgroups []string, pgids []int, addresses []string, mounts []Mount) (Reply, error) {
+	return c.do(ctx, Request{Op: OpArm, FenceAt: fenceAt, Expiry: expiry, Cgroups: cgroups, PGIDs: pgids, Addresses: addresses, Mounts: mounts})
 }
 
 // Disarm tells the guard there is nothing to guard.

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"clpkit/pkg/cgroup"
+	"clpkit/pkg/disk"
 	"clpkit/pkg/fip"
 	"clpkit/pkg/procwatch"
 )
@@ -272,6 +273,25 @@ func (l *loop) fence(now time.Duration) {
 		}
 	}
 	wg.Wait()
+	// The disks go last: their users were in the groups just killed; one still busy (a shell
+	// outside the groups) is detached, so the file system leaves this server's namespace now
+	// and is written no more once its last user lets go.
+	for _, m := range st.mounts {
+		d := &disk.Disk{Device: m.Device, MountPoint: m.MountPoint, ProcRoot: l.opts.ProcRoot,
+			Retry: 1, Kill: true, Lazy: true, KillGrace: 50 * time.Millisecond, RetryInterval: 20 * time.Millisecond}
+		ctx, cancel := context.WithTimeout(context.Background(), l.opts.KillTimeout)
+		rep, err := d.UnmountReport(ctx)
+		cancel()
+		switch {
+		case err != nil:
+			l.opts.Log(fmt.Sprintf("FAILED to unmount %s from %s: %v", m.Device, m.MountPoint, err))
+			r.failed = append(r.failed, fmt.Sprintf("mount %s: %v", m.MountPoint, err))
+		case rep.Already:
+			l.opts.Log(fmt.Sprintf("%s: nothing mounted, nothing to unmount", m.MountPoint))
+		default:
+			l.opts.Log(fmt.Sprintf("unmounted %s from %s", m.Device, m.MountPoint))
+		}
+	}
 	for i, p := range st.cgroups {
 		switch o := results[i]; {
 		case o.err == nil:

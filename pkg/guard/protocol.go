@@ -43,8 +43,17 @@ type Request struct {
 	// Addresses are floating addresses to remove first of all, "prefix@interface"
 	// ("10.77.0.100/24@eth0"): a fenced server must stop answering on them at once.
 	Addresses []string `json:"addresses,omitempty"`
+	// Mounts are shared disks to unmount once the kills are done: a fenced server must not keep
+	// a file system mounted that another server is about to mount. A busy one is detached.
+	Mounts []Mount `json:"mounts,omitempty"`
 	// Force lets exit end an armed guard.
 	Force bool `json:"force,omitempty"`
+}
+
+// Mount is a shared disk the guard unmounts when it fences.
+type Mount struct {
+	Device     string `json:"device"`
+	MountPoint string `json:"mount_point"`
 }
 
 // Reply is the answer to every request, and the guard's state after it.
@@ -119,6 +128,11 @@ func checkArm(req Request) error {
 	for _, p := range req.Cgroups {
 		if !filepath.IsAbs(p) || filepath.Clean(p) != p || p == "/" {
 			return fmt.Errorf("arm: cgroup %q is not an absolute, clean cgroup directory path", p)
+		}
+	}
+	for _, m := range req.Mounts {
+		if !filepath.IsAbs(m.MountPoint) || filepath.Clean(m.MountPoint) != m.MountPoint || m.MountPoint == "/" || !filepath.IsAbs(m.Device) {
+			return fmt.Errorf("arm: mount %q on %q is not an absolute device on an absolute, clean mount point other than /", m.Device, m.MountPoint)
 		}
 	}
 	for _, g := range req.PGIDs {

@@ -21,6 +21,7 @@ type state struct {
 	cgroups []string
 	pgids   []int
 	addrs   []string
+	mounts  []Mount
 
 	fenced      bool
 	fencedAt    time.Duration
@@ -62,11 +63,11 @@ func (t targets) check(req Request) error {
 // arm takes a checked arm request. It returns a line worth logging, or "" for a mere renewal
 // (clpd re-arms at every heartbeat, and the log must not grow by a line a second).
 func (s *state) arm(req Request) string {
-	same := s.armed && slices.Equal(s.cgroups, req.Cgroups) && slices.Equal(s.pgids, req.PGIDs) && slices.Equal(s.addrs, req.Addresses)
+	same := s.armed && slices.Equal(s.cgroups, req.Cgroups) && slices.Equal(s.pgids, req.PGIDs) && slices.Equal(s.addrs, req.Addresses) && slices.Equal(s.mounts, req.Mounts)
 	was := s.armed
 	*s = state{
 		armed: true, fenceAt: req.FenceAt, expiry: req.Expiry,
-		cgroups: slices.Clone(req.Cgroups), pgids: slices.Clone(req.PGIDs), addrs: slices.Clone(req.Addresses),
+		cgroups: slices.Clone(req.Cgroups), pgids: slices.Clone(req.PGIDs), addrs: slices.Clone(req.Addresses), mounts: slices.Clone(req.Mounts),
 		withheld: same && s.withheld,
 	}
 	if same {
@@ -76,8 +77,16 @@ func (s *state) arm(req Request) string {
 	if was {
 		verb = "re-armed with new targets"
 	}
-	return fmt.Sprintf("%s: fencing at %s unless renewed (lease expiry %s); cgroups [%s], process groups %v, addresses [%s]",
+	line := fmt.Sprintf("%s: fencing at %s unless renewed (lease expiry %s); cgroups [%s], process groups %v, addresses [%s]",
 		verb, seconds(req.FenceAt), seconds(req.Expiry), strings.Join(req.Cgroups, " "), req.PGIDs, strings.Join(req.Addresses, " "))
+	if len(req.Mounts) > 0 {
+		var ms []string
+		for _, m := range req.Mounts {
+			ms = append(ms, m.MountPoint)
+		}
+		line += ", mounts [" + strings.Join(ms, " ") + "]"
+	}
+	return line
 }
 
 // disarm forgets the deadline and any past fence. It returns a line worth logging, or "".

@@ -510,11 +510,21 @@ fstype = "ext4"
 	must(t, c.Lab.RestoreCable(active.Host))
 	c.WaitSteady(60 * time.Second)
 	check(other.Name)
+	// clpd on the owner is killed: its guard removes the address, kills the group and unmounts
+	// the disk at the fencing deadline, before the lease can expire and the first server mount it.
+	other.Kill()
+	check(active.Name)
+	if b, err := os.ReadFile(filepath.Join(c.Dir(), active.Name, "mnt", "counter")); err != nil || string(b) != "1\n" {
+		t.Fatalf("the counter on the disk as %s mounted it again: %q, %v", active.Name, b, err)
+	}
+	other.Start()
+	c.WaitSteady(60 * time.Second)
+	check(active.Name)
 	close(stop)
 	if bad := <-done; len(bad) > 0 {
 		t.Fatalf("the address or the disk was on two servers at once:\n%s", strings.Join(bad, "\n"))
 	}
-	if so, _, _ := other.Run("clpstat"); !strings.Contains(so, "      fip1           : Online") || !strings.Contains(so, "      disk1          : Online") {
-		t.Fatalf("clpstat on %s:\n%s", other.Name, so)
+	if so, _, _ := active.Run("clpstat"); !strings.Contains(so, "      fip1           : Online") || !strings.Contains(so, "      disk1          : Online") {
+		t.Fatalf("clpstat on %s:\n%s", active.Name, so)
 	}
 }
