@@ -107,6 +107,9 @@ func RunWitness(ctx context.Context, o Options) error {
 	if err := pki.Check(pki.ServerFiles(cfg.TLS.Dir, cfg.Witness.Name)); err != nil {
 		return fmt.Errorf("the witness's certificate: %w: create the cluster's certificates with clpd --make-certs and copy %s here", err, cfg.TLS.Dir)
 	}
+	if err := checkSpace(cfg.Paths.DataDir); err != nil {
+		return err
+	}
 	m, err := startMember(ctx, cfg, *cfg.Witness, o.Log)
 	if err != nil {
 		return err
@@ -176,10 +179,25 @@ func Run(ctx context.Context, o Options) error {
 
 	notify("STATUS=starting the coordination store")
 	st, closeStore, memberStopped, err := openStore(ctx, cfg, local, o.Log)
+	if errors.Is(err, ErrDataDirFull) {
+		note("pm", 11, "ERROR", err.Error())
+	}
 	if err != nil {
 		return err
 	}
 	defer closeStore()
+
+	if cfg.Store.Mode != "external" {
+		go watchSpace(ctx, cfg.Paths.DataDir, func(short bool, msg string) {
+			if short {
+				o.Log.Error(msg)
+				note("pm", 11, "ERROR", msg)
+				return
+			}
+			o.Log.Info(msg)
+			note("pm", 12, "INFO", msg)
+		})
+	}
 
 	fence, err := setUpFencing(ctx, cfg, local, o)
 	if err != nil {
@@ -304,6 +322,9 @@ func openStore(ctx context.Context, cfg *config.Config, local string, log *slog.
 		if err := ensurePKI(cfg, local); err != nil {
 			return nil, nil, nil, err
 		}
+		if err := checkSpace(cfg.Paths.DataDir); err != nil {
+			return nil, nil, nil, err
+		}
 		m, err := startMember(ctx, cfg, *srv, log)
 		if err != nil {
 			return nil, nil, nil, err
@@ -340,8 +361,12 @@ func openStore(ctx context.Context, cfg *config.Config, local string, log *slog.
 	return st, closeAll, stopped, nil
 }
 
-// errMemberStopped says this server's store member stopped on its own while clpd ran.
+// errMemberStopped says this server's store member stopped on its own while clpd ran: most
+// often, its data directory filled up; else it was removed from the store.
 func errMemberStopped(cfg *config.Config) error {
+	if err := checkSpace(cfg.Paths.DataDir); errors.Is(err, ErrDataDirFull) {
+		return fmt.Errorf("this server's store member stopped: %w", err)
+	}
 	return fmt.Errorf("this server's store member stopped (see %s): a member removed with clpmember remove stops for good; to bring the server back, run `clpmember add` for it on a running server, remove %s here and start clpd again",
 		filepath.Join(cfg.Paths.LogDir, "etcd.log"), filepath.Join(cfg.Paths.DataDir, "etcd"))
 }
