@@ -20,7 +20,9 @@ func TestJoin(t *testing.T) {
 	started := func(name, peer string) MemberInfo {
 		return MemberInfo{ID: 1, Name: name, PeerURLs: []string{peer}, ClientURLs: []string{strings.Replace(peer, "2380", "2379", 1)}}
 	}
-	added := func(id uint64, peer string) MemberInfo { return MemberInfo{ID: id, PeerURLs: []string{peer}, Learner: true} }
+	added := func(id uint64, peer string) MemberInfo {
+		return MemberInfo{ID: id, PeerURLs: []string{peer}, Learner: true}
+	}
 	initial := func(id uint64, peer string) MemberInfo { return MemberInfo{ID: id, PeerURLs: []string{peer}} }
 	s1, s2 := started("server1", "https://10.0.0.1:2380"), started("server2", "https://10.0.0.2:2380")
 	for _, tc := range []struct {
