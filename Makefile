@@ -94,6 +94,8 @@ install: build
 		chmod 0644 $(UNITDIR)/clpd.service; \
 	fi
 	cp -R examples/. $(EXAMPLESDIR)/
+	install -d $(DESTDIR)/etc/logrotate.d
+	install -m 0644 packaging/clpkit.logrotate $(DESTDIR)/etc/logrotate.d/clpkit
 	@$(MAKE) --no-print-directory install-sbin-links
 
 # Scripts call /usr/sbin/clplogcmd and friends by absolute path: link them there when the

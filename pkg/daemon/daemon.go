@@ -368,7 +368,7 @@ func errMemberStopped(cfg *config.Config) error {
 		return fmt.Errorf("this server's store member stopped: %w", err)
 	}
 	return fmt.Errorf("this server's store member stopped (see %s): a member removed with clpmember remove stops for good; to bring the server back, run `clpmember add` for it on a running server, remove %s here and start clpd again",
-		filepath.Join(cfg.Paths.LogDir, "etcd.log"), filepath.Join(cfg.Paths.DataDir, "etcd"))
+		filepath.Join(cfg.Paths.LogDir, "etcd", "etcd.log"), filepath.Join(cfg.Paths.DataDir, "etcd"))
 }
 
 // startMember starts the embedded member of srv. On a first start (an empty data directory) of a
@@ -435,7 +435,7 @@ func promote(ctx context.Context, mc store.MemberConfig, endpoints []string, id 
 	}
 	defer st.Close()
 	if err := st.Promote(ctx, id); err != nil {
-		log.Error("the store member stays a learner: it does not vote, and this server's clpd cannot use the store; see etcd.log, then clpmember remove and add it again", "member", mc.Name, "err", err)
+		log.Error("the store member stays a learner: it does not vote, and this server's clpd cannot use the store; see etcd/etcd.log in the log dir, then clpmember remove and add it again", "member", mc.Name, "err", err)
 		return
 	}
 	log.Info("the store member votes", "member", mc.Name)
@@ -454,7 +454,7 @@ func memberConfig(cfg *config.Config, srv config.Server) store.MemberConfig {
 		Name: srv.Name, Dir: filepath.Join(cfg.Paths.DataDir, "etcd"),
 		ClientURL: srv.EtcdClientURL, PeerURL: srv.EtcdPeerURL,
 		InitialCluster: strings.Join(initial, ","),
-		LogFile:        filepath.Join(cfg.Paths.LogDir, "etcd.log"),
+		LogFile:        filepath.Join(cfg.Paths.LogDir, "etcd", "etcd.log"),
 		TLS:            pki.ServerFiles(cfg.TLS.Dir, srv.Name),
 		TickMs:         uint(election.Milliseconds() / 10), ElectionMs: uint(election.Milliseconds()),
 		NoWait: len(members) > 1,

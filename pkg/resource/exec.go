@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"clpkit/pkg/procwatch"
 )
@@ -19,7 +21,14 @@ import (
 // wrapper runs the script as its child and records the exit status in a file, so that a daemon
 // restarted while the script ran still learns how it ended. It reports the script's pid on fd 3
 // (closed for the script itself) because that pid, not the wrapper's, is CLP_PID.
+//
+// It also frames each run in the log: a header line before the script's output, a footer with
+// its pid and how it ended, both starting with LogMark, so an operator reading a resource's log
+// sees where each run begins and ends (a run killed at its timeout gets its footer from Wait).
 const wrapper = `rc=$1; shift
+name=${1##*/}
+[ "$1" = /bin/sh ] && name=${2##*/}
+echo "--- $(date '+%Y-%m-%d %H:%M:%S' 2>/dev/null) $name started: CLP_EVENT=$CLP_EVENT CLP_FACTOR=$CLP_FACTOR CLP_SERVER=$CLP_SERVER"
 "$@" 3>&- &
 child=$!
 echo $child >&3
@@ -27,7 +36,18 @@ exec 3>&-
 wait $child
 s=$?
 echo $s > "$rc"
+if [ $s -gt 128 ]; then how="killed by signal $((s-128))"; else how="exit status $s"; fi
+echo "--- $(date '+%Y-%m-%d %H:%M:%S' 2>/dev/null) $name ended: pid $child, $how"
 exit $s`
+
+// LogMark begins the header and footer lines of each script run in a resource's log.
+const LogMark = "--- "
+
+var frameLine = regexp.MustCompile(`(?m)^--- (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d )?\S+ (started|ended): .*\n`)
+
+// ScriptOutput is a resource log without the header and footer lines of its runs: what the
+// scripts themselves printed.
+func ScriptOutput(log string) string { return frameLine.ReplaceAllString(log, "") }
 
 // Spec is one script run.
 type Spec struct {
@@ -56,6 +76,9 @@ type JobInfo struct {
 	RCFile    string `json:"rc_file"`
 	// Cgroup is the cgroup the script runs in; "" when it runs in a process group only.
 	Cgroup string `json:"cgroup,omitempty"`
+	// Log is the script's log, where Wait writes the footer of a run it killed.
+	Log    string `json:"log,omitempty"`
+	Script string `json:"script,omitempty"`
 }
 
 // Job is a script that runs (or ran) in its own process group.
@@ -140,7 +163,7 @@ func Spawn(procRoot string, s Spec) (*Job, error) {
 		return nil, fmt.Errorf("starting %s: %w", s.Script, err)
 	}
 	pw.Close()
-	j := &Job{cmd: cmd, JobInfo: JobInfo{RCFile: s.RCFile, Cgroup: s.CgroupPath}, procRoot: procRoot, kill: s.Kill}
+	j := &Job{cmd: cmd, JobInfo: JobInfo{RCFile: s.RCFile, Cgroup: s.CgroupPath, Log: s.Log, Script: s.Script}, procRoot: procRoot, kill: s.Kill}
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	if err == nil {
 		j.ScriptPID, err = strconv.Atoi(strings.TrimSpace(line))
@@ -238,6 +261,7 @@ func (j *Job) Wait(ctx context.Context) Result {
 		<-done
 	}
 	if killed {
+		j.footer("killed at its timeout")
 		return Result{Code: -1, Killed: true}
 	}
 	b, err := os.ReadFile(j.RCFile)
@@ -249,6 +273,19 @@ func (j *Job) Wait(ctx context.Context) Result {
 		return Result{Code: -1}
 	}
 	return Result{Code: code}
+}
+
+// footer ends a run the wrapper could not end (it was killed with the script) in the log.
+func (j *Job) footer(how string) {
+	if j.Log == "" {
+		return
+	}
+	f, err := os.OpenFile(j.Log, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "%s%s %s ended: pid %d, %s\n", LogMark, time.Now().Format("2006-01-02 15:04:05"), filepath.Base(j.Script), j.ScriptPID, how)
 }
 
 // Recorded is how the script ended according to its exit-status file, if it has ended and the

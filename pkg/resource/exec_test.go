@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,7 +29,7 @@ func TestSpawnExitLogAndDirectory(t *testing.T) {
 	if err := os.WriteFile(log, []byte("earlier\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	j, err := Spawn("/proc", Spec{Script: p, Env: []string{"PATH=/usr/bin:/bin"}, Log: log, RCFile: filepath.Join(dir, "rc")})
+	j, err := Spawn("/proc", Spec{Script: p, Env: []string{"PATH=/usr/bin:/bin", "CLP_EVENT=START", "CLP_FACTOR=GROUPMOVE", "CLP_SERVER=HOME"}, Log: log, RCFile: filepath.Join(dir, "rc")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,8 +38,38 @@ func TestSpawnExitLogAndDirectory(t *testing.T) {
 		t.Fatalf("result %+v, want exit 7", res)
 	}
 	b, _ := os.ReadFile(log)
-	if string(b) != "earlier\n"+dir+"\noops\n" {
-		t.Fatalf("log = %q", b)
+	// Each run is framed: a header with the event, a footer with the pid and how it ended.
+	frame := regexp.MustCompile(`^earlier\n--- \d{4}-\d\d-\d\d \d\d:\d\d:\d\d start.sh started: CLP_EVENT=START CLP_FACTOR=GROUPMOVE CLP_SERVER=HOME\n` +
+		regexp.QuoteMeta(dir) + `\noops\n--- \d{4}-\d\d-\d\d \d\d:\d\d:\d\d start.sh ended: pid ` + strconv.Itoa(j.ScriptPID) + `, exit status 7\n$`)
+	if !frame.Match(b) {
+		t.Fatalf("log = %q\nwant %s", b, frame)
+	}
+	if got := ScriptOutput(string(b)); got != "earlier\n"+dir+"\noops\n" {
+		t.Fatalf("ScriptOutput = %q", got)
+	}
+}
+
+// A run killed at its timeout gets its footer from Wait: the wrapper died with it.
+func TestSpawnKilledFooter(t *testing.T) {
+	dir := t.TempDir()
+	p := script(t, dir, "echo going; sleep 100\n", 0o755)
+	log := filepath.Join(dir, "r.log")
+	j, err := Spawn("/proc", Spec{Script: p, Env: []string{"PATH=/usr/bin:/bin"}, Log: log, RCFile: filepath.Join(dir, "rc")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if res := j.Wait(ctx); !res.Killed {
+		t.Fatalf("result %+v, want killed", res)
+	}
+	b, _ := os.ReadFile(log)
+	want := regexp.MustCompile(`going\n--- \d{4}-\d\d-\d\d \d\d:\d\d:\d\d start.sh ended: pid ` + strconv.Itoa(j.ScriptPID) + `, killed at its timeout\n$`)
+	if !want.Match(b) {
+		t.Fatalf("log = %q\nwant %s", b, want)
+	}
+	if got := ScriptOutput(string(b)); got != "going\n" {
+		t.Fatalf("ScriptOutput = %q", got)
 	}
 }
 

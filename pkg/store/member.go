@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -119,6 +120,8 @@ func isLoopback(host string) bool {
 type Member struct {
 	e     *embed.Etcd
 	close sync.Once
+	// closing is set once Close begins: etcd's log then drops the errors of a clean stop.
+	closing atomic.Bool
 }
 
 // StartMember starts the member and returns once it serves clients, or fails with why it could not.
@@ -181,8 +184,9 @@ func StartMember(ctx context.Context, mc MemberConfig) (*Member, error) {
 	cfg.AutoCompactionRetention = "1000"
 	cfg.Logger = "zap"
 	cfg.LogLevel = "warn"
+	m := &Member{}
 	if mc.LogFile != "" {
-		cfg.LogOutputs = []string{mc.LogFile}
+		cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(etcdLog(mc.LogFile, &m.closing))
 	} else {
 		cfg.LogOutputs = []string{"/dev/null"}
 	}
@@ -201,12 +205,14 @@ func StartMember(ctx context.Context, mc MemberConfig) (*Member, error) {
 			e.Close()
 			return nil, fmt.Errorf("embedded etcd member %s: %w", mc.Name, err)
 		default:
-			return &Member{e: e}, nil
+			m.e = e
+			return m, nil
 		}
 	}
 	select {
 	case <-e.Server.ReadyNotify():
-		return &Member{e: e}, nil
+		m.e = e
+		return m, nil
 	case err := <-e.Err():
 		e.Close()
 		return nil, fmt.Errorf("embedded etcd member %s: %w", mc.Name, err)
@@ -222,7 +228,12 @@ func StartMember(ctx context.Context, mc MemberConfig) (*Member, error) {
 }
 
 // Close stops the member; closing it again does nothing (etcd's Close panics).
-func (m *Member) Close() { m.close.Do(m.e.Close) }
+func (m *Member) Close() {
+	m.close.Do(func() {
+		m.closing.Store(true)
+		m.e.Close()
+	})
+}
 
 // Stopped is closed when the member's server has stopped, for whatever reason: on its own, it
 // was removed from the store (clpmember remove), and etcd.log says "the member has been

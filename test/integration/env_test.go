@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"clpkit/internal/clustertest"
+	"clpkit/pkg/resource"
 )
 
 const envGroups = `
@@ -176,7 +177,7 @@ func TestScriptEnvironment(t *testing.T) {
 			}
 		}
 		log, _ := os.ReadFile(filepath.Join(c.LogDir, "failing.bad.log"))
-		if string(log) != "cannot start\ncannot start\ncannot start\n" {
+		if resource.ScriptOutput(string(log)) != "cannot start\ncannot start\ncannot start\n" || strings.Count(string(log), " start.sh ended: pid ") != 3 {
 			t.Errorf("the resource log holds %q", log)
 		}
 		// Stopping the failed group clears the failure.

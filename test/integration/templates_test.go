@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"clpkit/internal/clustertest"
+	"clpkit/pkg/resource"
 )
 
 // The seed templates and the service line each prints between its branch lines and EXIT.
@@ -70,7 +71,7 @@ func TestTemplatesUnderClpd(t *testing.T) {
 
 	logOf := func(c *clustertest.Cluster, name string) string {
 		b, _ := os.ReadFile(filepath.Join(c.LogDir, "failover1."+name+".log"))
-		return string(b)
+		return resource.ScriptOutput(string(b))
 	}
 	expect := func(c *clustertest.Cluster, lines ...string) {
 		t.Helper()
