@@ -50,6 +50,8 @@ all: build
 build:
 	$(GO) build -trimpath -o bin/ ./cmd/...
 
+TESTLOG = $(or $(TMPDIR),/tmp)/clpkit-testlog
+
 test:
 	$(GO) vet ./...
 	@echo "gofmt -l ."
@@ -64,8 +66,11 @@ test:
 	@# The packages that run whole clusters (real clpd, etcd, namespaces) run one at a time, after
 	@# the others: run side by side on two cores they starve each other's lease renewals into
 	@# fences that are right to happen but not what those tests test.
-	$(GO) test -count=1 -timeout 40m $$($(GO) list ./... | grep -v -E '/test/($(CLUSTER_TESTS))$$')
-	$(GO) test -count=1 -p 1 -timeout 60m $(patsubst %,./test/%/,$(subst |, ,$(CLUSTER_TESTS)))
+	@# Progress, package by package, with every skip and its reason (internal/testlog reads go
+	@# test -json and fails when a test did).
+	$(GO) build -o $(TESTLOG) ./internal/testlog
+	$(GO) test -json -count=1 -timeout 40m $$($(GO) list ./... | grep -v -E '/test/($(CLUSTER_TESTS))$$') | $(TESTLOG)
+	$(GO) test -json -count=1 -p 1 -timeout 60m $(patsubst %,./test/%/,$(subst |, ,$(CLUSTER_TESTS))) | $(TESTLOG)
 
 # Each benchmark starts its own real cluster and takes its own samples (see bench/bench_test.go),
 # so it runs once; the results table is printed at the end.

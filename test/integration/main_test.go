@@ -35,6 +35,7 @@ func buildOnce(t *testing.T) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	code = clustertest.CheckLeftovers(os.Stderr, code, filepath.Join(os.TempDir(), fmt.Sprintf("clpkit-integration-bin-%d", os.Getpid())))
 	_ = os.RemoveAll(filepath.Join(os.TempDir(), fmt.Sprintf("clpkit-integration-bin-%d", os.Getpid())))
 	os.Exit(code)
 }

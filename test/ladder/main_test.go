@@ -20,6 +20,7 @@ var bin string
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	code = clustertest.CheckLeftovers(os.Stderr, code, bin, netlab.ToolsDir())
 	if bin != "" {
 		_ = os.RemoveAll(bin)
 	}

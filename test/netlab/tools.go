@@ -33,6 +33,9 @@ func BuildTools(tb testing.TB) string {
 }
 
 // RemoveTools removes what BuildTools built for this test binary.
+// ToolsDir is where BuildTools puts this test binary's tools (for a leftover check).
+func ToolsDir() string { return toolsDir() }
+
 func RemoveTools() error {
 	if err := os.RemoveAll(toolsDir()); err != nil {
 		return fmt.Errorf("removing the lab tools: %w", err)

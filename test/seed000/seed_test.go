@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 	}
 	flag.Parse()
 	code := m.Run()
+	code = clustertest.CheckLeftovers(os.Stderr, code, binDir, netlab.ToolsDir())
 	if binDir != "" {
 		_ = os.RemoveAll(binDir)
 	}

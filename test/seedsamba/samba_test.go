@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 		os.Exit(probeMain(v))
 	}
 	code := m.Run()
+	code = clustertest.CheckLeftovers(os.Stderr, code, bin, netlab.ToolsDir())
 	if bin != "" {
 		_ = os.RemoveAll(bin)
 	}

@@ -29,6 +29,7 @@ var bin string
 func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
+	code = clustertest.CheckLeftovers(os.Stderr, code, bin, netlab.ToolsDir())
 	if bin != "" {
 		_ = os.RemoveAll(bin)
 	}
