@@ -9,6 +9,9 @@ import (
 	"strings"
 )
 
+// MaxLine bounds one record of the alert log.
+const MaxLine = 64 << 10
+
 // Read parses the alert log at path, oldest record first.
 //
 // A malformed line does not hide the rest of the log: Read returns every well-formed record and,
@@ -25,15 +28,32 @@ func Read(path string) ([]Record, error) {
 
 // parse reads records from r; name prefixes error locations.
 func parse(r io.Reader, name string) ([]Record, error) {
-	// bufio.Reader rather than Scanner: a record has no length limit, and Scanner would stop at
-	// its 64 KiB token size on one long message.
-	br := bufio.NewReader(r)
+	// A line longer than MaxLine is reported as malformed and skipped, rather than read whole:
+	// a log that is not one (/dev/zero, a binary file) must not take the memory of the machine.
+	// bufio.Scanner would instead stop at the first long line and hide the records after it.
+	br := bufio.NewReaderSize(r, MaxLine)
 	var (
 		recs     []Record
 		firstBad error
 	)
 	for lineNo := 1; ; lineNo++ {
-		line, err := br.ReadString('\n')
+		slice, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+			if firstBad == nil {
+				firstBad = fmt.Errorf("%s:%d: %w: the line is longer than %d KiB", name, lineNo, ErrMalformed, MaxLine>>10)
+			}
+			if err != nil && !errors.Is(err, io.EOF) {
+				return recs, err
+			}
+			if err != nil {
+				break
+			}
+			continue
+		}
+		line := string(slice)
 		if err != nil && !errors.Is(err, io.EOF) {
 			return recs, err
 		}

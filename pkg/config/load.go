@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -35,7 +36,10 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		abs = path
 	}
-	data, err := os.ReadFile(abs)
+	data, err := readBounded(abs, MaxSize)
+	if errors.Is(err, errTooLarge) {
+		return nil, &Error{File: abs, Msg: fmt.Sprintf("the configuration is larger than %d KiB: point -c at the cluster's TOML file", MaxSize>>10)}
+	}
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -44,6 +48,30 @@ func Load(path string) (*Config, error) {
 		return nil, &Error{File: abs, Msg: fmt.Sprintf("cannot read the configuration: %v: check the path and its permissions", err)}
 	}
 	return Parse(abs, data)
+}
+
+// MaxSize bounds a configuration file: a real one is a few KiB, and reading /dev/zero or a
+// runaway file must end with a clear error, not with the memory of the machine.
+const MaxSize = 1 << 20
+
+var errTooLarge = errors.New("file too large")
+
+// readBounded reads at most limit bytes of path; a longer file (or an endless one) is
+// errTooLarge.
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, errTooLarge
+	}
+	return data, nil
 }
 
 // Parse decodes and validates a configuration. file names it in errors, and relative paths in it

@@ -204,3 +204,11 @@ func TestConfigLookups(t *testing.T) {
 		t.Error("Group(nope) found")
 	}
 }
+
+// An endless or huge file is refused with one line after reading a bounded amount.
+func TestLoadBounded(t *testing.T) {
+	_, err := Load("/dev/zero")
+	if err == nil || err.Error() != "/dev/zero: the configuration is larger than 1024 KiB: point -c at the cluster's TOML file" {
+		t.Fatalf("Load(/dev/zero) = %v", err)
+	}
+}
