@@ -9,8 +9,9 @@ import (
 	"strings"
 )
 
-// MaxLine bounds one record of the alert log.
-const MaxLine = 64 << 10
+// MaxLine bounds one record of the alert log (a message can be long: a script may log a
+// command's whole output).
+const MaxLine = 1 << 20
 
 // Read parses the alert log at path, oldest record first.
 //
