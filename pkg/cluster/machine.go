@@ -375,9 +375,9 @@ func (m *machine) joined(now time.Duration, e evJoined, emit func(...action)) {
 		m.request(now, r, emit)
 	}
 	if rejoin {
-		emit(actAlert{module: "rc", id: 6, level: LevelInfo, text: "The coordination store answers again: server " + m.p.local + " rejoined the cluster."})
+		emit(alertStoreRejoined(m.p.local))
 	} else {
-		emit(actAlert{module: "pm", id: 1, level: LevelInfo, text: "Starting the cluster daemon..."})
+		emit(alertDaemonStarting())
 	}
 }
 
@@ -437,7 +437,7 @@ func (m *machine) down(emit func(...action)) {
 	}
 	m.startWaiters = nil
 	m.refuseDeferred(emit)
-	emit(actAlert{module: "pm", id: 2, level: LevelInfo, text: "Shutting down the cluster daemon..."})
+	emit(alertDaemonStopping())
 	if m.osAction != nil {
 		emit(actOS{argv: m.osAction})
 		m.osAction = nil
@@ -458,7 +458,7 @@ func (m *machine) fence(now time.Duration, why string, emit func(...action)) {
 	if !m.holdsLease() {
 		return
 	}
-	emit(actAlert{module: "rc", id: 5, level: LevelError, text: why + ": stopping its groups to keep them from running twice."})
+	emit(alertFencing(why))
 	if m.svc == svcLeaving {
 		// The service stop under way ends with the fence: no rejoin, and its waiters hear once
 		// the old lease is discarded.
@@ -508,10 +508,10 @@ func (m *machine) progressFence(now time.Duration, emit func(...action)) {
 	m.svc = svcRejoining
 	m.lease.retryAt = now
 	if m.stopAfterFence {
-		emit(actAlert{module: "rc", id: 7, level: LevelWarn, text: "Server " + m.p.local + " has stopped its groups; its cluster service stops, as asked."})
+		emit(alertFencedStopping(m.p.local))
 		return
 	}
-	emit(actAlert{module: "rc", id: 7, level: LevelWarn, text: "Server " + m.p.local + " has stopped its groups and will rejoin the cluster with a new lease."})
+	emit(alertFencedRejoining(m.p.local))
 }
 
 func (m *machine) killed(now time.Duration, e evKilled, emit func(...action)) {
@@ -519,25 +519,25 @@ func (m *machine) killed(now time.Duration, e evKilled, emit func(...action)) {
 	if g.fence == nil || g.fence.phase != fenceKilling {
 		return
 	}
-	killedText := fmt.Sprintf("Group %s was stopped on server %s by fencing: every process of it was killed.", g.cfg.Name, m.p.local)
+	killed := alertGroupFenced(g.cfg.Name, m.p.local)
 	if e.err != nil {
 		// The processes could not all be confirmed gone. The guard kills again at its deadline;
 		// nothing more can be done here.
 		emit(actLog{level: "ERROR", msg: "fencing group", args: []any{"group", g.cfg.Name, "err", e.err}})
-		killedText = fmt.Sprintf("Group %s was stopped on server %s by fencing, but its processes could not be confirmed gone (%v); the guard kills them again at its deadline.", g.cfg.Name, m.p.local, e.err)
+		killed = alertGroupFencedUnconfirmed(g.cfg.Name, m.p.local, e.err)
 	}
 	for _, r := range g.res {
 		r.state, r.detail, r.attempt = status.Offline, "", 0
 	}
 	if g.fence.leftovers {
 		g.fence = nil
-		emit(actAlert{module: "rc", id: 4, level: LevelWarn, text: fmt.Sprintf("Group %s: what the previous clpd left running on this server was killed, because that daemon's lease had expired and the group may run elsewhere now.", g.cfg.Name)})
+		emit(alertLeftoversKilled(g.cfg.Name))
 		m.save(g, emit)
 		return
 	}
 	g.fence.phase = fenceCleaning
 	g.fence.cursor = 0
-	emit(actAlert{module: "rc", id: 8, level: LevelWarn, text: killedText})
+	emit(killed)
 	m.nextCleanup(now, g, emit)
 }
 

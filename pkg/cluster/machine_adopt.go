@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"fmt"
 	"time"
 
 	"clpkit/pkg/config"
@@ -100,7 +99,7 @@ func anyRecord(rs []*adoptedRes) bool {
 func (m *machine) resume(now time.Duration, g *grp, emit func(...action)) {
 	rs := g.resume
 	g.resume = nil
-	emit(actAlert{module: "rc", id: 3, level: LevelInfo, text: fmt.Sprintf("Group %s recovered from the previous run of clpd.", g.cfg.Name)})
+	emit(alertGroupRecovered(g.cfg.Name))
 	var o *op
 	if rs.rec != nil && !rs.rec.Done {
 		switch rs.rec.Op {

@@ -384,7 +384,7 @@ func (m *machine) move(g *grp, r *request, emit func(...action)) {
 		emit(actReply{r: r, err: status.ErrInvalidServer(target)})
 		return
 	}
-	emit(actAlert{module: "rc", id: 50, level: LevelInfo, text: fmt.Sprintf("Moving group %s has started.", g.cfg.Name)})
+	emit(alertGroupMoving(g.cfg.Name))
 	m.stopOp(g, FactorGroupMove, true, &store.Marker{Server: m.p.local, State: store.MarkerMoving, Target: target}, target, []*request{r}, nil, emit)
 }
 
@@ -494,9 +494,9 @@ func (m *machine) suspend(r *request, emit func(...action)) {
 		from = m.p.local
 	}
 	if on {
-		emit(actAlert{module: "pm", id: 35, level: LevelInfo, text: "Received a request to suspend the cluster daemon from " + from + "."})
+		emit(alertSuspendRequested(from))
 	} else {
-		emit(actAlert{module: "pm", id: 34, level: LevelInfo, text: "Received a request to resume the cluster daemon from " + from + "."})
+		emit(alertResumeRequested(from))
 	}
 	emit(actReply{r: r})
 }
@@ -627,7 +627,7 @@ func (m *machine) failback(g *grp, online map[string]bool, emit func(...action))
 	if slices.Index(g.cfg.Servers, target) > slices.Index(g.cfg.Servers, m.p.local) && slices.Contains(g.cfg.Servers, m.p.local) {
 		return
 	}
-	emit(actAlert{module: "rc", id: 50, level: LevelInfo, text: fmt.Sprintf("Moving group %s has started: failback to server %s.", g.cfg.Name, target)})
+	emit(alertGroupFailingBack(g.cfg.Name, target))
 	m.stopOp(g, FactorGroupMove, true, &store.Marker{Server: m.p.local, State: store.MarkerMoving, Target: target}, target, nil, nil, emit)
 }
 
@@ -659,9 +659,9 @@ func (m *machine) checkMove(g *grp, emit func(...action)) {
 		// own marker from before the move, which says nothing of the destination.
 		return
 	case ok && mk.Server == w.dest && mk.State == store.MarkerOnline:
-		emit(actAlert{module: "rc", id: 51, level: LevelInfo, text: fmt.Sprintf("Moving group %s has completed.", g.cfg.Name)})
+		emit(alertGroupMoved(g.cfg.Name))
 	default:
-		emit(actAlert{module: "rc", id: 52, level: LevelError, text: fmt.Sprintf("Moving group %s has failed.", g.cfg.Name)})
+		emit(alertGroupMoveFailed(g.cfg.Name))
 		err = status.ErrStartFailed(g.cfg.Name)
 	}
 	for _, r := range w.waiters {
@@ -738,7 +738,7 @@ func (m *machine) startOp(g *grp, event, prev string, waiters []*request) {
 
 func (m *machine) stopOp(g *grp, factor string, clear bool, handover *store.Marker, move string, waiters []*request, result error, emit func(...action)) {
 	g.op = &op{kind: opStop, phase: phaseResources, factor: factor, clear: clear, handover: handover, move: move, waiters: waiters, result: result}
-	emit(actAlert{module: "rc", id: 20, level: LevelInfo, text: fmt.Sprintf("Stopping group %s has started.", g.cfg.Name)})
+	emit(alertGroupStopping(g.cfg.Name))
 	m.save(g, emit)
 }
 
@@ -845,7 +845,7 @@ func (m *machine) advanceStart(now time.Duration, g *grp, emit func(...action)) 
 			return
 		}
 		if r.attempt == 0 {
-			emit(actAlert{module: "rc", id: 30, level: LevelInfo, text: fmt.Sprintf("Activating %s resource has started.", r.cfg.Name)})
+			emit(alertResourceActivating(r.cfg.Name))
 		}
 		r.state, r.detail = status.OnlinePending, ""
 		r.ev = g.ev
@@ -864,9 +864,9 @@ func (m *machine) advanceStart(now time.Duration, g *grp, emit func(...action)) 
 		return
 	}
 	emit(actMark{group: g.idx, token: g.token, marker: store.Marker{Server: m.p.local, State: store.MarkerOnline}})
-	emit(actAlert{module: "rc", id: 11, level: LevelInfo, text: fmt.Sprintf("Activating group %s has completed.", g.cfg.Name)})
+	emit(alertGroupActivated(g.cfg.Name))
 	if o.failover {
-		emit(actAlert{module: "rc", id: 61, level: LevelInfo, text: fmt.Sprintf("Failover group %s has completed.", g.cfg.Name)})
+		emit(alertGroupFailedOver(g.cfg.Name))
 	}
 	m.finish(g, nil, emit)
 }
@@ -892,7 +892,7 @@ func (m *machine) advanceStop(now time.Duration, g *grp, emit func(...action)) {
 				}
 			}
 			if r.attempt == 0 {
-				emit(actAlert{module: "rc", id: 40, level: LevelInfo, text: fmt.Sprintf("Stopping %s resource has started.", r.cfg.Name)})
+				emit(alertResourceStopping(r.cfg.Name))
 			}
 			m.spawnStop(g, r, o.factor, emit)
 			o.inflight = true
@@ -908,7 +908,7 @@ func (m *machine) advanceStop(now time.Duration, g *grp, emit func(...action)) {
 		if o.only != nil && g.active() {
 			// Part of the group was stopped (clprsc -t); the rest runs on and the group stays
 			// this server's.
-			emit(actAlert{module: "rc", id: 21, level: LevelInfo, text: fmt.Sprintf("Stopping group %s has completed.", g.cfg.Name)})
+			emit(alertGroupStopped(g.cfg.Name))
 			m.finish(g, nil, emit)
 			return
 		}
@@ -943,7 +943,7 @@ func (m *machine) spawnStop(g *grp, r *rsc, factor string, emit func(...action))
 
 func (m *machine) stopDone(g *grp, emit func(...action)) {
 	o := g.op
-	emit(actAlert{module: "rc", id: 21, level: LevelInfo, text: fmt.Sprintf("Stopping group %s has completed.", g.cfg.Name)})
+	emit(alertGroupStopped(g.cfg.Name))
 	if o.move != "" {
 		g.moveWait = &moveWait{dest: o.move, waiters: o.waiters, seq: m.view.seq}
 		o.waiters = nil
@@ -962,10 +962,10 @@ func (m *machine) advanceRecover(now time.Duration, g *grp, emit func(...action)
 func (m *machine) startFailed(g *grp, r *rsc, detail string, emit func(...action)) {
 	o := g.op
 	r.state, r.detail, r.attempt = status.OnlineFailure, detail, 0
-	emit(actAlert{module: "rc", id: 32, level: LevelError, text: fmt.Sprintf("Activating %s resource has failed.(%s)", r.cfg.Name, detail)})
-	emit(actAlert{module: "rc", id: 12, level: LevelError, text: fmt.Sprintf("Activating group %s has failed.", g.cfg.Name)})
+	emit(alertResourceActivateFailed(r.cfg.Name, detail))
+	emit(alertGroupActivateFailed(g.cfg.Name))
 	if o.failover {
-		emit(actAlert{module: "rc", id: 62, level: LevelError, text: fmt.Sprintf("Failover group %s has failed.", g.cfg.Name)})
+		emit(alertGroupFailoverFailed(g.cfg.Name))
 	}
 	if g.token != 0 {
 		emit(actMark{group: g.idx, token: g.token, marker: store.Marker{Server: m.p.local, State: store.MarkerFailed}})
@@ -974,8 +974,7 @@ func (m *machine) startFailed(g *grp, r *rsc, detail string, emit func(...action
 	if g.failovers < r.cfg.ActivationFailover && g.canFailOver && g.token != 0 && m.failoverTarget(g) != "" {
 		// CLUSTERPRO's failover threshold of an activation failure: the next server tries.
 		g.failovers++
-		emit(actAlert{module: "rc", id: 63, level: LevelWarn, text: fmt.Sprintf("Group %s fails over to server %s because %s could not be activated on server %s (%d/%d).",
-			g.cfg.Name, m.failoverTarget(g), r.cfg.Name, m.p.local, g.failovers, r.cfg.ActivationFailover)})
+		emit(alertActivationFailover(g.cfg.Name, m.failoverTarget(g), r.cfg.Name, m.p.local, g.failovers, r.cfg.ActivationFailover))
 		waiters := o.waiters
 		m.failoverOp(g, o.monitor, o.result, emit)
 		g.op.waiters = waiters
@@ -1059,9 +1058,9 @@ func (m *machine) acquired(now time.Duration, e evAcquired, emit func(...action)
 	emit(actMark{group: g.idx, token: g.token, marker: store.Marker{Server: m.p.local, State: store.MarkerStarting}})
 	if o.failover {
 		// Written once the group is this server's: a takeover that lost the race is no failover.
-		emit(actAlert{module: "rc", id: 60, level: LevelInfo, text: fmt.Sprintf("Failover group %s has started.", g.cfg.Name)})
+		emit(alertGroupFailingOver(g.cfg.Name))
 	}
-	emit(actAlert{module: "rc", id: 10, level: LevelInfo, text: fmt.Sprintf("Activating group %s has started.", g.cfg.Name)})
+	emit(alertGroupActivating(g.cfg.Name))
 	m.save(g, emit)
 }
 
@@ -1113,7 +1112,7 @@ func (m *machine) spawned(now time.Duration, e evSpawned, emit func(...action)) 
 		if r.cfg.StartMode == config.ModeAsync && g.op != nil && g.op.kind == opStart {
 			r.state, r.attempt = status.Online, 0
 			g.op.inflight = false
-			emit(actAlert{module: "rc", id: 31, level: LevelInfo, text: fmt.Sprintf("Activating %s resource has completed.", r.cfg.Name)})
+			emit(alertResourceActivated(r.cfg.Name))
 		}
 		m.save(g, emit)
 		return
@@ -1173,7 +1172,7 @@ func (m *machine) exited(now time.Duration, e evExited, emit func(...action)) {
 		if e.result.OK() {
 			r.state, r.attempt = status.Online, 0
 			g.op.inflight = false
-			emit(actAlert{module: "rc", id: 31, level: LevelInfo, text: fmt.Sprintf("Activating %s resource has completed.", r.cfg.Name)})
+			emit(alertResourceActivated(r.cfg.Name))
 			m.save(g, emit)
 			return
 		}
@@ -1199,7 +1198,7 @@ func (m *machine) exited(now time.Duration, e evExited, emit func(...action)) {
 
 // asyncFailed handles an asynchronous resource whose start script ended while it was Online.
 func (m *machine) asyncFailed(g *grp, r *rsc, detail string, emit func(...action)) {
-	emit(actAlert{module: "rc", id: 32, level: LevelError, text: fmt.Sprintf("Resource %s has failed.(%s)", r.cfg.Name, detail)})
+	emit(alertResourceFailed(r.cfg.Name, detail))
 	r.detail = detail
 	switch {
 	case m.suspended:
@@ -1229,13 +1228,13 @@ func (m *machine) startAttemptFailed(g *grp, r *rsc, detail string, emit func(..
 	g.op.inflight = false
 	if r.attempt < r.cfg.ActivationRetry {
 		r.attempt++
-		emit(actAlert{module: "rc", id: 32, level: LevelWarn, text: fmt.Sprintf("Activating %s resource has failed.(%s) Retrying (%d/%d).", r.cfg.Name, detail, r.attempt, r.cfg.ActivationRetry)})
+		emit(alertResourceActivateRetry(r.cfg.Name, detail, r.attempt, r.cfg.ActivationRetry))
 		r.state = status.OnlinePending
 		return
 	}
 	if r.cfg.Type == config.TypeDisk && g.op.diskFailed == nil && !g.op.restart {
 		r.state, r.detail, r.attempt = status.OnlineFailure, detail, 0
-		emit(actAlert{module: "rc", id: 32, level: LevelError, text: fmt.Sprintf("Activating %s resource has failed.(%s)", r.cfg.Name, detail)})
+		emit(alertResourceActivateFailed(r.cfg.Name, detail))
 		g.op.diskFailed = r
 		g.ev.Disk = "FAILURE"
 		return
@@ -1267,7 +1266,7 @@ func (m *machine) reaped(now time.Duration, e evReaped, emit func(...action)) {
 		return
 	}
 	r.state, r.detail, r.attempt, r.ev = status.Offline, "", 0, resource.Event{}
-	emit(actAlert{module: "rc", id: 41, level: LevelInfo, text: fmt.Sprintf("Stopping %s resource has completed.", r.cfg.Name)})
+	emit(alertResourceStopped(r.cfg.Name))
 	if g.op != nil {
 		g.op.inflight = false
 	}
@@ -1287,14 +1286,14 @@ func (m *machine) stopAttemptFailed(g *grp, r *rsc, detail string, emit func(...
 	o.inflight = false
 	if r.attempt < r.cfg.DeactivationRetry {
 		r.attempt++
-		emit(actAlert{module: "rc", id: 42, level: LevelWarn, text: fmt.Sprintf("Stopping %s resource has failed.(%s) Retrying (%d/%d).", r.cfg.Name, detail, r.attempt, r.cfg.DeactivationRetry)})
+		emit(alertResourceStopRetry(r.cfg.Name, detail, r.attempt, r.cfg.DeactivationRetry))
 		return
 	}
 	r.state, r.detail, r.attempt = status.OfflineFailure, detail, 0
-	emit(actAlert{module: "rc", id: 42, level: LevelError, text: fmt.Sprintf("Stopping %s resource has failed.(%s)", r.cfg.Name, detail)})
-	emit(actAlert{module: "rc", id: 22, level: LevelError, text: fmt.Sprintf("Stopping group %s has failed.", g.cfg.Name)})
+	emit(alertResourceStopFailed(r.cfg.Name, detail))
+	emit(alertGroupStopFailed(g.cfg.Name))
 	if o.move != "" {
-		emit(actAlert{module: "rc", id: 52, level: LevelError, text: fmt.Sprintf("Moving group %s has failed.", g.cfg.Name)})
+		emit(alertGroupMoveFailed(g.cfg.Name))
 	}
 	// The group keeps its owner key: no other server may start it while it may still half-run.
 	m.finish(g, status.ErrStopFailed(g.cfg.Name), emit)

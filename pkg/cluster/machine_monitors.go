@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -122,7 +121,7 @@ func (m *machine) syncMonitors(now time.Duration, emit func(...action)) {
 			if !mo.procOfTarget {
 				emit(actMonitor{mon: mo.idx, gen: mo.gen, on: true})
 			}
-			emit(actAlert{module: "rm", id: 1, level: LevelInfo, text: fmt.Sprintf("Monitoring %s has started.", mo.cfg.Name)})
+			emit(alertMonitorStarted(mo.cfg.Name))
 			if mo.procOfTarget && m.groups[mo.group].res[mo.res].start == 0 {
 				m.monitorError(now, mo, "the process of "+mo.cfg.Target+" is not running", emit)
 			}
@@ -131,7 +130,7 @@ func (m *machine) syncMonitors(now time.Duration, emit func(...action)) {
 			if !mo.procOfTarget {
 				emit(actMonitor{mon: mo.idx, gen: mo.gen})
 			}
-			emit(actAlert{module: "rm", id: 2, level: LevelInfo, text: fmt.Sprintf("Monitoring %s has stopped.", mo.cfg.Name)})
+			emit(alertMonitorStopped(mo.cfg.Name))
 		}
 		if mo.held != "" && m.svc == svcUp && !m.suspended {
 			step := mo.held
@@ -183,12 +182,12 @@ func (m *machine) monitorResult(now time.Duration, e evMonitor, emit func(...act
 		if mo.failed {
 			mo.failed, mo.detail = false, ""
 			mo.normalSince = now
-			emit(actAlert{module: "rm", id: 26, level: LevelInfo, text: fmt.Sprintf("%s status changed from error to normal.", mo.cfg.Name)})
+			emit(alertMonitorNormal(mo.cfg.Name))
 		}
 		return
 	}
 	if e.timeout && !mo.cfg.TimeoutIsError {
-		emit(actAlert{module: "rm", id: 4, level: LevelWarn, text: fmt.Sprintf("Warn monitoring %s. (%s)", mo.cfg.Name, e.err)})
+		emit(alertMonitorWarn(mo.cfg.Name, e.err))
 		return
 	}
 	m.monitorError(now, mo, e.err.Error(), emit)
@@ -225,7 +224,7 @@ func (m *machine) resetMonitors() {
 
 func (m *machine) monitorError(now time.Duration, mo *mon, detail string, emit func(...action)) {
 	if !mo.failed {
-		emit(actAlert{module: "rm", id: 9, level: LevelError, text: fmt.Sprintf("Detected an error in monitoring %s. (%s)", mo.cfg.Name, detail)})
+		emit(alertMonitorError(mo.cfg.Name, detail))
 	}
 	mo.failed, mo.detail = true, detail
 	mo.normalSince = 0
@@ -277,7 +276,7 @@ func (m *machine) ladder(now time.Duration, mo *mon, emit func(...action)) {
 			return
 		}
 		if !g.shown() && (step != stepFinal || mo.cfg.FinalAction == config.ActionStopGroup) {
-			emit(actAlert{module: "rm", id: 25, level: LevelWarn, text: fmt.Sprintf("Recovery will not be executed since the recovery target %s is not active.", mo.cfg.RecoveryTarget)})
+			emit(alertRecoveryTargetInactive(mo.cfg.RecoveryTarget))
 			return
 		}
 	}
@@ -298,7 +297,7 @@ func (m *machine) ladder(now time.Duration, mo *mon, emit func(...action)) {
 	}
 	mo.step = step
 	mo.script = m.newScriptJob(mo.idx)
-	emit(actAlert{module: "rm", id: 58, level: LevelInfo, text: fmt.Sprintf("Recovery script (%s) upon failure in monitoring %s has started.", step, mo.cfg.Name)})
+	emit(alertRecoveryScriptStarted(step, mo.cfg.Name))
 	emit(actScript{job: mo.script, mon: mo.idx, action: step, counts: mo.cnt, timeout: mo.cfg.RecoveryScriptTimeout})
 }
 
@@ -317,11 +316,11 @@ func (m *machine) scriptDone(now time.Duration, e evScriptDone, emit func(...act
 	mo.script = 0
 	switch {
 	case e.err != nil:
-		emit(actAlert{module: "rm", id: 60, level: LevelWarn, text: fmt.Sprintf("Recovery script upon failure in monitoring %s could not be run. (%v)", mo.cfg.Name, e.err)})
+		emit(alertRecoveryScriptNotRun(mo.cfg.Name, e.err))
 	case !e.result.OK():
-		emit(actAlert{module: "rm", id: 60, level: LevelWarn, text: fmt.Sprintf("Recovery script upon failure in monitoring %s has failed. (%s)", mo.cfg.Name, e.result)})
+		emit(alertRecoveryScriptFailed(mo.cfg.Name, e.result.String()))
 	default:
-		emit(actAlert{module: "rm", id: 59, level: LevelInfo, text: fmt.Sprintf("Recovery script upon failure in monitoring %s has completed.", mo.cfg.Name)})
+		emit(alertRecoveryScriptCompleted(mo.cfg.Name))
 	}
 	step := mo.step
 	mo.step = ""
@@ -359,10 +358,10 @@ func (m *machine) takeStep(now time.Duration, mo *mon, step string, emit func(..
 	switch step {
 	case stepRecovery:
 		mo.recovering = false
-		emit(actAlert{module: "rm", id: 49, level: LevelWarn, text: fmt.Sprintf("Recovery script has been executed since an error was detected in monitoring %s.", name)})
+		emit(alertRecoveryScriptExecuted(name))
 	case stepRestart:
 		g := m.groups[mo.rgroup]
-		emit(actAlert{module: "rm", id: 13, level: LevelWarn, text: fmt.Sprintf("Recovery target %s will be restarted because an error was detected in monitoring %s.", mo.cfg.RecoveryTarget, name)})
+		emit(alertRecoveryRestart(mo.cfg.RecoveryTarget, name))
 		var only []bool
 		if mo.cfg.RecoveryKind == config.TargetResource {
 			_, ri := m.resourceIndex(mo.cfg.RecoveryTarget)
@@ -371,7 +370,7 @@ func (m *machine) takeStep(now time.Duration, mo *mon, step string, emit func(..
 		m.restartOp(g, only, mo, emit)
 	case stepFailover:
 		g := m.groups[mo.rgroup]
-		emit(actAlert{module: "rm", id: 14, level: LevelWarn, text: fmt.Sprintf("Recovery target %s fails over because an error was detected in monitoring %s.", g.cfg.Name, name)})
+		emit(alertRecoveryFailover(g.cfg.Name, name))
 		m.failoverOp(g, mo, nil, emit)
 	case stepFinal:
 		m.monitorFinal(mo, emit)
@@ -384,23 +383,23 @@ func (m *machine) monitorFinal(mo *mon, emit func(...action)) {
 	switch mo.cfg.FinalAction {
 	case config.ActionStopGroup:
 		g := m.groups[mo.rgroup]
-		emit(actAlert{module: "rm", id: 12, level: LevelError, text: fmt.Sprintf("Recovery target %s will be stopped because an error was detected in monitoring %s.", g.cfg.Name, name)})
+		emit(alertRecoveryStopGroup(g.cfg.Name, name))
 		m.stopOp(g, FactorGroupStop, false, nil, "", nil, nil, emit)
 		g.op.monitor = mo
 		return
 	case config.ActionStopCluster:
-		emit(actAlert{module: "rm", id: 15, level: LevelError, text: fmt.Sprintf("Stopping the cluster service has been required because an error was detected in monitoring %s.", name)})
+		emit(alertRecoveryStopCluster(name))
 		m.shutdown()
 	case config.ActionShutdown:
-		emit(actAlert{module: "rm", id: 16, level: LevelError, text: fmt.Sprintf("Stopping the system has been required because an error was detected in monitoring %s.", name)})
+		emit(alertRecoveryShutdown(name))
 		m.shutdown()
 		m.osAction = m.p.cfg.OS.Shutdown
 	case config.ActionReboot:
-		emit(actAlert{module: "rm", id: 17, level: LevelError, text: fmt.Sprintf("Rebooting the system has been required because an error was detected in monitoring %s.", name)})
+		emit(alertRecoveryReboot(name))
 		m.shutdown()
 		m.osAction = m.p.cfg.OS.Reboot
 	default:
-		emit(actAlert{module: "rm", id: 10, level: LevelWarn, text: fmt.Sprintf("Monitor %s stays in error: its recovery is exhausted and its final action is none.", name)})
+		emit(alertMonitorNoFinalAction(name))
 	}
 	mo.recovering = false
 }
@@ -490,12 +489,12 @@ func (m *machine) monitorRequest(r *request, emit func(...action)) {
 		case reqMonSuspend:
 			if !mo.suspended {
 				mo.suspended = true
-				emit(actAlert{module: "rm", id: 29, level: LevelInfo, text: fmt.Sprintf("Monitoring %s was suspended.", mo.cfg.Name)})
+				emit(alertMonitorSuspended(mo.cfg.Name))
 			}
 		case reqMonResume:
 			if mo.suspended {
 				mo.suspended = false
-				emit(actAlert{module: "rm", id: 30, level: LevelInfo, text: fmt.Sprintf("Monitoring %s was resumed.", mo.cfg.Name)})
+				emit(alertMonitorResumed(mo.cfg.Name))
 			}
 		case reqMonClear:
 			mo.cnt = counters{}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -264,15 +265,8 @@ func (j *Job) Wait(ctx context.Context) Result {
 		j.footer("killed at its timeout")
 		return Result{Code: -1, Killed: true}
 	}
-	b, err := os.ReadFile(j.RCFile)
-	if err != nil {
-		return Result{Code: -1}
-	}
-	code, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return Result{Code: -1}
-	}
-	return Result{Code: code}
+	r, _ := j.Recorded()
+	return r
 }
 
 // footer ends a run the wrapper could not end (it was killed with the script) in the log.
@@ -291,8 +285,15 @@ func (j *Job) footer(how string) {
 // Recorded is how the script ended according to its exit-status file, if it has ended and the
 // file was written (a wrapper killed with the script leaves none).
 func (i JobInfo) Recorded() (Result, bool) {
-	b, err := os.ReadFile(i.RCFile)
+	// The path comes from a run record a previous daemon wrote; a damaged one may name anything
+	// (/dev/zero): an exit status is a few bytes, so no more is read.
+	f, err := os.Open(i.RCFile)
 	if err != nil {
+		return Result{Code: -1}, false
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 16))
+	if err != nil || len(b) == 16 {
 		return Result{Code: -1}, false
 	}
 	code, err := strconv.Atoi(strings.TrimSpace(string(b)))

@@ -143,3 +143,11 @@ func TestAdoptedJob(t *testing.T) {
 		t.Fatalf("adopted result %+v, want exit 5", res)
 	}
 }
+
+// A run record naming something that is not an exit-status file (a damaged record: /dev/zero)
+// gives an unknown status at once instead of reading forever.
+func TestRecordedBounded(t *testing.T) {
+	if r, ok := (JobInfo{RCFile: "/dev/zero"}).Recorded(); ok || r.Code != -1 {
+		t.Fatalf("Recorded(/dev/zero) = %+v, %v", r, ok)
+	}
+}

@@ -48,7 +48,7 @@ func encodeMarker(m Marker) (string, error) {
 func (s *Store) SetMarker(ctx context.Context, group string, m Marker, token int64) error {
 	b, err := encodeMarker(m)
 	if err != nil {
-		return err
+		return fmt.Errorf("updating group %s: %w", group, err)
 	}
 	r, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(s.ownerKey(group)), "=", token)).
 		Then(clientv3.OpPut(s.markerKey(group), b)).Commit()
@@ -56,7 +56,7 @@ func (s *Store) SetMarker(ctx context.Context, group string, m Marker, token int
 		return fmt.Errorf("updating group %s: %w", group, err)
 	}
 	if !r.Succeeded {
-		return fmt.Errorf("group %s: %w", group, ErrFenced)
+		return fmt.Errorf("updating group %s: %w", group, ErrFenced)
 	}
 	return nil
 }
@@ -100,7 +100,7 @@ func (s *Store) statusKey(server string) string { return path.Join(s.prefix, "st
 // them.
 func (s *Store) Publish(ctx context.Context, server string, data []byte, lease int64) error {
 	if _, err := s.cli.Put(ctx, s.statusKey(server), string(data), clientv3.WithLease(clientv3.LeaseID(lease))); err != nil {
-		return fmt.Errorf("publishing status: %w", err)
+		return fmt.Errorf("publishing the status of server %s: %w", server, err)
 	}
 	return nil
 }

@@ -75,7 +75,12 @@ func Connect(ctx context.Context, o Options) (*Store, error) {
 }
 
 // Close closes the client.
-func (s *Store) Close() error { return s.cli.Close() }
+func (s *Store) Close() error {
+	if err := s.cli.Close(); err != nil {
+		return fmt.Errorf("closing the connection to etcd: %w", err)
+	}
+	return nil
+}
 
 func (s *Store) serverKey(name string) string { return path.Join(s.prefix, "servers", name) }
 func (s *Store) ownerKey(group string) string { return path.Join(s.prefix, "groups", group, "owner") }
@@ -198,7 +203,7 @@ func (s *Store) Guard(ctx context.Context, group string, token int64) error {
 		return fmt.Errorf("checking ownership of group %s: %w", group, err)
 	}
 	if !r.Succeeded {
-		return fmt.Errorf("group %s: %w", group, ErrFenced)
+		return fmt.Errorf("checking ownership of group %s: %w", group, ErrFenced)
 	}
 	return nil
 }
@@ -212,7 +217,7 @@ func (s *Store) Release(ctx context.Context, group string, token int64, m *Marke
 	if m != nil {
 		b, err := encodeMarker(*m)
 		if err != nil {
-			return err
+			return fmt.Errorf("releasing group %s: %w", group, err)
 		}
 		mop = clientv3.OpPut(s.markerKey(group), b)
 	}
