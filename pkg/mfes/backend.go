@@ -1,7 +1,6 @@
 package mfes
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -186,21 +186,31 @@ func (m *Manager) runLogged(ctx context.Context, svc *Service, action, shown str
 	return fmt.Errorf("the %s command could not run: %w", action, err)
 }
 
-// lastLine returns the last non-blank line written to path after offset, cut to 200 bytes.
+// maxTail is how much of a command's output lastLine reads: the end of it, where the reason of a
+// failure is.
+const maxTail = 64 << 10
+
+// lastLine returns the last non-blank line written to path after offset, cut to 200 bytes. It
+// reads at most the last maxTail bytes, however much the command wrote.
 func lastLine(path string, offset int64) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return ""
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size()-offset > maxTail {
+		offset = fi.Size() - maxTail
+	}
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return ""
 	}
+	b, err := io.ReadAll(io.LimitReader(f, maxTail))
+	if err != nil {
+		return ""
+	}
 	last := ""
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		if t := strings.TrimSpace(sc.Text()); t != "" {
+	for _, l := range strings.Split(string(b), "\n") {
+		if t := strings.TrimSpace(l); t != "" {
 			last = t
 		}
 	}
@@ -223,7 +233,7 @@ func (m *Manager) processesRun(svc *Service) (bool, string, error) {
 	return false, "no process of it runs", nil
 }
 
-// leftovers returns every process of svc: the pidfile's and the pattern's.
+// leftovers returns every process of svc: the pidfile's and the pattern's, in pid order.
 func (m *Manager) leftovers(svc *Service) ([]proc, error) {
 	procs, err := scan(m.ProcRoot)
 	if err != nil {
@@ -241,9 +251,20 @@ func (m *Manager) leftovers(svc *Service) ([]proc, error) {
 		}
 		if !found {
 			out = append(out, p)
+			slices.SortFunc(out, func(a, b proc) int { return a.id.PID - b.id.PID })
 		}
 	}
 	return out, nil
+}
+
+// remaining is leftovers with, when tr follows the stop, every process seen before as svc's
+// that has not exited for good yet (see tracker).
+func (m *Manager) remaining(svc *Service, tr *tracker) ([]proc, error) {
+	left, err := m.leftovers(svc)
+	if err != nil || tr == nil {
+		return left, err
+	}
+	return tr.add(m.ProcRoot, left), nil
 }
 
 // signalAll sends sig to every process of svc.
@@ -252,8 +273,13 @@ func (m *Manager) signalAll(svc *Service, sig syscall.Signal) error {
 	if err != nil {
 		return err
 	}
+	return m.signalEach(left, sig)
+}
+
+// signalEach sends sig to each of procs.
+func (m *Manager) signalEach(procs []proc, sig syscall.Signal) error {
 	var errs []error
-	for _, p := range left {
+	for _, p := range procs {
 		if err := signal(m.ProcRoot, p, sig); err != nil {
 			errs = append(errs, err)
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -36,6 +35,9 @@ const (
 	// DefaultListenerName is the listener the seed's monitor script looks for in mdump's output.
 	DefaultListenerName = "Web Services"
 	maxTimeout          = 24 * time.Hour
+	// MaxConfigSize bounds the configuration file: a few kilobytes describe any installation,
+	// and a path named by mistake (/dev/zero, a log) must not fill memory.
+	MaxConfigSize = 1 << 20
 )
 
 // Kind is how a service (the directory server or a region) is driven.
@@ -151,14 +153,19 @@ func ConfigPath(flag string, env func(string) string) (path string, explicit boo
 
 // Load reads the configuration at path. A missing file is an error when explicit (the operator
 // named it); the default file may be missing, which leaves only an installed Enterprise Server
-// ($COBDIR) to delegate to. cobdirEnv is $COBDIR.
+// ($COBDIR) to delegate to. A file larger than MaxConfigSize is refused after reading that much.
+// cobdirEnv is $COBDIR.
 func Load(path string, explicit bool, cobdirEnv string) (*Config, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		abs = path
 	}
-	data, err := os.ReadFile(abs)
+	data, err := readLimited(abs, MaxConfigSize)
 	if err != nil {
+		var tl *tooLargeError
+		if errors.As(err, &tl) {
+			return nil, &ConfigError{File: abs, Msg: fmt.Sprintf("the configuration is larger than %s, more than any mfes.toml needs: check that --config or $%s names the TOML file", size(MaxConfigSize), EnvConfig)}
+		}
 		if errors.Is(err, fs.ErrNotExist) && !explicit {
 			c := defaults()
 			c.COBDir = cobdirEnv

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -203,4 +204,47 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("error %q has no location", msg)
 		}
 	})
+}
+
+// TestLoadTooLarge: a configuration path that names something huge (a big file, /dev/zero) is
+// refused after reading 1 MiB, with one line that says what to check, and memory does not grow
+// with the file.
+func TestLoadTooLarge(t *testing.T) {
+	big := filepath.Join(t.TempDir(), "mfes.toml")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A sparse file: 64 MiB to read, no disk used.
+	if err := f.Truncate(64 << 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, path := range []string{big, "/dev/zero"} {
+		if path == "/dev/zero" {
+			if _, err := os.Stat(path); err != nil {
+				t.Logf("skipping /dev/zero: %v", err)
+				continue
+			}
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := Load(path, true, "")
+		runtime.ReadMemStats(&after)
+		want := path + ": the configuration is larger than 1 MiB, more than any mfes.toml needs: check that --config or $CLPKIT_MFES_CONFIG names the TOML file"
+		if err == nil || err.Error() != want || ExitStatus(err) != 3 {
+			t.Errorf("Load(%s) = %v, want %s", path, err, want)
+		}
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
+			t.Errorf("Load(%s) allocated %d MiB", path, grew>>20)
+		}
+	}
+	// 1 MiB exactly is still read (and parsed: comments).
+	line := "#" + strings.Repeat("x", 1023-1) + "\n"
+	if err := os.WriteFile(big, []byte(strings.Repeat(line, 1024)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(big, true, ""); err != nil {
+		t.Errorf("Load of 1 MiB of comments: %v", err)
+	}
 }

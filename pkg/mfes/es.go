@@ -1,7 +1,6 @@
 package mfes
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -199,12 +198,19 @@ func (m *Manager) esOutput(ctx context.Context, name string, args ...string) (st
 	argv, env := m.esCommand(bin, args)
 	cmd := exec.CommandContext(sctx, argv[0], argv[1:]...)
 	cmd.Env = env
-	var out bytes.Buffer
-	cmd.Stdout = &out
+	// mdump's answer about one region is a few lines: one that prints on and on is cut off.
+	out := &cappedBuffer{limit: maxOutput}
+	cmd.Stdout = out
 	cmd.WaitDelay = time.Second
 	err = cmd.Run()
-	return out.String(), err
+	if out.over {
+		return "", fmt.Errorf("%s printed more than %s", bin, size(maxOutput))
+	}
+	return out.buf.String(), err
 }
+
+// maxOutput bounds what is kept of the output of one of the product's binaries.
+const maxOutput = 1 << 20
 
 // RealDump runs the product's mdump with args, its output to w, and returns its exit status.
 func (m *Manager) RealDump(ctx context.Context, w io.Writer, args []string) (int, error) {

@@ -242,18 +242,21 @@ func (m *Manager) up(ctx context.Context, svc *Service, b backend) (bool, string
 }
 
 // gone reports whether nothing of svc runs: its backend says it does not run, no process of it
-// is left, and (the directory server) nothing answers on its address.
-func (m *Manager) gone(ctx context.Context, svc *Service, b backend) (bool, string) {
+// is left (tr keeps in view the processes seen before that are still exiting, whose sockets may
+// still accept connections), and (the directory server) nothing answers on its address.
+func (m *Manager) gone(ctx context.Context, svc *Service, b backend, tr *tracker) (bool, string) {
+	// The processes first, whatever the backend says: tr must see them while they still show
+	// their command lines.
+	left, err := m.remaining(svc, tr)
+	if err != nil {
+		return false, err.Error()
+	}
 	run, why, err := b.running(ctx)
 	if err != nil {
 		return false, err.Error()
 	}
 	if run {
 		return false, why
-	}
-	left, err := m.leftovers(svc)
-	if err != nil {
-		return false, err.Error()
 	}
 	if len(left) > 0 {
 		return false, processes(left) + " still " + verb(left, "runs", "run")
@@ -264,11 +267,24 @@ func (m *Manager) gone(ctx context.Context, svc *Service, b backend) (bool, stri
 	return true, ""
 }
 
-// poll calls check until it reports true or ctx ends, first every 10 ms, then less often up to
-// every 200 ms: a region that is up in 50 ms is seen in about 50 ms, one that takes a minute
-// costs a few hundred checks. It returns the last reason check gave.
+// Polling. A check of processes (a scan of /proc, a status command, a D-Bus call, mdump) costs
+// milliseconds of CPU, a connection attempt to a port on this server some microseconds. poll
+// runs the costly checks first every 10 ms, then less often up to every 200 ms, so that a
+// service that takes a minute costs a few hundred of them; waitUp adds the cheap one, a probe of
+// the address every few milliseconds, and runs the costly check as soon as the address starts
+// accepting connections: a region that starts listening after two seconds is seen up within
+// some 20 ms of it, not up to 200 ms later.
+const (
+	pollFirst  = 10 * time.Millisecond
+	pollMax    = 200 * time.Millisecond
+	probeFirst = 2 * time.Millisecond
+	probeMax   = 16 * time.Millisecond
+)
+
+// poll calls check until it reports true or ctx ends, at the intervals described above. It
+// returns the last reason check gave.
 func poll(ctx context.Context, check func() (bool, string)) (bool, string) {
-	interval := 10 * time.Millisecond
+	interval := pollFirst
 	for {
 		ok, why := check()
 		if ok {
@@ -279,7 +295,45 @@ func poll(ctx context.Context, check func() (bool, string)) (bool, string) {
 			return false, why
 		case <-time.After(interval):
 		}
-		interval = min(interval*2, 200*time.Millisecond)
+		interval = min(interval*2, pollMax)
+	}
+}
+
+// waitUp waits until svc is up (see up) or ctx ends, and returns the last reason it was not.
+// Without an address to probe it is poll of up.
+func (m *Manager) waitUp(ctx context.Context, svc *Service, b backend) (bool, string) {
+	check := func() (bool, string) { return m.up(ctx, svc, b) }
+	if svc.Address == "" {
+		return poll(ctx, check)
+	}
+	var (
+		why       string
+		next      time.Time // when the costly check is due
+		interval  = pollFirst
+		probeGap  = probeFirst
+		accepting bool
+	)
+	for {
+		was := accepting
+		accepting = probe(ctx, svc.Address) == nil
+		// The costly check runs on its own schedule, and at once when the address starts
+		// accepting connections (not again while it only goes on accepting: a port another
+		// program holds must not turn the wait into a busy loop).
+		if (accepting && !was) || !time.Now().Before(next) {
+			ok, w := check()
+			if ok {
+				return true, ""
+			}
+			why = w
+			next = time.Now().Add(interval)
+			interval = min(interval*2, pollMax)
+		}
+		select {
+		case <-ctx.Done():
+			return false, why
+		case <-time.After(probeGap):
+		}
+		probeGap = min(probeGap*2, probeMax)
 	}
 }
 
@@ -342,7 +396,7 @@ func (m *Manager) startRegion(ctx context.Context, svc *Service, wait time.Durat
 			return fmt.Errorf("region %s was not started: %w", svc.Name, err)
 		}
 	}
-	if ok, why := poll(ctx, func() (bool, string) { return m.up(ctx, svc, b) }); !ok {
+	if ok, why := m.waitUp(ctx, svc, b); !ok {
 		if why == "" {
 			why = "it did not answer"
 		}
@@ -383,7 +437,7 @@ func (m *Manager) ensureMFDS(ctx context.Context, pass []string) error {
 			return fmt.Errorf("the directory server (mfds) was not started: %w", err)
 		}
 	}
-	if ok, why := poll(ctx, func() (bool, string) { return m.up(ctx, svc, b) }); !ok {
+	if ok, why := m.waitUp(ctx, svc, b); !ok {
 		err := fmt.Errorf("the directory server (mfds) did not answer in time: %s", why)
 		m.alert(ctx, EventMFDSFailed, alert.Error, "Starting mfds has failed. (%v)", err)
 		return err
@@ -495,12 +549,14 @@ func (m *Manager) stop(ctx context.Context, svc *Service, what string, o StopOpt
 	}
 	defer unlock()
 	b := m.backend(svc)
-	if ok, _ := m.gone(ctx, svc, b); ok {
+	// From here on, a process seen as the service's counts until it has exited for good.
+	tr := newTracker()
+	if ok, _ := m.gone(ctx, svc, b, tr); ok {
 		return nil
 	}
 	r := request{creds: o.Creds, pass: o.Pass, wait: wait, immediate: o.Immediate, mode: o.Mode}
 	waitGone := func(ctx context.Context) (bool, string) {
-		return poll(ctx, func() (bool, string) { return m.gone(ctx, svc, b) })
+		return poll(ctx, func() (bool, string) { return m.gone(ctx, svc, b, tr) })
 	}
 	if !o.Force {
 		// /w bounds the stop request and the wait for its effect together.
@@ -533,14 +589,14 @@ func (m *Manager) stop(ctx context.Context, svc *Service, what string, o StopOpt
 			m.notice("%s: %v", what, err)
 		}
 	}
-	left, err := m.leftovers(svc)
+	left, err := m.remaining(svc, tr)
 	if err != nil {
 		return fmt.Errorf("%s was not stopped: %w", what, err)
 	}
 	if len(left) > 0 {
 		m.notice("%s is still running after the forced stop: killing %s", what, processes(left))
 		m.alert(ctx, ev.killed, alert.Warning, "Killed %s of %s, which still ran after the forced stop.", processes(left), what)
-		if err := m.signalAll(svc, syscall.SIGKILL); err != nil {
+		if err := m.signalEach(left, syscall.SIGKILL); err != nil {
 			m.notice("%s: %v", what, err)
 		}
 	}

@@ -153,8 +153,12 @@ processes = '-tag %s( |$)'
 	if err := os.WriteFile(r.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The seed's and the template's stop.sh call killall, which kills by name on the whole
+	// machine: they find this test's killall first, which kills only this test's processes.
+	stubs := filepath.Join(dir, "stub-bin")
+	killallStub(t, stubs, dir)
 	r.env = []string{
-		"PATH=" + bin + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"PATH=" + stubs + ":" + bin + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"CLPKIT_MFES_CONFIG=" + r.config,
 		alert.EnvPath + "=" + r.alertLog,
 		alert.EnvServer + "=server1",
@@ -183,6 +187,11 @@ func useMFESRegion(t *testing.T, bin string) {
 			t.Fatal(err)
 		}
 	}
+	// The template's stop.sh ends with killall -9 mfds32: the clusters' scripts get the
+	// killall that kills only this region's directory server, and a process named mfds32 that
+	// the test did not start must still run when the test ends.
+	killallStub(t, mf, r.dir)
+	hostMFDS(t)
 	t.Setenv("PATH", mf+":"+os.Getenv("PATH"))
 	t.Setenv("CLPKIT_MFES_CONFIG", r.config)
 }
@@ -242,6 +251,68 @@ func (r *mfesRegion) accepting() bool {
 	return true
 }
 
+// stillAccepts reports whether this test's region still accepts connections after it was
+// stopped. A listener on the port that only processes outside the region hold belongs to a
+// program that took the port since the test chose it (a port from FreePort is free only at that
+// moment): that is logged, and is not the region accepting. A listener that no process holds
+// any more, or one of the region's (or of a process that exits, and so shows no command line),
+// is.
+func (r *mfesRegion) stillAccepts(t *testing.T) bool {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", r.port), time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	owners := listenerOwners(t, r.port)
+	for _, p := range owners {
+		// An exiting process shows no command line: it counts as the region's.
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		if len(b) == 0 || bytes.Contains(b, []byte("\x00"+r.tag+"\x00")) || bytes.HasSuffix(b, []byte("\x00"+r.tag)) {
+			return true
+		}
+	}
+	if len(owners) > 0 {
+		t.Logf("port %d is held by processes %v, not by this region: another program took the port", r.port, owners)
+		return false
+	}
+	return true
+}
+
+// listenerOwners returns the processes that hold a socket listening on 127.0.0.1:port.
+func listenerOwners(t *testing.T, port int) []int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Lines: sl local_address rem_address st ... uid timeout inode; 0A is LISTEN.
+	local := fmt.Sprintf("0100007F:%04X", port)
+	inodes := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) >= 10 && f[1] == local && f[3] == "0A" {
+			inodes["socket:["+f[9]+"]"] = true
+		}
+	}
+	var out []int
+	procs, _ := os.ReadDir("/proc")
+	for _, e := range procs {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		fds, _ := os.ReadDir(filepath.Join("/proc", e.Name(), "fd"))
+		for _, fd := range fds {
+			if l, err := os.Readlink(filepath.Join("/proc", e.Name(), "fd", fd.Name())); err == nil && inodes[l] {
+				out = append(out, pid)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // alerts returns the alert log's records as "LEVEL ID text".
 func (r *mfesRegion) alerts(t *testing.T) []string {
 	t.Helper()
@@ -262,13 +333,91 @@ func (r *mfesRegion) alerts(t *testing.T) []string {
 // ms rounds the timings the alert texts carry ("in 312ms") so that they compare.
 var msInText = regexp.MustCompile(`in [0-9.]+(ms|s|µs)\.`)
 
-// needKillall skips a test of the seed's stop.sh where killall is missing: the script calls it,
-// and its message (or the shell's "not found") is part of what the test compares.
-func needKillall(t *testing.T) {
+// killallStub writes into dir a killall for the seed's and the template's stop.sh: `killall
+// [-SIGNAL] NAME...` as psmisc's, but only for processes whose command line holds scope (the
+// test's folder), so that a test never kills a process it did not start, such as the directory
+// server of a Micro Focus installation on the machine that runs the tests. It appends each call
+// to scope/killall.calls, and says "NAME: no process found" (status 1) as killall does.
+func killallStub(t *testing.T, dir, scope string) {
 	t.Helper()
-	if _, err := exec.LookPath("killall"); err != nil {
-		t.Skip("killall is not installed (Debian: apt-get install psmisc); the seed's stop.sh calls it")
+	clustertest.Script(t, dir, "killall", fmt.Sprintf(`# killall for the tests: only processes whose command line holds the test's folder.
+scope=%s
+echo "$*" >> "$scope/killall.calls"
+sig=TERM
+case "$1" in -[0-9]*|-[A-Z]*) sig=${1#-}; shift;; esac
+status=0
+for name in "$@"; do
+	found=
+	for d in /proc/[0-9]*; do
+		[ "$(cat "$d/comm" 2>/dev/null)" = "$name" ] || continue
+		case "$(tr '\000' ' ' < "$d/cmdline" 2>/dev/null)" in *"$scope"/*) ;; *) continue;; esac
+		kill -"$sig" "${d#/proc/}" 2>/dev/null && found=1
+	done
+	[ -n "$found" ] || { echo "$name: no process found" >&2; status=1; }
+done
+exit $status
+`, shellQuote(scope)))
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// hostMFDS starts, outside any test region's folder, a process named mfds32 and one named mfd32
+// (the seed's stop.sh kills that name): they stand for the directory server of a Micro Focus
+// installation on the machine that runs the tests. When the test ends both must still run: no
+// script of the test killed them by name. It returns a check that fails tb unless both still
+// run (it gives a kill sent just before 200 ms to take effect).
+func hostMFDS(t *testing.T) func(tb testing.TB) {
+	t.Helper()
+	// Each is a copy of sh, named so, that waits as long as the test binary runs: a test binary
+	// killed at its timeout (its clean-ups never run) leaves nothing behind for long.
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
 	}
+	data, err := os.ReadFile(sh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := fmt.Sprintf("while kill -0 %d 2>/dev/null; do sleep 1; done", os.Getpid())
+	dir := t.TempDir()
+	type host struct {
+		name string
+		cmd  *exec.Cmd
+		done chan struct{}
+	}
+	var hosts []*host
+	for _, name := range []string{"mfds32", "mfd32"} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		h := &host{name: name, cmd: exec.Command(p, "-c", wait), done: make(chan struct{})}
+		if err := h.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = h.cmd.Wait(); close(h.done) }()
+		hosts = append(hosts, h)
+	}
+	check := func(tb testing.TB) {
+		tb.Helper()
+		grace, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		for _, h := range hosts {
+			select {
+			case <-h.done:
+				tb.Errorf("the host's %s (pid %d, not started by the test) was killed: %s", h.name, h.cmd.Process.Pid, h.cmd.ProcessState)
+			case <-grace.Done():
+			}
+		}
+	}
+	t.Cleanup(func() {
+		check(t)
+		for _, h := range hosts {
+			_ = h.cmd.Process.Kill()
+			<-h.done
+		}
+	})
+	return check
 }
 
 // mfesCases are the cluster's runs of the seed scripts that reach the Micro Focus commands, with
@@ -288,11 +437,13 @@ var mfesCases = []struct {
 // their shebang (/bin/sh, dash here), under each CLP_* case: start.sh brings the region up
 // (mfds &, sleep 15, casstart /rESSERV1), stop.sh takes it down with nothing left. Under dash
 // the seed's `source` is not a command, and its `killall -9 mfd32` names no process: both say so
-// on stderr and change nothing else, which the test pins.
+// on stderr and change nothing else, which the test pins. The scripts find the test's killall
+// first on PATH (killallStub): a process named mfd32 or mfds32 that the test did not start
+// still runs after each stop.sh and at the end.
 func TestMFESSeedScripts(t *testing.T) {
 	s := setup(t)
-	needKillall(t)
 	t.Parallel()
+	hostAlive := hostMFDS(t)
 	seed, err := filepath.Abs("../../testdata/mfes/seed000")
 	if err != nil {
 		t.Fatal(err)
@@ -300,8 +451,7 @@ func TestMFESSeedScripts(t *testing.T) {
 	for _, c := range mfesCases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			// Not named mfds32: the template test's killall must not reach this one.
-			r := newMFESRegion(t, s.bin, regionOpts{mfdsName: "mfds-seed"})
+			r := newMFESRegion(t, s.bin, regionOpts{})
 			line := 10 // the `source` line of the START branch
 			if strings.HasPrefix(c.name, "failover") {
 				line = 29
@@ -330,10 +480,14 @@ func TestMFESSeedScripts(t *testing.T) {
 			if so != c.out || code != 0 || se != fmt.Sprintf("%s: %d: source: not found\nmfd32: no process found\n", stop, line) {
 				t.Fatalf("stop.sh: exit %d\nstdout %q\nstderr %q", code, so, se)
 			}
+			hostAlive(t)
+			if b, err := os.ReadFile(filepath.Join(r.dir, "killall.calls")); err != nil || string(b) != "-9 mfd32\n" {
+				t.Errorf("stop.sh called killall with %q (%v), want -9 mfd32 once", b, err)
+			}
 			if left := r.procs(r.tag); len(left) > 0 {
 				t.Errorf("region processes left after stop.sh: %v", left)
 			}
-			if r.accepting() {
+			if r.stillAccepts(t) {
 				t.Error("the region still accepts connections after stop.sh")
 			}
 			// killall -9 mfd32 matched nothing: the directory server still runs, as it did for
@@ -362,18 +516,21 @@ func TestMFESSeedScripts(t *testing.T) {
 
 // TestMFESTemplates runs templates/mfes/start.sh and stop.sh the same way. The template sources
 // /root/ES40SP2 only when it exists (it does not here) and kills mfds32, the directory server,
-// so both scripts are silent on stderr and nothing at all is left running. The cases run one
-// after the other: each stop.sh kills every process named mfds32.
+// so both scripts are silent on stderr and nothing at all is left running. Its killall -9
+// mfds32 finds the test's killall first on PATH (killallStub), which kills the test's own
+// directory server only: a process named mfds32 that the test did not start still runs after
+// each stop.sh and at the end.
 func TestMFESTemplates(t *testing.T) {
 	s := setup(t)
-	needKillall(t)
 	t.Parallel()
+	hostAlive := hostMFDS(t)
 	tpl, err := filepath.Abs("../../templates/mfes")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range mfesCases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			r := newMFESRegion(t, s.bin, regionOpts{})
 			so, se, code := r.run(t, tpl, c.env, filepath.Join(tpl, "start.sh"))
 			if so != c.out || se != "" || code != 0 {
@@ -398,6 +555,60 @@ func TestMFESTemplates(t *testing.T) {
 			}
 			if left := r.procs(r.mfdsTag); len(left) > 0 {
 				t.Errorf("directory server processes left after stop.sh: %v", left)
+			}
+			hostAlive(t)
+			if b, err := os.ReadFile(filepath.Join(r.dir, "killall.calls")); err != nil || string(b) != "-9 mfds32\n" {
+				t.Errorf("stop.sh called killall with %q (%v), want -9 mfds32 once", b, err)
+			}
+		})
+	}
+}
+
+// TestMFESStopScriptsLeaveTheHostAlone: the seed's stop.sh (killall -9 mfd32) and the
+// template's (killall -9 mfds32) kill by name, machine-wide. Run by the tests, they reach the
+// test's killall, which kills the test's own directory server and nothing else: a process named
+// mfds32 (or mfd32) that runs on the machine outside the test, as Micro Focus's directory server
+// would, survives them.
+func TestMFESStopScriptsLeaveTheHostAlone(t *testing.T) {
+	s := setup(t)
+	t.Parallel()
+	hostAlive := hostMFDS(t)
+	seed, err := filepath.Abs("../../testdata/mfes/seed000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := filepath.Abs("../../templates/mfes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"CLP_EVENT=START", "CLP_DISK=SUCCESS", "CLP_SERVER=HOME"}
+	for _, sc := range []struct{ name, dir, stderr string }{
+		{"seed", seed, "%s: 10: source: not found\nmfd32: no process found\n"},
+		{"template", tpl, ""},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			r := newMFESRegion(t, s.bin, regionOpts{})
+			if so, se, code := r.run(t, r.dir, nil, "casstart", "/rESSERV1"); code != 0 || so != "" || se != "" {
+				t.Fatalf("casstart: exit %d, %q, %q", code, so, se)
+			}
+			mfds := r.procs(r.mfdsTag)
+			if len(mfds) != 1 {
+				t.Fatalf("directory server processes: %v", mfds)
+			}
+			stop := filepath.Join(sc.dir, "stop.sh")
+			want := sc.stderr
+			if want != "" {
+				want = fmt.Sprintf(want, stop)
+			}
+			if so, se, code := r.run(t, sc.dir, env, stop); code != 0 || so != "NORMAL1\nNORMAL2\nEXIT\n" || se != want {
+				t.Fatalf("stop.sh: exit %d\nstdout %q\nstderr %q", code, so, se)
+			}
+			hostAlive(t)
+			// The template's killall -9 mfds32 still kills the test's own directory server.
+			if sc.name == "template" {
+				clustertest.WaitFor(t, 5*time.Second, "the test's mfds32 killed by stop.sh", func() bool { return len(r.procs(r.mfdsTag)) == 0 })
+			} else if got := r.procs(r.mfdsTag); !slices.Equal(got, mfds) {
+				t.Errorf("directory server after the seed's stop.sh: %v, want %v", got, mfds)
 			}
 		})
 	}
