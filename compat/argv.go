@@ -1,30 +1,18 @@
 package compat
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
-// Reorder moves positional arguments after the flags, keeping their order, so a flag parser that
-// stops at the first positional (Go's flag package, urfave/cli) still sees every flag of a legacy
-// command line such as `clpgrp -s failover1 -h server1`. takesValue reports whether a flag (as
-// written, e.g. "-h" or "--apito") consumes the next argument. "--" ends the flags: it and what
-// follows stay at the end. Glued values ("--apito=30") are single arguments already.
-func Reorder(args []string, takesValue func(flag string) bool) []string {
-	flags := make([]string, 0, len(args))
-	var pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			pos = append(pos, args[i:]...)
-			i = len(args)
-		case strings.HasPrefix(a, "-") && a != "-":
-			flags = append(flags, a)
-			if !strings.Contains(a, "=") && takesValue(a) && i+1 < len(args) {
-				i++
-				flags = append(flags, args[i])
-			}
-		default:
-			pos = append(pos, a)
-		}
+// ShownArg is an argument as a one-line message shows it: as typed, or quoted when it holds a
+// line break, another control character or bytes that are not UTF-8 (a refusal must stay one
+// readable line whatever was typed).
+func ShownArg(a string) string {
+	if !utf8.ValidString(a) || strings.IndexFunc(a, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return strconv.Quote(a)
 	}
-	return append(flags, pos...)
+	return a
 }

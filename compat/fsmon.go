@@ -19,22 +19,26 @@ import (
 //	<command>    ID -stop [wait] | -pause | -continue | -disp | -del
 //
 // The monitor ID comes first, options follow in any order, and -stop takes an optional number:
-// no flag parser reads that, so ParseFsmonArgs does, and NormalizeFsmonArgs rewrites the line
-// into one urfave/cli can parse. Errors carry the seed's message IDs: 13 when there is no ID, 12
-// when the share or directory is missing, 11 for anything else.
+// no flag parser reads that, so ParseFsmonArgs does, once, into what the command runs. Errors
+// carry the seed's message IDs: 13 when there is no ID, 12 when the share or directory is
+// missing, 11 for anything else.
 
-// FsmonCommand is the grammar of one monitor command.
+// FsmonCommand is the grammar of one monitor command, as its flag table gives it.
 type FsmonCommand struct {
 	// Name is the command name, e.g. "clp_sambamon".
 	Name string
 	// Target is the required option: "-s" (share) or "-d" (directory).
 	Target string
-	// Strings are the options that take a string, Target included.
+	// Strings are the options that take a string, Target included. A long one
+	// ("--password-file") may also be written --name=value.
 	Strings []string
 	// Numbers are the options that take a number, with their ranges.
 	Numbers []FsmonNumber
 	// MayBeEmpty are string options that accept "" (a password may be empty).
 	MayBeEmpty []string
+	// Secret are the options whose values are passwords: no refusal ever shows them, nor what
+	// may be the rest of one.
+	Secret []string
 	// AddressPort allows -a host:port (Samba, so that a test server can listen beside the system
 	// one); without it -a is an IP address alone.
 	AddressPort bool
@@ -47,6 +51,8 @@ type FsmonCommand struct {
 type FsmonNumber struct {
 	Flag     string
 	Min, Max int
+	// Takes says what the number counts, for refusals: "a number of seconds".
+	Takes string
 }
 
 // The limits of seed 001 §7.4.
@@ -59,66 +65,29 @@ const (
 	FsmonDefaultStopWait = 60
 )
 
-// Sambamon is the grammar of clp_sambamon.
-func Sambamon() FsmonCommand {
-	return FsmonCommand{
-		Name:        "clp_sambamon",
-		Target:      "-s",
-		Strings:     []string{"-s", "-a", "-u", "-p"},
-		Numbers:     fsmonTimings(),
-		MayBeEmpty:  []string{"-p"},
-		AddressPort: true,
-	}
-}
-
-// Nfsmon is the grammar of clp_nfsmon.
-func Nfsmon() FsmonCommand {
-	return FsmonCommand{
-		Name:    "clp_nfsmon",
-		Target:  "-d",
-		Strings: []string{"-d", "-a"},
-		Numbers: append([]FsmonNumber{{"-n", 1, 65535}}, fsmonTimings()...),
-		Glued:   []string{"-n"},
-	}
-}
-
-func fsmonTimings() []FsmonNumber {
-	return []FsmonNumber{{"-i", 1, FsmonMaxNumber}, {"-c", 1, FsmonMaxNumber}, {"-r", 1, FsmonMaxNumber}}
-}
-
-// FsmonOp is what a command line asks for.
-type FsmonOp string
-
-// The operations, named as their legacy words.
-const (
-	FsmonWatch    FsmonOp = ""
-	FsmonStop     FsmonOp = "-stop"
-	FsmonPause    FsmonOp = "-pause"
-	FsmonContinue FsmonOp = "-continue"
-	FsmonDisp     FsmonOp = "-disp"
-	FsmonDel      FsmonOp = "-del"
-)
-
-func fsmonOps() []FsmonOp {
-	return []FsmonOp{FsmonStop, FsmonPause, FsmonContinue, FsmonDisp, FsmonDel}
+// fsmonOp is the operation a legacy word names.
+func fsmonOp(word string) (fsmon.Op, bool) {
+	op, ok := map[string]fsmon.Op{"-stop": fsmon.OpStop, "-pause": fsmon.OpPause, "-continue": fsmon.OpContinue,
+		"-disp": fsmon.OpDisp, "-del": fsmon.OpDel}[word]
+	return op, ok
 }
 
 // FsmonArgs is a parsed command line.
 type FsmonArgs struct {
-	// Help is set for --help (or -help); nothing else is then set.
-	Help bool
-	ID   string
-	Op   FsmonOp
-	// Wait is the -stop wait in seconds.
-	Wait int
-	// Values holds the options given with FsmonWatch, by flag ("-s"), numbers in canonical
+	// Help is set for --help (or -help), Version for --version; nothing else is then set.
+	Help, Version bool
+	ID            string
+	Op            fsmon.Op
+	// Wait is the -stop wait.
+	Wait time.Duration
+	// Values holds the options given with fsmon.OpWatch, by flag ("-s"), numbers in canonical
 	// decimal.
 	Values map[string]string
 }
 
 // FsmonArgError is a command line the monitor refuses, with the seed's message ID (11, 12 or
-// 13). Detail says what was wrong, for the man page's readers and for tests; it is not part of
-// the legacy message.
+// 13). Detail says what was wrong and never holds a password; the commands print it after the
+// legacy text of message 11, which does not say which parameter it is.
 type FsmonArgError struct {
 	ID     int
 	Detail string
@@ -144,12 +113,16 @@ func FsmonValidID(id string) bool {
 	return true
 }
 
-func isHelp(a string) bool { return a == "--help" || a == "-help" }
+func isHelp(a string) bool    { return a == "--help" || a == "-help" }
+func isVersion(a string) bool { return a == "--version" || a == "-version" }
 
 // ParseFsmonArgs reads a legacy command line (without the program name).
 func ParseFsmonArgs(cmd FsmonCommand, args []string) (FsmonArgs, error) {
 	if len(args) > 0 && isHelp(args[0]) {
 		return FsmonArgs{Help: true}, nil
+	}
+	if len(args) > 0 && isVersion(args[0]) {
+		return FsmonArgs{Version: true}, nil
 	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return FsmonArgs{}, argErr(13, "the monitor ID must be the first argument")
@@ -160,35 +133,52 @@ func ParseFsmonArgs(cmd FsmonCommand, args []string) (FsmonArgs, error) {
 	}
 	a := FsmonArgs{ID: id, Values: map[string]string{}}
 	rest := args[1:]
+	afterSecret := false
 	for i := 0; i < len(rest); i++ {
 		arg := rest[i]
-		if isHelp(arg) {
+		// A stray word after a password, or after what looks like a password option (-p, -P,
+		// --password, even when -p was taken as another's value), may be the password or its
+		// rest: it is not shown.
+		prevSecret := afterSecret || (i > 0 && cmd.secretish(rest[i-1]))
+		afterSecret = false
+		switch {
+		case isHelp(arg):
 			return FsmonArgs{Help: true}, nil
+		case isVersion(arg):
+			return FsmonArgs{Version: true}, nil
 		}
-		if op := FsmonOp(arg); slices.Contains(fsmonOps(), op) {
-			if a.Op != FsmonWatch || len(a.Values) > 0 {
+		if op, ok := fsmonOp(arg); ok {
+			if a.Op != fsmon.OpWatch || len(a.Values) > 0 {
 				return FsmonArgs{}, argErr(11, "%s goes alone after the monitor ID", arg)
 			}
 			a.Op = op
-			if op == FsmonStop {
-				a.Wait = FsmonDefaultStopWait
+			if op == fsmon.OpStop {
+				a.Wait = FsmonDefaultStopWait * time.Second
 				if i+1 < len(rest) && !strings.HasPrefix(rest[i+1], "-") {
 					i++
 					n, ok := fsmonNumber(rest[i], 1, FsmonMaxNumber)
 					if !ok {
-						return FsmonArgs{}, argErr(11, "the -stop wait %q is not a number from 1 to %d", rest[i], FsmonMaxNumber)
+						return FsmonArgs{}, argErr(11, "-stop takes a number of seconds from 1 to %d, not %s", FsmonMaxNumber, shownNumber(rest[i]))
 					}
-					a.Wait = n
+					a.Wait = time.Duration(n) * time.Second
 				}
 			}
 			continue
 		}
-		if a.Op != FsmonWatch {
-			return FsmonArgs{}, argErr(11, "%q after %s", arg, a.Op)
+		if a.Op != fsmon.OpWatch {
+			return FsmonArgs{}, argErr(11, "%s after %s: it goes alone after the monitor ID", cmd.shown(arg), arg0(a.Op))
 		}
-		flag, value, hasValue := cmd.splitGlued(arg)
+		flag, value, hasValue := cmd.split(arg)
 		if !cmd.known(flag) {
-			return FsmonArgs{}, argErr(11, "unknown argument %q", arg)
+			switch {
+			case !strings.HasPrefix(arg, "-") && prevSecret:
+				return FsmonArgs{}, argErr(11, "unexpected argument after the password (not shown): quote a password that contains blanks")
+			case !strings.HasPrefix(arg, "-"):
+				return FsmonArgs{}, argErr(11, "unexpected argument %q", arg)
+			case cmd.gluedValue(arg) != "":
+				return FsmonArgs{}, argErr(11, "write the value of %s after a blank, not glued to it", cmd.gluedValue(arg))
+			}
+			return FsmonArgs{}, argErr(11, "option %s is not supported yet", cmd.shown(arg))
 		}
 		if _, dup := a.Values[flag]; dup {
 			return FsmonArgs{}, argErr(11, "%s is given twice", flag)
@@ -205,8 +195,9 @@ func ParseFsmonArgs(cmd FsmonCommand, args []string) (FsmonArgs, error) {
 			return FsmonArgs{}, err
 		}
 		a.Values[flag] = v
+		afterSecret = slices.Contains(cmd.Secret, flag)
 	}
-	if a.Op == FsmonWatch {
+	if a.Op == fsmon.OpWatch {
 		if _, ok := a.Values[cmd.Target]; !ok {
 			return FsmonArgs{}, argErr(12, "%s is required", cmd.Target)
 		}
@@ -216,14 +207,79 @@ func ParseFsmonArgs(cmd FsmonCommand, args []string) (FsmonArgs, error) {
 	return a, nil
 }
 
-// splitGlued splits "-n2049" into "-n" and "2049" for the options the seed writes glued.
-func (cmd FsmonCommand) splitGlued(arg string) (flag, value string, ok bool) {
+// arg0 is the legacy word of an operation.
+func arg0(op fsmon.Op) string {
+	for _, w := range []string{"-stop", "-pause", "-continue", "-disp", "-del"} {
+		if o, _ := fsmonOp(w); o == op {
+			return w
+		}
+	}
+	return "the operation"
+}
+
+// split splits "-n2049" into "-n" and "2049" for the options the seed writes glued, and
+// "--password-file=x" for a long option.
+func (cmd FsmonCommand) split(arg string) (flag, value string, ok bool) {
 	for _, g := range cmd.Glued {
 		if v, found := strings.CutPrefix(arg, g); found && v != "" {
 			return g, v, true
 		}
 	}
+	if strings.HasPrefix(arg, "--") {
+		if f, v, found := strings.Cut(arg, "="); found && slices.Contains(cmd.Strings, f) {
+			return f, v, true
+		}
+	}
 	return arg, "", false
+}
+
+// gluedValue returns the option arg begins with when it is an option with a value glued where
+// none may be (-sshare, -pSECRET), else "".
+func (cmd FsmonCommand) gluedValue(arg string) string {
+	for _, w := range []string{"-stop", "-pause", "-continue", "-disp", "-del"} {
+		if strings.HasPrefix(arg, w) {
+			return ""
+		}
+	}
+	for _, f := range cmd.order() {
+		if len(f) == 2 && strings.HasPrefix(arg, f) && len(arg) > 2 {
+			return f
+		}
+	}
+	return ""
+}
+
+// secretish reports whether arg looks like an option that takes a password: a Secret option in
+// either case, or an option shown cut (see shown).
+func (cmd FsmonCommand) secretish(arg string) bool {
+	for _, f := range cmd.Secret {
+		if strings.EqualFold(arg, f) {
+			return true
+		}
+	}
+	return strings.HasPrefix(arg, "-") && strings.HasSuffix(cmd.shown(arg), "...")
+}
+
+// shown is arg as a refusal may show it: cut to its first letter and "..." when it may hold a
+// password (a --p=SECRET or --password=SECRET the command does not have).
+func (cmd FsmonCommand) shown(arg string) string {
+	name := strings.TrimLeft(arg, "-")
+	dashes := arg[:len(arg)-len(name)]
+	if name == "" {
+		return ShownArg(arg)
+	}
+	low := strings.ToLower(name)
+	secret := strings.Contains(low, "pass") || strings.Contains(low, "pwd")
+	for _, f := range cmd.Secret {
+		secret = secret || (len(low) > 1 && strings.HasPrefix(low, strings.TrimLeft(f, "-")))
+	}
+	if secret {
+		return dashes + ShownArg(name[:1]) + "..."
+	}
+	if f, _, ok := strings.Cut(arg, "="); ok {
+		return ShownArg(f)
+	}
+	return ShownArg(arg)
 }
 
 func (cmd FsmonCommand) known(flag string) bool {
@@ -246,7 +302,11 @@ func (cmd FsmonCommand) check(flag, value string) (string, error) {
 		}
 		v, ok := fsmonNumber(value, n.Min, n.Max)
 		if !ok {
-			return "", argErr(11, "%s %q is not a number from %d to %d", flag, value, n.Min, n.Max)
+			takes := n.Takes
+			if takes == "" {
+				takes = "a number"
+			}
+			return "", argErr(11, "%s takes %s from %d to %d, not %s", flag, takes, n.Min, n.Max, shownNumber(value))
 		}
 		return strconv.Itoa(v), nil
 	}
@@ -265,6 +325,16 @@ func (cmd FsmonCommand) check(flag, value string) (string, error) {
 		}
 	}
 	return value, nil
+}
+
+// shownNumber is a refused number as a refusal shows it: as typed when it is all digits (and
+// a sign), quoted otherwise.
+func shownNumber(s string) string {
+	t := strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+")
+	if t == "" || strings.Trim(t, "0123456789") != "" {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 // ParseFsmonAddress reads an -a value: an IPv4 or IPv6 address, or with withPort also
@@ -309,89 +379,10 @@ func fsmonNumber(s string, min, max int) (int, bool) {
 	return n, true
 }
 
-// Normalized is the command line for the App: the options as "-x=value" (so that no value is
-// ever taken for a flag, a password "--help" included), then "--", the ID and the operation's
-// words. For --help it is just "--help".
-func (a FsmonArgs) Normalized(cmd FsmonCommand) []string {
-	if a.Help {
-		return []string{"--help"}
-	}
-	var out []string
-	for _, f := range cmd.order() {
-		if v, ok := a.Values[f]; ok {
-			out = append(out, f+"="+v)
-		}
-	}
-	out = append(out, "--", a.ID)
-	if a.Op != FsmonWatch {
-		out = append(out, string(a.Op))
-	}
-	if a.Op == FsmonStop {
-		out = append(out, strconv.Itoa(a.Wait))
-	}
-	return out
-}
-
-// Legacy renders a as the legacy command line it was read from (in a canonical order).
-func (a FsmonArgs) Legacy(cmd FsmonCommand) []string {
-	if a.Help {
-		return []string{"--help"}
-	}
-	out := []string{a.ID}
-	if a.Op != FsmonWatch {
-		out = append(out, string(a.Op))
-		if a.Op == FsmonStop {
-			out = append(out, strconv.Itoa(a.Wait))
-		}
-		return out
-	}
-	for _, f := range cmd.order() {
-		if v, ok := a.Values[f]; ok {
-			out = append(out, f, v)
-		}
-	}
-	return out
-}
-
 func (cmd FsmonCommand) order() []string {
 	out := slices.Clone(cmd.Strings)
 	for _, n := range cmd.Numbers {
 		out = append(out, n.Flag)
 	}
 	return out
-}
-
-// NormalizeFsmonArgs parses a legacy command line and returns its Normalized form.
-func NormalizeFsmonArgs(cmd FsmonCommand, args []string) ([]string, error) {
-	a, err := ParseFsmonArgs(cmd, args)
-	if err != nil {
-		return nil, err
-	}
-	return a.Normalized(cmd), nil
-}
-
-// FsmonControl reads the words Normalized puts after the monitor ID: nothing for a watch, else
-// the operation and, for -stop, its wait.
-func FsmonControl(words []string) (fsmon.Op, time.Duration, error) {
-	if len(words) == 0 {
-		return fsmon.OpWatch, 0, nil
-	}
-	ops := map[FsmonOp]fsmon.Op{FsmonStop: fsmon.OpStop, FsmonPause: fsmon.OpPause, FsmonContinue: fsmon.OpContinue,
-		FsmonDisp: fsmon.OpDisp, FsmonDel: fsmon.OpDel}
-	op, ok := ops[FsmonOp(words[0])]
-	switch {
-	case !ok:
-		return 0, 0, argErr(11, "unknown operation %q", words[0])
-	case op == fsmon.OpStop && len(words) == 2:
-		n, ok := fsmonNumber(words[1], 1, FsmonMaxNumber)
-		if !ok {
-			return 0, 0, argErr(11, "the -stop wait %q is not a number from 1 to %d", words[1], FsmonMaxNumber)
-		}
-		return op, time.Duration(n) * time.Second, nil
-	case op == fsmon.OpStop && len(words) == 1:
-		return op, FsmonDefaultStopWait * time.Second, nil
-	case len(words) != 1:
-		return 0, 0, argErr(11, "%s takes no value", words[0])
-	}
-	return op, 0, nil
 }

@@ -6,7 +6,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
-	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,138 +23,199 @@ func TestParseFsmonArgs(t *testing.T) {
 		name string
 		cmd  FsmonCommand
 		args []string
-		want []string // the normalized argv; nil when an error is expected
-		id   int      // the seed message of the error
+		want string // the command line as describe writes it; "" when an error is expected
+		id   int    // the seed message of the error
 	}{
 		// The seed's own lines (seed 001 §7.4 and §10).
-		{"seed start", Sambamon(), []string{"sambawatch", "-s", "XXXX"}, []string{"-s=XXXX", "--", "sambawatch"}, 0},
-		{"seed stop", Sambamon(), []string{"sambawatch", "-stop"}, []string{"--", "sambawatch", "-stop", "60"}, 0},
-		{"seed nfs start", Nfsmon(), []string{"nfswatch", "-d", "XXXX"}, []string{"-d=XXXX", "--", "nfswatch"}, 0},
-		{"seed nfs stop", Nfsmon(), []string{"nfswatch", "-stop"}, []string{"--", "nfswatch", "-stop", "60"}, 0},
+		{"seed start", Sambamon(), []string{"sambawatch", "-s", "XXXX"}, "sambawatch -s=XXXX", 0},
+		{"seed stop", Sambamon(), []string{"sambawatch", "-stop"}, "sambawatch -stop 60", 0},
+		{"seed nfs start", Nfsmon(), []string{"nfswatch", "-d", "XXXX"}, "nfswatch -d=XXXX", 0},
+		{"seed nfs stop", Nfsmon(), []string{"nfswatch", "-stop"}, "nfswatch -stop 60", 0},
 		{"every samba option", Sambamon(), []string{"w", "-r", "9", "-c", "3", "-i", "10", "-p", "pw", "-u", "u", "-a", "10.0.0.1", "-s", "sh"},
-			[]string{"-s=sh", "-a=10.0.0.1", "-u=u", "-p=pw", "-i=10", "-c=3", "-r=9", "--", "w"}, 0},
+			"w -s=sh -a=10.0.0.1 -u=u -p=pw -i=10 -c=3 -r=9", 0},
 		{"every nfs option", Nfsmon(), []string{"w", "-d", "/export", "-a", "::1", "-n", "2049", "-i", "1", "-c", "10000", "-r", "60"},
-			[]string{"-d=/export", "-a=::1", "-n=2049", "-i=1", "-c=10000", "-r=60", "--", "w"}, 0},
-		{"glued -n", Nfsmon(), []string{"w", "-d", "/e", "-n20490"}, []string{"-d=/e", "-n=20490", "--", "w"}, 0},
-		{"address:port", Sambamon(), []string{"w", "-s", "s", "-a", "127.0.0.1:4450"}, []string{"-s=s", "-a=127.0.0.1:4450", "--", "w"}, 0},
-		{"[v6]:port", Sambamon(), []string{"w", "-s", "s", "-a", "[::1]:4450"}, []string{"-s=s", "-a=[::1]:4450", "--", "w"}, 0},
-		{"leading zeros are decimal", Sambamon(), []string{"w", "-s", "s", "-i", "030"}, []string{"-s=s", "-i=30", "--", "w"}, 0},
-		{"empty password", Sambamon(), []string{"w", "-s", "s", "-u", "u", "-p", ""}, []string{"-s=s", "-u=u", "-p=", "--", "w"}, 0},
-		{"password that looks like a flag", Sambamon(), []string{"w", "-s", "s", "-p", "--help"}, []string{"-s=s", "-p=--help", "--", "w"}, 0},
-		{"share that looks like an operation", Sambamon(), []string{"w", "-s", "-stop"}, []string{"-s=-stop", "--", "w"}, 0},
-		{"255-byte strings", Sambamon(), []string{long, "-s", long}, []string{"-s=" + long, "--", long}, 0},
-		{"stop with wait", Sambamon(), []string{"w", "-stop", "5"}, []string{"--", "w", "-stop", "5"}, 0},
-		{"stop with the largest wait", Nfsmon(), []string{"w", "-stop", "10000"}, []string{"--", "w", "-stop", "10000"}, 0},
-		{"pause", Sambamon(), []string{"w", "-pause"}, []string{"--", "w", "-pause"}, 0},
-		{"continue", Nfsmon(), []string{"w", "-continue"}, []string{"--", "w", "-continue"}, 0},
-		{"disp", Sambamon(), []string{"W1", "-disp"}, []string{"--", "W1", "-disp"}, 0},
-		{"del", Nfsmon(), []string{"w", "-del"}, []string{"--", "w", "-del"}, 0},
-		{"help", Sambamon(), []string{"--help"}, []string{"--help"}, 0},
-		{"help after the id", Nfsmon(), []string{"w", "-d", "x", "-help"}, []string{"--help"}, 0},
+			"w -d=/export -a=::1 -n=2049 -i=1 -c=10000 -r=60", 0},
+		{"glued -n", Nfsmon(), []string{"w", "-d", "/e", "-n20490"}, "w -d=/e -n=20490", 0},
+		{"address:port", Sambamon(), []string{"w", "-s", "s", "-a", "127.0.0.1:4450"}, "w -s=s -a=127.0.0.1:4450", 0},
+		{"[v6]:port", Sambamon(), []string{"w", "-s", "s", "-a", "[::1]:4450"}, "w -s=s -a=[::1]:4450", 0},
+		{"leading zeros are decimal", Sambamon(), []string{"w", "-s", "s", "-i", "030"}, "w -s=s -i=30", 0},
+		{"empty password", Sambamon(), []string{"w", "-s", "s", "-u", "u", "-p", ""}, "w -s=s -u=u -p=", 0},
+		{"password that looks like a flag", Sambamon(), []string{"w", "-s", "s", "-p", "--help"}, "w -s=s -p=--help", 0},
+		{"share that looks like an operation", Sambamon(), []string{"w", "-s", "-stop"}, "w -s=-stop", 0},
+		{"255-byte strings", Sambamon(), []string{long, "-s", long}, long + " -s=" + long, 0},
+		{"password file", Sambamon(), []string{"w", "-s", "s", "--password-file", "/etc/pw"}, "w -s=s --password-file=/etc/pw", 0},
+		{"password file glued", Sambamon(), []string{"w", "--password-file=/etc/pw", "-s", "s"}, "w -s=s --password-file=/etc/pw", 0},
+		{"version", Nfsmon(), []string{"w", "-d", "x", "--version"}, "--version", 0},
+		{"stop with wait", Sambamon(), []string{"w", "-stop", "5"}, "w -stop 5", 0},
+		{"stop with the largest wait", Nfsmon(), []string{"w", "-stop", "10000"}, "w -stop 10000", 0},
+		{"pause", Sambamon(), []string{"w", "-pause"}, "w -pause", 0},
+		{"continue", Nfsmon(), []string{"w", "-continue"}, "w -continue", 0},
+		{"disp", Sambamon(), []string{"W1", "-disp"}, "W1 -disp", 0},
+		{"del", Nfsmon(), []string{"w", "-del"}, "w -del", 0},
+		{"help", Sambamon(), []string{"--help"}, "--help", 0},
+		{"help after the id", Nfsmon(), []string{"w", "-d", "x", "-help"}, "--help", 0},
 
 		// 13: no monitor ID.
-		{"nothing", Sambamon(), nil, nil, 13},
-		{"options first", Sambamon(), []string{"-s", "share", "w"}, nil, 13},
-		{"operation first", Nfsmon(), []string{"-stop"}, nil, 13},
-		{"empty first argument is not an option", Sambamon(), []string{"", "-s", "x"}, nil, 11},
+		{"nothing", Sambamon(), nil, "", 13},
+		{"options first", Sambamon(), []string{"-s", "share", "w"}, "", 13},
+		{"operation first", Nfsmon(), []string{"-stop"}, "", 13},
+		{"empty first argument is not an option", Sambamon(), []string{"", "-s", "x"}, "", 11},
 
 		// 12: no share or directory.
-		{"id alone", Sambamon(), []string{"w"}, nil, 12},
-		{"no -s", Sambamon(), []string{"w", "-a", "127.0.0.1", "-i", "5"}, nil, 12},
-		{"no -d", Nfsmon(), []string{"w", "-n", "2049"}, nil, 12},
-		{"-s of the other command", Nfsmon(), []string{"w", "-s", "share"}, nil, 11},
+		{"id alone", Sambamon(), []string{"w"}, "", 12},
+		{"no -s", Sambamon(), []string{"w", "-a", "127.0.0.1", "-i", "5"}, "", 12},
+		{"no -d", Nfsmon(), []string{"w", "-n", "2049"}, "", 12},
+		{"-s of the other command", Nfsmon(), []string{"w", "-s", "share"}, "", 11},
 
 		// 11: anything else.
-		{"id with a dash", Sambamon(), []string{"samba-watch", "-s", "x"}, nil, 11},
-		{"id with a slash", Sambamon(), []string{"a/b", "-s", "x"}, nil, 11},
-		{"id with a multibyte letter", Sambamon(), []string{"監視", "-s", "x"}, nil, 11},
-		{"256-byte id", Sambamon(), []string{long + "a", "-s", "x"}, nil, 11},
-		{"256-byte share", Sambamon(), []string{"w", "-s", long + "a"}, nil, 11},
-		{"256-byte password", Sambamon(), []string{"w", "-s", "x", "-p", long + "a"}, nil, 11},
-		{"empty share", Sambamon(), []string{"w", "-s", ""}, nil, 11},
-		{"missing value", Sambamon(), []string{"w", "-s"}, nil, 11},
-		{"unknown option", Sambamon(), []string{"w", "-s", "x", "-x", "1"}, nil, 11},
-		{"upper-case option", Sambamon(), []string{"w", "-S", "x"}, nil, 11},
-		{"double-dash option", Sambamon(), []string{"w", "--s", "x"}, nil, 11},
-		{"stray word", Sambamon(), []string{"w", "-s", "x", "extra"}, nil, 11},
-		{"option twice", Sambamon(), []string{"w", "-s", "x", "-s", "y"}, nil, 11},
-		{"interval 0", Sambamon(), []string{"w", "-s", "x", "-i", "0"}, nil, 11},
-		{"interval 10001", Sambamon(), []string{"w", "-s", "x", "-i", "10001"}, nil, 11},
-		{"retries negative", Sambamon(), []string{"w", "-s", "x", "-c", "-1"}, nil, 11},
-		{"timeout not a number", Nfsmon(), []string{"w", "-d", "x", "-r", "1m"}, nil, 11},
-		{"timeout hex", Nfsmon(), []string{"w", "-d", "x", "-r", "0x10"}, nil, 11},
-		{"timeout with a sign", Nfsmon(), []string{"w", "-d", "x", "-r", "+5"}, nil, 11},
-		{"huge number", Nfsmon(), []string{"w", "-d", "x", "-r", "99999999999999999999"}, nil, 11},
-		{"port 0", Nfsmon(), []string{"w", "-d", "x", "-n", "0"}, nil, 11},
-		{"port 65536", Nfsmon(), []string{"w", "-d", "x", "-n65536"}, nil, 11},
-		{"glued value elsewhere", Sambamon(), []string{"w", "-sshare"}, nil, 11},
-		{"host name", Sambamon(), []string{"w", "-s", "x", "-a", "localhost"}, nil, 11},
-		{"nfs address with a port", Nfsmon(), []string{"w", "-d", "x", "-a", "127.0.0.1:2049"}, nil, 11},
-		{"address with a zone", Nfsmon(), []string{"w", "-d", "x", "-a", "fe80::1%lo"}, nil, 11},
-		{"port out of range", Sambamon(), []string{"w", "-s", "x", "-a", "127.0.0.1:70000"}, nil, 11},
-		{"stop wait 0", Sambamon(), []string{"w", "-stop", "0"}, nil, 11},
-		{"stop wait 10001", Sambamon(), []string{"w", "-stop", "10001"}, nil, 11},
-		{"stop wait not a number", Sambamon(), []string{"w", "-stop", "soon"}, nil, 11},
-		{"stop and more", Sambamon(), []string{"w", "-stop", "5", "6"}, nil, 11},
-		{"stop negative wait", Sambamon(), []string{"w", "-stop", "-5"}, nil, 11},
-		{"operation after options", Sambamon(), []string{"w", "-s", "x", "-stop"}, nil, 11},
-		{"options after an operation", Sambamon(), []string{"w", "-pause", "-s", "x"}, nil, 11},
-		{"two operations", Sambamon(), []string{"w", "-pause", "-continue"}, nil, 11},
-		{"disp with a value", Sambamon(), []string{"w", "-disp", "1"}, nil, 11},
+		{"id with a dash", Sambamon(), []string{"samba-watch", "-s", "x"}, "", 11},
+		{"id with a slash", Sambamon(), []string{"a/b", "-s", "x"}, "", 11},
+		{"id with a multibyte letter", Sambamon(), []string{"監視", "-s", "x"}, "", 11},
+		{"256-byte id", Sambamon(), []string{long + "a", "-s", "x"}, "", 11},
+		{"256-byte share", Sambamon(), []string{"w", "-s", long + "a"}, "", 11},
+		{"256-byte password", Sambamon(), []string{"w", "-s", "x", "-p", long + "a"}, "", 11},
+		{"empty share", Sambamon(), []string{"w", "-s", ""}, "", 11},
+		{"missing value", Sambamon(), []string{"w", "-s"}, "", 11},
+		{"unknown option", Sambamon(), []string{"w", "-s", "x", "-x", "1"}, "", 11},
+		{"upper-case option", Sambamon(), []string{"w", "-S", "x"}, "", 11},
+		{"double-dash option", Sambamon(), []string{"w", "--s", "x"}, "", 11},
+		{"stray word", Sambamon(), []string{"w", "-s", "x", "extra"}, "", 11},
+		{"option twice", Sambamon(), []string{"w", "-s", "x", "-s", "y"}, "", 11},
+		{"interval 0", Sambamon(), []string{"w", "-s", "x", "-i", "0"}, "", 11},
+		{"interval 10001", Sambamon(), []string{"w", "-s", "x", "-i", "10001"}, "", 11},
+		{"retries negative", Sambamon(), []string{"w", "-s", "x", "-c", "-1"}, "", 11},
+		{"timeout not a number", Nfsmon(), []string{"w", "-d", "x", "-r", "1m"}, "", 11},
+		{"timeout hex", Nfsmon(), []string{"w", "-d", "x", "-r", "0x10"}, "", 11},
+		{"timeout with a sign", Nfsmon(), []string{"w", "-d", "x", "-r", "+5"}, "", 11},
+		{"huge number", Nfsmon(), []string{"w", "-d", "x", "-r", "99999999999999999999"}, "", 11},
+		{"port 0", Nfsmon(), []string{"w", "-d", "x", "-n", "0"}, "", 11},
+		{"port 65536", Nfsmon(), []string{"w", "-d", "x", "-n65536"}, "", 11},
+		{"glued value elsewhere", Sambamon(), []string{"w", "-sshare"}, "", 11},
+		{"host name", Sambamon(), []string{"w", "-s", "x", "-a", "localhost"}, "", 11},
+		{"nfs address with a port", Nfsmon(), []string{"w", "-d", "x", "-a", "127.0.0.1:2049"}, "", 11},
+		{"address with a zone", Nfsmon(), []string{"w", "-d", "x", "-a", "fe80::1%lo"}, "", 11},
+		{"port out of range", Sambamon(), []string{"w", "-s", "x", "-a", "127.0.0.1:70000"}, "", 11},
+		{"stop wait 0", Sambamon(), []string{"w", "-stop", "0"}, "", 11},
+		{"stop wait 10001", Sambamon(), []string{"w", "-stop", "10001"}, "", 11},
+		{"stop wait not a number", Sambamon(), []string{"w", "-stop", "soon"}, "", 11},
+		{"stop and more", Sambamon(), []string{"w", "-stop", "5", "6"}, "", 11},
+		{"stop negative wait", Sambamon(), []string{"w", "-stop", "-5"}, "", 11},
+		{"operation after options", Sambamon(), []string{"w", "-s", "x", "-stop"}, "", 11},
+		{"options after an operation", Sambamon(), []string{"w", "-pause", "-s", "x"}, "", 11},
+		{"two operations", Sambamon(), []string{"w", "-pause", "-continue"}, "", 11},
+		{"disp with a value", Sambamon(), []string{"w", "-disp", "1"}, "", 11},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := NormalizeFsmonArgs(tt.cmd, tt.args)
-			if tt.want == nil {
+			a, err := ParseFsmonArgs(tt.cmd, tt.args)
+			if tt.want == "" {
 				var ae *FsmonArgError
 				if !errors.As(err, &ae) || ae.ID != tt.id {
-					t.Fatalf("NormalizeFsmonArgs(%q) = %q, %v; want message %d", tt.args, got, err, tt.id)
+					t.Fatalf("ParseFsmonArgs(%q) = %+v, %v; want message %d", tt.args, a, err, tt.id)
 				}
 				return
 			}
-			if err != nil || !slices.Equal(got, tt.want) {
-				t.Fatalf("NormalizeFsmonArgs(%q) = %q, %v; want %q", tt.args, got, err, tt.want)
+			if got := describe(tt.cmd, a); err != nil || got != tt.want {
+				t.Fatalf("ParseFsmonArgs(%q) = %q, %v; want %q", tt.args, got, err, tt.want)
 			}
 		})
 	}
 }
 
-func TestFsmonControl(t *testing.T) {
+// describe writes a parsed line as the ID, the operation's words, then the options as -x=value in
+// the grammar's order.
+func describe(cmd FsmonCommand, a FsmonArgs) string {
+	switch {
+	case a.Help:
+		return "--help"
+	case a.Version:
+		return "--version"
+	}
+	out := []string{a.ID}
+	if a.Op != fsmon.OpWatch {
+		out = append(out, arg0(a.Op))
+	}
+	if a.Op == fsmon.OpStop {
+		out = append(out, strconv.Itoa(int(a.Wait/time.Second)))
+	}
+	for _, f := range cmd.order() {
+		if v, ok := a.Values[f]; ok {
+			out = append(out, f+"="+v)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// legacy writes a parsed line back as a legacy command line.
+func legacy(cmd FsmonCommand, a FsmonArgs) []string {
+	out := []string{a.ID}
+	if a.Op != fsmon.OpWatch {
+		out = append(out, arg0(a.Op))
+		if a.Op == fsmon.OpStop {
+			out = append(out, strconv.Itoa(int(a.Wait/time.Second)))
+		}
+		return out
+	}
+	for _, f := range cmd.order() {
+		if v, ok := a.Values[f]; ok {
+			out = append(out, f, v)
+		}
+	}
+	return out
+}
+
+// The detail of a refusal says which parameter is wrong and how (message 11 says only "Invalid
+// parameter"), and never shows a password.
+func TestFsmonArgDetails(t *testing.T) {
 	tests := []struct {
-		words []string
-		op    fsmon.Op
-		wait  time.Duration
-		ok    bool
+		cmd    FsmonCommand
+		args   []string
+		detail string
 	}{
-		{nil, fsmon.OpWatch, 0, true},
-		{[]string{"-stop"}, fsmon.OpStop, 60 * time.Second, true},
-		{[]string{"-stop", "7"}, fsmon.OpStop, 7 * time.Second, true},
-		{[]string{"-pause"}, fsmon.OpPause, 0, true},
-		{[]string{"-continue"}, fsmon.OpContinue, 0, true},
-		{[]string{"-disp"}, fsmon.OpDisp, 0, true},
-		{[]string{"-del"}, fsmon.OpDel, 0, true},
-		{[]string{"-stop", "0"}, 0, 0, false},
-		{[]string{"-pause", "1"}, 0, 0, false},
-		{[]string{"stop"}, 0, 0, false},
+		{Sambamon(), []string{"w", "-s", "x", "-i", "0"}, "-i takes a number of seconds from 1 to 10000, not 0"},
+		{Sambamon(), []string{"w", "-s", "x", "-c", "many"}, `-c takes a number from 1 to 10000, not "many"`},
+		{Nfsmon(), []string{"w", "-d", "x", "-n", "70000"}, "-n takes a port number from 1 to 65535, not 70000"},
+		{Sambamon(), []string{"w", "-stop", "0"}, "-stop takes a number of seconds from 1 to 10000, not 0"},
+		{Sambamon(), []string{"w", "-s", "x", "-q"}, "option -q is not supported yet"},
+		{Sambamon(), []string{"w", "-s", "x", "--grp=1"}, "option --grp is not supported yet"},
+		{Sambamon(), []string{"w", "-s", "x", "extra"}, `unexpected argument "extra"`},
+		{Sambamon(), []string{"w", "-s", "x", "-stop"}, "-stop goes alone after the monitor ID"},
+		{Sambamon(), []string{"w", "-pause", "-s"}, "-s after -pause: it goes alone after the monitor ID"},
+		{Sambamon(), []string{"w", "-s"}, "-s needs a value"},
+		{Sambamon(), []string{"w", "-s", "x", "-s", "y"}, "-s is given twice"},
+		{Sambamon(), []string{"w", "-sshare"}, "write the value of -s after a blank, not glued to it"},
+		{Nfsmon(), []string{"w", "-d", "x", "-a", "nfs-server"}, `-a "nfs-server": not an IP address`},
+		{Sambamon(), []string{"w-1", "-s", "x"}, "the monitor ID must be 1 to 255 letters and digits"},
+		// Passwords, and what may be one, are not shown.
+		{Sambamon(), []string{"w", "-s", "x", "-pSECRET"}, "write the value of -p after a blank, not glued to it"},
+		{Sambamon(), []string{"w", "-s", "x", "--p=SECRET"}, "option --p... is not supported yet"},
+		{Sambamon(), []string{"w", "-s", "x", "--pSECRET"}, "option --p... is not supported yet"},
+		{Sambamon(), []string{"w", "-s", "x", "--password=SECRET"}, "option --p... is not supported yet"},
+		{Nfsmon(), []string{"w", "-d", "x", "--Passwd", "SECRET"}, "option --P... is not supported yet"},
+		{Sambamon(), []string{"w", "-s", "x", "-p", "my", "SECRET"}, "unexpected argument after the password (not shown): quote a password that contains blanks"},
+		{Sambamon(), []string{"w", "-disp", "--password=SECRET"}, "--p... after -disp: it goes alone after the monitor ID"},
 	}
 	for _, tt := range tests {
-		op, wait, err := FsmonControl(tt.words)
-		if (err == nil) != tt.ok || op != tt.op || wait != tt.wait {
-			t.Errorf("FsmonControl(%q) = %v, %v, %v", tt.words, op, wait, err)
+		_, err := ParseFsmonArgs(tt.cmd, tt.args)
+		var ae *FsmonArgError
+		if !errors.As(err, &ae) || ae.Detail != tt.detail {
+			t.Errorf("%s %q: %v; want the detail %q", tt.cmd.Name, tt.args, err, tt.detail)
 		}
 	}
 }
 
 // FuzzFsmonArgs feeds arbitrary command lines (arguments separated by NUL) to both grammars: no
-// panic, every refusal is message 11, 12 or 13, and every accepted line means the same when
-// written back in the legacy form, and reaches the App in a form that keeps its values whole.
+// panic, every refusal is message 11, 12 or 13 and never shows the password given with -p, and
+// every accepted line means the same when written back in the legacy form.
 func FuzzFsmonArgs(f *testing.F) {
 	for _, s := range []string{"sambawatch\x00-s\x00XXXX", "w\x00-stop\x005", "w\x00-d\x00/e\x00-n2049", "-s\x00x",
-		"w\x00-p\x00--help\x00-s\x00x", "w\x00-a\x00[::1]:445\x00-s\x00s", "w\x00-disp", "\x00", "w\x00-i\x00030\x00-s\x00a"} {
+		"w\x00-p\x00--help\x00-s\x00x", "w\x00-a\x00[::1]:445\x00-s\x00s", "w\x00-disp", "\x00", "w\x00-i\x00030\x00-s\x00a",
+		"w\x00--password-file=/x\x00-s\x00s", "w\x00-s\x00s\x00--p=Q", "w\x00-s\x00s\x00extra"} {
 		f.Add(s)
 	}
+	const secret = "Zq7-pw-ZZYZX"
 	f.Fuzz(func(t *testing.T, joined string) {
-		args := strings.Split(joined, "\x00")
+		args := strings.Split(strings.ReplaceAll(joined, secret, ""), "\x00")
 		for _, cmd := range []FsmonCommand{Sambamon(), Nfsmon()} {
 			a, err := ParseFsmonArgs(cmd, args)
 			if err != nil {
@@ -167,27 +228,23 @@ func FuzzFsmonArgs(f *testing.F) {
 				}
 				continue
 			}
-			if a.Help {
+			if a.Help || a.Version {
 				continue
 			}
-			b, err := ParseFsmonArgs(cmd, a.Legacy(cmd))
+			if !FsmonValidID(a.ID) {
+				t.Fatalf("%s %q: ID %q", cmd.Name, args, a.ID)
+			}
+			b, err := ParseFsmonArgs(cmd, legacy(cmd, a))
 			if err != nil || !reflect.DeepEqual(a, b) {
-				t.Fatalf("%s %q: %+v, but its legacy form %q reads as %+v, %v", cmd.Name, args, a, a.Legacy(cmd), b, err)
+				t.Fatalf("%s %q: %+v, but its legacy form %q reads as %+v, %v", cmd.Name, args, a, legacy(cmd, a), b, err)
 			}
-			norm := a.Normalized(cmd)
-			i := slices.Index(norm, "--")
-			if i < 0 || norm[i+1] != a.ID || !FsmonValidID(a.ID) {
-				t.Fatalf("%s %q: normalized %q", cmd.Name, args, norm)
-			}
-			for _, f := range norm[:i] {
-				flag, _, ok := strings.Cut(f, "=")
-				if !ok || !cmd.known(flag) || f == "--help" {
-					t.Fatalf("%s %q: normalized option %q", cmd.Name, args, f)
-				}
-			}
-			op, _, err := FsmonControl(norm[i+2:])
-			if err != nil || (op == fsmon.OpWatch) != (a.Op == FsmonWatch) {
-				t.Fatalf("%s %q: operation words %q: %v, %v", cmd.Name, args, norm[i+2:], op, err)
+		}
+		// The password goes right after the ID, where nothing the fuzzer writes can make it the
+		// value of another option; what follows it may be anything.
+		if len(args) > 0 {
+			line := append([]string{args[0], "-p", secret}, args[1:]...)
+			if _, err := ParseFsmonArgs(Sambamon(), line); err != nil && strings.Contains(err.Error(), secret) {
+				t.Fatalf("%q: the refusal shows the password: %v", line, err)
 			}
 		}
 	})
@@ -361,4 +418,32 @@ func TestFsmonManPages(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Sambamon and Nfsmon are the grammars the commands' flag tables give (cmd/clp_sambamon,
+// cmd/clp_nfsmon; those tables are the source, these fixtures test the grammar itself).
+func Sambamon() FsmonCommand {
+	return FsmonCommand{
+		Name:        "clp_sambamon",
+		Target:      "-s",
+		Strings:     []string{"-s", "-a", "-u", "-p", "--password-file"},
+		Numbers:     fsmonTimings(),
+		MayBeEmpty:  []string{"-p"},
+		Secret:      []string{"-p"},
+		AddressPort: true,
+	}
+}
+
+func Nfsmon() FsmonCommand {
+	return FsmonCommand{
+		Name:    "clp_nfsmon",
+		Target:  "-d",
+		Strings: []string{"-d", "-a"},
+		Numbers: append([]FsmonNumber{{"-n", 1, 65535, "a port number"}}, fsmonTimings()...),
+		Glued:   []string{"-n"},
+	}
+}
+
+func fsmonTimings() []FsmonNumber {
+	return []FsmonNumber{{"-i", 1, FsmonMaxNumber, "a number of seconds"}, {"-c", 1, FsmonMaxNumber, ""}, {"-r", 1, FsmonMaxNumber, "a number of seconds"}}
 }

@@ -49,6 +49,9 @@ type MFSpec struct {
 	Long []string
 	// Operands is how many operands the command takes at most (mdump: host and region).
 	Operands int
+	// SecretOperand is the position (from 1) of the operand that is a password, 0 for none
+	// (mfds -s 2 user password): it and what follows it are never quoted in an error.
+	SecretOperand int
 }
 
 func (s MFSpec) option(letter byte) (MFOption, bool) {
@@ -69,6 +72,46 @@ func (s MFSpec) long(name string) bool {
 	return false
 }
 
+// secretLong reports whether a is a long option ("--x...") that is not one of the command's
+// and may hold a password: one that begins with the letter of a Secret option (--p=SECRET,
+// --pSECRET, --password=SECRET are a password written the wrong way), or whose name says
+// pass or pwd. The whole argument may be the secret: it is refused without being shown, and
+// never handed on to the product (whose notices would show it).
+func (s MFSpec) secretLong(a string) bool {
+	if !strings.HasPrefix(a, "--") || len(a) < 3 {
+		return false
+	}
+	name, _, _ := strings.Cut(a[2:], "=")
+	if s.long(name) {
+		return false
+	}
+	if low := strings.ToLower(name); strings.Contains(low, "pass") || strings.Contains(low, "pwd") {
+		return true
+	}
+	o, ok := s.option(lower(a[2]))
+	return ok && o.Secret
+}
+
+// secretish reports whether a looks like the option of a password: a Secret letter alone
+// (/p, -P), or a secretLong argument.
+func (s MFSpec) secretish(a string) bool {
+	if len(a) == 2 && looksLikeOption(a) {
+		o, ok := s.option(lower(a[1]))
+		return ok && o.Secret
+	}
+	return s.secretLong(a)
+}
+
+// errSecretLong is the refusal of a secretLong argument: its first letter, never more.
+func (s MFSpec) errSecretLong(a string) error {
+	for _, o := range s.Options {
+		if o.Secret {
+			return fmt.Errorf("option --%s... is not an option here: a password is written /%cpassword or -%cpassword (the argument is not shown)", ShownArg(a[2:3]), o.Letter, o.Letter)
+		}
+	}
+	return fmt.Errorf("option --%s... may hold a password and is not an option here (the argument is not shown)", ShownArg(a[2:3]))
+}
+
 // PassFlag is the long option NormalizeMF writes each passed-through argument under.
 const PassFlag = "pass"
 
@@ -77,7 +120,7 @@ const PassFlag = "pass"
 //
 //   - a known option becomes "-x" (MFBool) or "-x=value"; an MFOptional option written alone
 //     becomes "-x=" (empty: the command's default);
-//   - a listed long option becomes "--name=value"; "--help" stays "--help";
+//   - a listed long option becomes "--name=value"; "--help" and "--version" stay as they are;
 //   - any other option, in slash, dash or double-dash form, becomes "--pass=<argument as
 //     given>", so the real product gets it unchanged, and so do the plain words right after it
 //     (only the product knows how many values its options take: mfds -g 5 file O);
@@ -104,8 +147,10 @@ func NormalizeMF(args []string, spec MFSpec) ([]string, error) {
 		case a == "--":
 			operands = append(operands, args[i+1:]...)
 			i = len(args)
-		case a == "--help":
+		case a == "--help" || a == "--version":
 			opts = append(opts, a)
+		case spec.secretLong(a):
+			return nil, spec.errSecretLong(a)
 		case strings.HasPrefix(a, "--"):
 			name, value, glued := strings.Cut(a[2:], "=")
 			if !spec.long(name) {
@@ -115,10 +160,13 @@ func NormalizeMF(args []string, spec MFSpec) ([]string, error) {
 			}
 			if !glued {
 				if i+1 >= len(args) {
-					return nil, fmt.Errorf("--%s needs a value", name)
+					return nil, fmt.Errorf("--%s needs a value", ShownArg(name))
 				}
 				i++
 				value = args[i]
+			}
+			if name == PassFlag && spec.secretLong(value) {
+				return nil, spec.errSecretLong(value)
 			}
 			opts = append(opts, "--"+name+"="+value)
 		case a == "/" || a == "-":
@@ -139,14 +187,14 @@ func NormalizeMF(args []string, spec MFSpec) ([]string, error) {
 			switch o.Kind {
 			case MFBool:
 				if value != "" {
-					return nil, fmt.Errorf("option %s takes no value", flag)
+					return nil, fmt.Errorf("option %s takes no value", ShownArg(flag))
 				}
 				opts = append(opts, "-"+string(o.Letter))
 				continue
 			case MFValue:
 				if value == "" {
 					if i+1 >= len(args) || looksLikeOption(args[i+1]) {
-						return nil, fmt.Errorf("option %s needs a value: write it right after the letter, as in %s%s", flag, flag, example(o.Letter))
+						return nil, fmt.Errorf("option %s needs a value: write it right after the letter, as in %s%s", ShownArg(flag), ShownArg(flag), example(o.Letter))
 					}
 					i++
 					value = args[i]
@@ -161,7 +209,9 @@ func NormalizeMF(args []string, spec MFSpec) ([]string, error) {
 		case passing:
 			opts = append(opts, "--"+PassFlag+"="+a)
 		default:
-			if len(operands) == spec.Operands && prevSecret {
+			// After a password, or what looks like a password option even when another option
+			// took it as its value (--config -p SECRET), a stray word may be the password.
+			if len(operands) == spec.Operands && (prevSecret || (i > 0 && spec.secretish(args[i-1]))) {
 				strayAfterSecret = true
 			}
 			operands = append(operands, a)
@@ -170,6 +220,10 @@ func NormalizeMF(args []string, spec MFSpec) ([]string, error) {
 	if len(operands) > spec.Operands {
 		if strayAfterSecret {
 			return nil, fmt.Errorf("unexpected argument after the password option (not shown): quote a password that contains blanks")
+		}
+		if spec.SecretOperand > 0 {
+			// The extra operands follow the password: they may be the rest of it.
+			return nil, fmt.Errorf("unexpected argument after the password (not shown): quote a password that contains blanks")
 		}
 		if spec.Operands == 0 {
 			return nil, fmt.Errorf("unexpected argument %q: options are written /x or -x with their value glued, as in /rESSERV1", operands[0])
@@ -252,56 +306,4 @@ func example(letter byte) string {
 		return "group"
 	}
 	return "value"
-}
-
-// The command lines of the four commands. They are functions, not variables, so that nothing
-// can change them at run time.
-
-// CasstartSpec is casstart's: /r region, /u user, /p password, /c sign-on group, /w[seconds],
-// /s:start-type. The product's /o /m /z /x /j pass through to it.
-func CasstartSpec() MFSpec {
-	return MFSpec{
-		Options: []MFOption{
-			{Letter: 'r', Kind: MFValue},
-			{Letter: 'u', Kind: MFValue},
-			{Letter: 'p', Kind: MFValue, Secret: true},
-			{Letter: 'c', Kind: MFValue},
-			{Letter: 'w', Kind: MFOptional, Colon: true},
-			{Letter: 's', Kind: MFValue, Colon: true},
-		},
-		Long: []string{"config", PassFlag},
-	}
-}
-
-// CasstopSpec is casstop's: /r region, /w[seconds], /f forced, /i immediate, /u user,
-// /p password, /c group. The product's /s /l /x /t pass through to it.
-func CasstopSpec() MFSpec {
-	return MFSpec{
-		Options: []MFOption{
-			{Letter: 'r', Kind: MFValue},
-			{Letter: 'w', Kind: MFOptional, Colon: true},
-			{Letter: 'f', Kind: MFBool},
-			{Letter: 'i', Kind: MFBool},
-			{Letter: 'u', Kind: MFValue},
-			{Letter: 'p', Kind: MFValue, Secret: true},
-			{Letter: 'c', Kind: MFValue},
-		},
-		Long: []string{"config", PassFlag},
-	}
-}
-
-// MfdsSpec is mfds's: -s mode, then the user and password operands of a shutdown. Its other
-// options (--UI-on, -g 5 file, ...) pass through to the product's mfds.
-func MfdsSpec() MFSpec {
-	return MFSpec{
-		Options:  []MFOption{{Letter: 's', Kind: MFValue}},
-		Long:     []string{"config", PassFlag},
-		Operands: 2,
-	}
-}
-
-// MdumpSpec is mdump's: the directory server's host and the region, as in
-// `mdump localhost ESSERV1`.
-func MdumpSpec() MFSpec {
-	return MFSpec{Long: []string{"config", PassFlag}, Operands: 2}
 }

@@ -7,7 +7,7 @@ import (
 )
 
 func TestNormalizeMF(t *testing.T) {
-	casstart, casstop, mfds, mdump := CasstartSpec(), CasstopSpec(), MfdsSpec(), MdumpSpec()
+	casstart, casstop, mfds, mdump := casstartSpec(), casstopSpec(), mfdsSpec(), mdumpSpec()
 	tests := []struct {
 		name string
 		spec MFSpec
@@ -60,6 +60,21 @@ func TestNormalizeMF(t *testing.T) {
 		{"stray word", casstart, []string{"ESSERV1"}, nil, `unexpected argument "ESSERV1": options are written /x or -x with their value glued, as in /rESSERV1`},
 		{"too many operands", mdump, []string{"a", "b", "c"}, nil, `unexpected argument "c": at most 2 operands`},
 		{"rest of a password is not shown", casstart, []string{"/rR", "/pmy", "secret"}, nil, "unexpected argument after the password option (not shown): quote a password that contains blanks"},
+		// A password written as a long option is refused, and never shown nor handed on: casstart
+		// once echoed --p=SECRET in a notice.
+		{"--p=", casstart, []string{"--p=SECRET"}, nil, "option --p... is not an option here: a password is written /ppassword or -ppassword (the argument is not shown)"},
+		{"--p glued", casstop, []string{"/rR", "--pSECRET"}, nil, "option --p... is not an option here: a password is written /ppassword or -ppassword (the argument is not shown)"},
+		{"--password=", casstart, []string{"--password=SECRET"}, nil, "option --p... is not an option here: a password is written /ppassword or -ppassword (the argument is not shown)"},
+		{"--Password then value", casstart, []string{"--Password", "SECRET"}, nil, "option --P... is not an option here: a password is written /ppassword or -ppassword (the argument is not shown)"},
+		{"--pass=--password=", casstart, []string{"--pass=--password=SECRET"}, nil, "option --p... is not an option here: a password is written /ppassword or -ppassword (the argument is not shown)"},
+		{"--pass then --p", casstop, []string{"--pass", "--pSECRET"}, nil, "option --p... is not an option here: a password is written /ppassword or -ppassword (the argument is not shown)"},
+		{"--pass=/p is the product's", casstart, []string{"--pass=/pSECRET"}, []string{"--pass=/pSECRET", "--"}, ""},
+		{"long option of mdump", mdump, []string{"h", "r", "--listen-all"}, []string{"--pass=--listen-all", "--", "h", "r"}, ""},
+		{"a password to mdump", mdump, []string{"h", "r", "--password=SECRET"}, nil, "option --p... may hold a password and is not an option here (the argument is not shown)"},
+		{"a password to mfds", mfds, []string{"--UI-on", "--PWD=SECRET"}, nil, "option --P... may hold a password and is not an option here (the argument is not shown)"},
+		{"mfds: the rest of a password is not shown", mfds, []string{"-s", "2", "admin", "my", "secret"}, nil, "unexpected argument after the password (not shown): quote a password that contains blanks"},
+		{"a password taken for the configuration", casstart, []string{"--config", "-p", "SECRET"}, nil, "unexpected argument after the password option (not shown): quote a password that contains blanks"},
+		{"version", mdump, []string{"--version"}, []string{"--version", "--"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +108,7 @@ func TestRedactMF(t *testing.T) {
 		{nil, []string{}},
 	}
 	for _, tt := range tests {
-		if got := RedactMF(tt.in, CasstartSpec()); !slices.Equal(got, tt.want) {
+		if got := RedactMF(tt.in, casstartSpec()); !slices.Equal(got, tt.want) {
 			t.Errorf("RedactMF(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
@@ -110,7 +125,7 @@ func FuzzNormalizeMF(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	specs := map[string]MFSpec{"casstart": CasstartSpec(), "casstop": CasstopSpec(), "mfds": MfdsSpec(), "mdump": MdumpSpec()}
+	specs := map[string]MFSpec{"casstart": casstartSpec(), "casstop": casstopSpec(), "mfds": mfdsSpec(), "mdump": mdumpSpec()}
 	f.Fuzz(func(t *testing.T, joined string) {
 		in := splitNUL(joined)
 		for name, spec := range specs {
@@ -176,7 +191,7 @@ func isSecretOption(a string, spec MFSpec) bool {
 // canonical reports whether o is one of the forms NormalizeMF writes before "--".
 func canonical(o string, spec MFSpec) bool {
 	switch {
-	case o == "--help":
+	case o == "--help" || o == "--version":
 		return true
 	case strings.HasPrefix(o, "--"+PassFlag+"="):
 		return true
@@ -194,4 +209,70 @@ func canonical(o string, spec MFSpec) bool {
 		return len(o) >= 3 && o[2] == '='
 	}
 	return false
+}
+
+// The grammars of the four commands, as their flag tables in cmd/ give them (those tables are
+// the source; these fixtures test the grammar itself).
+
+// casstartSpec is casstart's: /r region, /u user, /p password, /c sign-on group, /w[seconds],
+// /s:start-type. The product's /o /m /z /x /j pass through to it.
+func casstartSpec() MFSpec {
+	return MFSpec{
+		Options: []MFOption{
+			{Letter: 'r', Kind: MFValue},
+			{Letter: 'u', Kind: MFValue},
+			{Letter: 'p', Kind: MFValue, Secret: true},
+			{Letter: 'c', Kind: MFValue},
+			{Letter: 'w', Kind: MFOptional, Colon: true},
+			{Letter: 's', Kind: MFValue, Colon: true},
+		},
+		Long: []string{"config", PassFlag},
+	}
+}
+
+// casstopSpec is casstop's: /r region, /w[seconds], /f forced, /i immediate, /u user,
+// /p password, /c group. The product's /s /l /x /t pass through to it.
+func casstopSpec() MFSpec {
+	return MFSpec{
+		Options: []MFOption{
+			{Letter: 'r', Kind: MFValue},
+			{Letter: 'w', Kind: MFOptional, Colon: true},
+			{Letter: 'f', Kind: MFBool},
+			{Letter: 'i', Kind: MFBool},
+			{Letter: 'u', Kind: MFValue},
+			{Letter: 'p', Kind: MFValue, Secret: true},
+			{Letter: 'c', Kind: MFValue},
+		},
+		Long: []string{"config", PassFlag},
+	}
+}
+
+// mfdsSpec is mfds's: -s mode, then the user and password operands of a shutdown. Its other
+// options (--UI-on, -g 5 file, ...) pass through to the product's mfds.
+func mfdsSpec() MFSpec {
+	return MFSpec{
+		Options:       []MFOption{{Letter: 's', Kind: MFValue}},
+		Long:          []string{"config", PassFlag},
+		Operands:      2,
+		SecretOperand: 2,
+	}
+}
+
+// mdumpSpec is mdump's: the directory server's host and the region, as in
+// `mdump localhost ESSERV1`.
+func mdumpSpec() MFSpec {
+	return MFSpec{Long: []string{"config", PassFlag}, Operands: 2}
+}
+
+// splitNUL splits a fuzzer's string into arguments at NUL bytes.
+func splitNUL(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
 }

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"io"
-	"os"
 	"testing"
 
-	"clpkit/internal/command"
+	"clpkit/internal/command/commandtest"
 )
 
-// The man page repeats the synopsis and options of --help word for word, and --help lists
-// exactly the flags the command parses.
+// The man page has the synopsis and options of the flag table, and --help and --version answer.
 func TestDocs(t *testing.T) {
-	command.TestDocs(t, "clp_sambamon", "../../man/clp_sambamon.8", run, newApp(io.Discard, io.Discard, os.Getenv))
+	commandtest.Docs(t, spec().Table(), "../../man/clp_sambamon.8", run)
 }

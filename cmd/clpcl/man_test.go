@@ -2,18 +2,19 @@ package main
 
 import (
 	"bytes"
-	"io"
-	"os"
 	"strings"
 	"testing"
 
-	"clpkit/internal/command"
+	"clpkit/internal/command/commandtest"
 )
 
-// The man page repeats the synopsis and options of --help word for word, and --help lists
-// exactly the flags the command parses.
+// The man page has the synopsis and options of the flag table, and --help and --version answer.
 func TestDocs(t *testing.T) {
-	command.TestDocs(t, "clpcl", "../../man/clpcl.8", run, newApp(io.Discard, io.Discard, os.Getenv))
+	commandtest.Docs(t, spec(), "../../man/clpcl.8", run)
+}
+
+func TestUnknownOptions(t *testing.T) {
+	commandtest.Unknown(t, spec(), run, commandtest.NoEnv)
 }
 
 // --apito is range-checked before anything is asked: 18446744074 seconds once overflowed into a
@@ -28,4 +29,8 @@ func TestApitoRange(t *testing.T) {
 			t.Errorf("%s: exit %d, stderr %q, want 1 and %q", strings.Join(args, " "), code, errOut.String(), want)
 		}
 	}
+}
+
+func FuzzArgs(f *testing.F) {
+	commandtest.Fuzz(f, spec(), run, commandtest.FakeClpd(f))
 }

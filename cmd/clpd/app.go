@@ -15,7 +15,6 @@ import (
 	"clpkit/internal/command"
 	"clpkit/pkg/config"
 	"clpkit/pkg/daemon"
-	"clpkit/pkg/version"
 )
 
 // Exit statuses, documented in man/clpd.8 (systemd's RestartPreventExitStatus= uses 2 and 3).
@@ -26,65 +25,41 @@ const (
 	defaultConfig = "/etc/clpkit/cluster.toml"
 )
 
-// help is what --help prints; man/clpd.8 documents the same synopsis and options.
-const help = `Usage:
-  clpd [-c file] [--server name] [--socket path]
-  clpd --witness [-c file]
-  clpd --check [-c file]
-  clpd --make-certs [-c file]
-  clpd --version
-
-The clpkit cluster daemon. Runs in the foreground: joins the cluster, runs this server's
+// spec is clpd's flag table; man/clpd.8 documents the same synopsis and options.
+func spec() command.Spec {
+	return command.Spec{
+		Name: "clpd",
+		Usage: `clpd [-c file] [--server name] [--socket path]
+clpd --witness [-c file]
+clpd --check [-c file]
+clpd --make-certs [-c file]
+clpd --version`,
+		About: `The clpkit cluster daemon. Runs in the foreground: joins the cluster, runs this server's
 failover groups and serves the local API until SIGTERM or SIGINT, then stops its groups
-(the last configured first, each group's resources in reverse dependency order) and exits.
-
-Options:
-  -c, --config file  cluster configuration (default /etc/clpkit/cluster.toml)
-  --server name      this server's name in the configuration (default: the host name,
-                     or the only server of a one-server cluster)
-  --socket path      API socket (default <run_dir>/clpd.sock)
-  --witness          run only this machine's member of the embedded store, the [witness]
-                     of a two-server cluster: no groups, no API
-  --check            validate the configuration, print a summary and exit
-  --make-certs       create the cluster CA (unless [tls] dir has one) and a certificate for
-                     every server of the configuration in [tls] dir, then exit
-  --version          print the version and exit
-  --help             show this help
-
-Exit status: 0 stopped cleanly, 1 failed, 2 invalid configuration or usage,
-3 another clpd is already running.
-`
-
-func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
-	app := &cli.App{
-		Name:  "clpd",
-		Usage: "clpkit cluster daemon",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: defaultConfig},
-			&cli.StringFlag{Name: "server"},
-			&cli.StringFlag{Name: "socket"},
-			&cli.BoolFlag{Name: "check"},
-			&cli.BoolFlag{Name: "witness"},
-			&cli.BoolFlag{Name: "make-certs"},
-			&cli.BoolFlag{Name: "version"},
+(the last configured first, each group's resources in reverse dependency order) and exits.`,
+		Flags: []command.Flag{
+			{Names: []string{"-c", "--config"}, Arg: "file", Kind: command.Value, Default: defaultConfig,
+				Help: "cluster configuration (default /etc/clpkit/cluster.toml)"},
+			{Names: []string{"--server"}, Arg: "name", Kind: command.Value, Help: "this server's name in the configuration (default: the host name,\nor the only server of a one-server cluster)"},
+			{Names: []string{"--socket"}, Arg: "path", Kind: command.Value, Help: "API socket (default <run_dir>/clpd.sock)"},
+			{Names: []string{"--witness"}, Help: "run only this machine's member of the embedded store, the [witness]\nof a two-server cluster: no groups, no API"},
+			{Names: []string{"--check"}, Help: "validate the configuration, print a summary and exit"},
+			{Names: []string{"--make-certs"}, Help: "create the cluster CA (unless [tls] dir has one) and a certificate for\nevery server of the configuration in [tls] dir, then exit"},
 		},
-		Action: func(c *cli.Context) error { return action(c, stdout, stderr, env) },
+		After: `Exit status: 0 stopped cleanly, 1 failed, 2 invalid configuration or usage,
+3 another clpd is already running.`,
+		UsageCode:   exitConfig,
+		HelpLetters: true,
 	}
-	command.Setup(app, stdout, stderr, exitConfig, help)
-	return app
 }
 
 func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
-	return command.Run(newApp(stdout, stderr, env), args)
+	return spec().Run(args, stdout, stderr, func(c *cli.Context) error { return action(c, stdout, stderr, env) })
 }
 
 func action(c *cli.Context, stdout, stderr io.Writer, env func(string) string) error {
 	if c.NArg() > 0 {
 		return command.Fail(exitConfig, "clpd: unexpected argument %q (see clpd --help)", c.Args().First())
-	}
-	if c.Bool("version") {
-		fmt.Fprintln(stdout, "clpd (clpkit) "+version.Version)
-		return nil
 	}
 	path := c.String("config")
 	if c.Bool("make-certs") {

@@ -1,15 +1,23 @@
 package main
 
 import (
-	"io"
-	"os"
 	"testing"
 
-	"clpkit/internal/command"
+	"clpkit/internal/command/commandtest"
 )
 
-// The man page repeats the synopsis and options of --help word for word, and --help lists
-// exactly the flags the command parses.
+// The man page has the synopsis and options of the flag table, and --help and --version answer.
 func TestDocs(t *testing.T) {
-	command.TestDocs(t, "clpd", "../../man/clpd.8", run, newApp(io.Discard, io.Discard, os.Getenv))
+	commandtest.Docs(t, spec(), "../../man/clpd.8", run)
+}
+
+// An option clpd does not have is named as typed, not as urfave's "flag provided but not
+// defined: -x".
+func TestUnknownOptions(t *testing.T) {
+	commandtest.Unknown(t, spec(), run, commandtest.NoEnv)
+}
+
+// The action would start a cluster: only the reading of the line is fuzzed.
+func FuzzArgs(f *testing.F) {
+	commandtest.FuzzParse(f, spec())
 }

@@ -12,20 +12,6 @@ import (
 	"clpkit/pkg/status"
 )
 
-// help is what --help prints; man/clpdown.8 documents the same synopsis and options.
-const help = `Usage:
-  clpdown [-r] [-h hostname]
-
-Stop the cluster service on the server, then shut the machine down (or reboot it) with
-the [os] commands of the configuration. Prints "Command succeeded." on success; a failure
-prints one line on stderr, and the exit status says why (see clpdown(8)).
-
-Options:
-  -r           reboot the machine instead of shutting it down
-  -h hostname  send the request to hostname (default: this server)
-  --help       show this help
-`
-
 // Exit statuses. 0 is success and 1 "Log in as root." (command.RequireRoot).
 const (
 	exitOption    = 2
@@ -33,24 +19,27 @@ const (
 	exitFailed    = 4
 )
 
-func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
-	app := &cli.App{
+// spec is clpdown's flag table; man/clpdown.8 documents the same synopsis and options.
+func spec() command.Spec {
+	return command.Spec{
 		Name:  "clpdown",
-		Usage: "stop the cluster service, then shut the machine down or reboot it",
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "r", Usage: "reboot instead of shutting down"},
-			&cli.StringFlag{Name: "h", Usage: "send the request to `hostname` (default: this server)"},
+		Usage: "clpdown [-r] [-h hostname]",
+		About: `Stop the cluster service on the server, then shut the machine down (or reboot it) with
+the [os] commands of the configuration. Prints "Command succeeded." on success; a failure
+prints one line on stderr, and the exit status says why (see clpdown(8)).`,
+		Flags: []command.Flag{
+			{Names: []string{"-r"}, Help: "reboot the machine instead of shutting it down"},
+			{Names: []string{"-h"}, Arg: "hostname", Kind: command.Value, Help: "send the request to hostname (default: this server)"},
 		},
-		Action: func(c *cli.Context) error { return action(c, stdout, env) },
+		UsageCode: exitOption,
+		Refusal:   command.InvalidOption,
 	}
-	command.Setup(app, stdout, stderr, exitOption, help)
-	return app
 }
 
-// run parses args as they come: clpdown takes no argument, so there is nothing to reorder, and
-// "clpdown server2 -h" is refused rather than read as "-h server2".
+// run reads the whole line before anything is done: "clpdown server2 -h" is refused (an operand,
+// and -h without its host), never read as "-h server2".
 func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
-	return command.Run(newApp(stdout, stderr, env), args)
+	return spec().Run(args, stdout, stderr, func(c *cli.Context) error { return action(c, stdout, env) })
 }
 
 func action(c *cli.Context, stdout io.Writer, env func(string) string) error {

@@ -102,15 +102,15 @@ func TestRun(t *testing.T) {
 		req       *api.ClusterRequest // what clpd must have been asked; nil = nothing
 	}{
 		// Refused command lines: status 2, one line, nothing asked of clpd.
-		{name: "unknown flag", args: "-x", code: 2, stderr: "clpdown: flag provided but not defined: -x (see clpdown --help)\n"},
-		{name: "-h is the host, not help", args: "-h", code: 2, stderr: "clpdown: flag needs an argument: -h (see clpdown --help)\n"},
+		{name: "unknown flag", args: "-x", code: 2, stderr: "clpdown: option -x is not supported yet\n"},
+		{name: "-h is the host, not help", args: "-h", code: 2, stderr: "clpdown: option -h needs its argument hostname (see clpdown --help)\n"},
 		{name: "-h empty", args: "-h ''", code: 2, stderr: "Invalid option. -h needs a host name, not \"\".\n"},
 		{name: "-h swallowing a flag", args: "-h -r", code: 2, stderr: "Invalid option. -h needs a host name, not \"-r\".\n"},
 		{name: "an argument", args: "server2", code: 2, stderr: "Invalid option. clpdown takes no argument \"server2\" (see clpdown --help).\n"},
 		{name: "-r takes no value", args: "-r now", code: 2, stderr: "Invalid option. clpdown takes no argument \"now\" (see clpdown --help).\n"},
-		{name: "host after its flag's place", args: "server2 -h", code: 2, stderr: "Invalid option. clpdown takes no argument \"server2\" (see clpdown --help).\n"},
+		{name: "host after its flag's place", args: "server2 -h", code: 2, stderr: "clpdown: option -h needs its argument hostname (see clpdown --help)\n"},
 		{name: "an argument before -r", args: "server2 -r", code: 2, stderr: "Invalid option. clpdown takes no argument \"server2\" (see clpdown --help).\n"},
-		{name: "-s of clpstdn", args: "-s", code: 2, stderr: "clpdown: flag provided but not defined: -s (see clpdown --help)\n"},
+		{name: "-s of clpstdn", args: "-s", code: 2, stderr: "clpdown: option -s is not supported yet\n"},
 
 		// Successes.
 		{name: "shut down this server", args: "", stdout: succeeded,
@@ -172,6 +172,6 @@ func TestNotRoot(t *testing.T) {
 	cmdtest.NotRoot(t, "clpdown", run, []cmdtest.NotRootCase{
 		{Args: "", Code: 1, Stderr: "Log in as root.\n"},
 		{Args: "-r -h server2", Code: 1, Stderr: "Log in as root.\n"},
-		{Args: "-x", Code: 2, Stderr: "clpdown: flag provided but not defined: -x (see clpdown --help)\n"},
+		{Args: "-x", Code: 2, Stderr: "clpdown: option -x is not supported yet\n"},
 	})
 }

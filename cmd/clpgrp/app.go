@@ -1,62 +1,46 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
 	"github.com/urfave/cli/v2"
 
-	"clpkit/compat"
 	"clpkit/internal/command"
 	"clpkit/pkg/api"
+	"clpkit/pkg/status"
 )
 
-// help is what --help prints; man/clpgrp.8 documents the same synopsis and options.
-const help = `Usage:
-  clpgrp -s [group_name] [-h hostname] [-f] [--apito timeout]
-  clpgrp -t [group_name] [-h hostname] [-f] [--apito timeout]
-  clpgrp -m [group_name] [-h hostname] [-a hostname] [--apito timeout]
-  clpgrp -n group_name
-
-Operate failover groups. Prints "Command succeeded." on success; any failure prints one
-line on stderr and exits 1.
-
-Options:
-  -s               start the group (every group when none is named)
-  -t               stop the group (every group when none is named)
-  -m               move the group to another server
-  -n group_name    print the server that runs the group (nothing when it runs nowhere)
-  -h hostname      send the request to hostname (default: this server)
-  -a hostname      destination of -m (default: next Online server of the failover policy)
-  -f               accepted for compatibility: a group another server holds is never
-                   started here (it would run twice)
-  --apito timeout  wait at most timeout seconds (default: the daemon's api_timeout)
-  --help           show this help
-`
-
-func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
-	app := &cli.App{
-		Name:  "clpgrp",
-		Usage: "operate failover groups",
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "s", Usage: "start the group (every group when none is named)"},
-			&cli.BoolFlag{Name: "t", Usage: "stop the group (every group when none is named)"},
-			&cli.BoolFlag{Name: "m", Usage: "move the group to another server"},
-			&cli.StringFlag{Name: "n", Usage: "print the server that runs `group_name`"},
-			&cli.StringFlag{Name: "h", Usage: "send the request to `hostname` (default: this server)"},
-			&cli.StringFlag{Name: "a", Usage: "destination `hostname` of -m (default: next server of the failover policy)"},
-			&cli.BoolFlag{Name: "f", Usage: "with -s, start the group here even if another server runs it"},
-			&cli.IntFlag{Name: "apito", Usage: "wait at most `timeout` seconds for the operation (default 3600)"},
+// spec is clpgrp's flag table; man/clpgrp.8 documents the same synopsis and options.
+func spec() command.Spec {
+	return command.Spec{
+		Name: "clpgrp",
+		Usage: `clpgrp -s [group_name] [-h hostname] [-f] [--apito timeout]
+clpgrp -t [group_name] [-h hostname] [-f] [--apito timeout]
+clpgrp -m [group_name] [-h hostname] [-a hostname] [--apito timeout]
+clpgrp -n group_name`,
+		About: `Operate failover groups. Prints "Command succeeded." on success; any failure prints one
+line on stderr and exits 1.`,
+		Flags: []command.Flag{
+			{Names: []string{"-s"}, Help: "start the group (every group when none is named)"},
+			{Names: []string{"-t"}, Help: "stop the group (every group when none is named)"},
+			{Names: []string{"-m"}, Help: "move the group to another server"},
+			{Names: []string{"-n"}, Arg: "group_name", Kind: command.Value, Help: "print the server that runs the group (nothing when it runs nowhere)"},
+			{Names: []string{"-h"}, Arg: "hostname", Kind: command.Value, Help: "send the request to hostname (default: this server)"},
+			{Names: []string{"-a"}, Arg: "hostname", Kind: command.Value, Help: "destination of -m (default: next Online server of the failover policy)"},
+			{Names: []string{"-f"}, Help: "with -s, accepted for compatibility: a group another server holds is never\n" +
+				"started here (it would run twice); with -t, stop the group on the server\n" +
+				"that runs it, also when that is another server"},
+			command.APITimeoutFlag(),
 		},
-		Action: func(c *cli.Context) error { return action(c, stdout, env) },
+		UsageCode: 1,
+		Refusal:   command.InvalidOption,
 	}
-	command.Setup(app, stdout, stderr, 1, help)
-	return app
 }
 
 func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
-	valued := func(f string) bool { return f == "-n" || f == "-h" || f == "-a" || f == "--apito" || f == "-apito" }
-	return command.Run(newApp(stdout, stderr, env), append(args[:1:1], compat.Reorder(args[1:], valued)...))
+	return spec().Run(args, stdout, stderr, func(c *cli.Context) error { return action(c, stdout, env) })
 }
 
 func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
@@ -78,14 +62,10 @@ func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 	if c.Bool("f") && c.Bool("m") {
 		return command.Fail(1, "Invalid option. -f goes with -s or -t only.")
 	}
-	apito, err := command.APITimeout(c, 1)
-	if err != nil {
-		return err
-	}
 	if err := command.RequireRoot(); err != nil {
 		return err
 	}
-	ctx, cancel := command.APIContext(apito)
+	ctx, cancel := command.APIContext(command.Int(c, "apito"))
 	defer cancel()
 	cl := api.NewClient(command.Socket(env))
 	if c.IsSet("n") {
@@ -102,12 +82,17 @@ func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 		return nil
 	}
 	req := api.GroupRequest{Group: c.Args().First(), Host: c.String("h"), Dest: c.String("a"), Force: c.Bool("f")}
-	err = nil
+	var err error
 	switch {
 	case c.Bool("s"):
 		err = cl.StartGroup(ctx, req)
 	case c.Bool("t"):
 		err = cl.StopGroup(ctx, req)
+		if req.Force && req.Group != "" && api.Code(err) == status.CodeStartedOther {
+			// The answer tells the operator to use -f, which was given: CLUSTERPRO's -t -f stops
+			// the group where it runs, so the stop goes to that server (clpd relays it, as -h).
+			err = stopWhereRunning(ctx, cl, req)
+		}
 	case c.Bool("m"):
 		err = cl.MoveGroup(ctx, req)
 	}
@@ -116,4 +101,17 @@ func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 	}
 	fmt.Fprintln(stdout, "Command succeeded.")
 	return nil
+}
+
+// stopWhereRunning sends the stop of req to the server that runs its group.
+func stopWhereRunning(ctx context.Context, cl *api.Client, req api.GroupRequest) error {
+	owner, err := cl.Current(ctx, req.Group)
+	switch {
+	case err != nil:
+		return err
+	case owner == "":
+		return status.ErrAlreadyStopped()
+	}
+	req.Host = owner
+	return cl.StopGroup(ctx, req)
 }

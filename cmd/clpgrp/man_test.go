@@ -2,24 +2,27 @@ package main
 
 import (
 	"bytes"
-	"io"
-	"os"
 	"strings"
 	"testing"
 
-	"clpkit/internal/command"
+	"clpkit/internal/command/commandtest"
 )
 
-// The man page repeats the synopsis and options of --help word for word, and --help lists
-// exactly the flags the command parses.
+// The man page has the synopsis and options of the flag table, and --help and --version answer.
 func TestDocs(t *testing.T) {
-	command.TestDocs(t, "clpgrp", "../../man/clpgrp.8", run, newApp(io.Discard, io.Discard, os.Getenv))
+	commandtest.Docs(t, spec(), "../../man/clpgrp.8", run)
+}
+
+// An option clpgrp does not have is named as typed, not as urfave's "flag provided but not
+// defined: -grp".
+func TestUnknownOptions(t *testing.T) {
+	commandtest.Unknown(t, spec(), run, commandtest.NoEnv)
 }
 
 // --apito is range-checked before anything is asked: 18446744074 seconds once overflowed into a
 // 0.29 s wait.
 func TestApitoRange(t *testing.T) {
-	for _, v := range []string{"0", "86401", "18446744074", "-5"} {
+	for _, v := range []string{"0", "86401", "18446744074", "-5", "99999999999999999999"} {
 		var out, errOut bytes.Buffer
 		args := append(strings.Fields("clpgrp -s g"), "--apito", v)
 		code := run(args, &out, &errOut, func(string) string { return "" })
@@ -28,4 +31,8 @@ func TestApitoRange(t *testing.T) {
 			t.Errorf("%s: exit %d, stderr %q, want 1 and %q", strings.Join(args, " "), code, errOut.String(), want)
 		}
 	}
+}
+
+func FuzzArgs(f *testing.F) {
+	commandtest.Fuzz(f, spec(), run, commandtest.FakeClpd(f))
 }

@@ -28,68 +28,49 @@ const (
 	exitBusy    = 3
 )
 
-// help is what --help prints; man/clpguard.8 documents the same synopsis and options.
-const help = `Usage:
-  clpguard --socket path [--log file] [--watchdog device] [--watchdog-timeout seconds]
-  clpguard --version
+// maxWatchdogTimeout bounds --watchdog-timeout: the kernel's watchdog API counts in an int,
+// and softdog, the usual one, accepts up to 65535 seconds.
+const maxWatchdogTimeout = 65535
 
-Fence this server's groups when clpd cannot. clpd starts clpguard and keeps arming it with a
+// spec is clpguard's flag table; man/clpguard.8 documents the same synopsis and options.
+func spec() command.Spec {
+	return command.Spec{
+		Name: "clpguard",
+		Usage: `clpguard --socket path [--log file] [--watchdog device] [--watchdog-timeout seconds]
+clpguard --version`,
+		About: `Fence this server's groups when clpd cannot. clpd starts clpguard and keeps arming it with a
 deadline before which its lease cannot expire; when the deadline passes without a newer one
 (clpd killed, frozen or hung), clpguard kills the cgroups and process groups clpd named.
 It runs in the foreground until clpd tells it to exit, or until SIGTERM or SIGINT, which
-end it without fencing.
-
-Options:
-  --socket path               the Unix socket clpd talks to (created with mode 0600;
-                              a lock on path.lock keeps a second clpguard off it)
-  --log file                  append log lines to file instead of standard error
-  --watchdog device           keep this kernel watchdog (e.g. /dev/watchdog) alive while
-                              that is safe; when it is missing, carry on without it
-  --watchdog-timeout seconds  the watchdog's timeout, required with --watchdog
-  --version                   print the version and exit
-  --help                      show this help
-
-Exit status: 0 told to exit (or SIGTERM, SIGINT), 1 failed, 2 usage,
-3 another clpguard guards the socket.
-`
-
-func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
-	app := &cli.App{
-		Name:  "clpguard",
-		Usage: "fence this server's groups when clpd cannot",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "socket"},
-			&cli.StringFlag{Name: "log"},
-			&cli.StringFlag{Name: "watchdog"},
-			&cli.IntFlag{Name: "watchdog-timeout"},
-			&cli.BoolFlag{Name: "version"},
+end it without fencing.`,
+		Flags: []command.Flag{
+			{Names: []string{"--socket"}, Arg: "path", Kind: command.Value, Help: "the Unix socket clpd talks to (created with mode 0600;\na lock on path.lock keeps a second clpguard off it)"},
+			{Names: []string{"--log"}, Arg: "file", Kind: command.Value, Help: "append log lines to file instead of standard error"},
+			{Names: []string{"--watchdog"}, Arg: "device", Kind: command.Value, Help: "keep this kernel watchdog (e.g. /dev/watchdog) alive while\nthat is safe; when it is missing, carry on without it"},
+			{Names: []string{"--watchdog-timeout"}, Arg: "seconds", Kind: command.Number, Min: 1, Max: maxWatchdogTimeout, Takes: "a number of seconds",
+				Help: "the watchdog's timeout, 1 to 65535, required with --watchdog"},
 		},
-		Action: func(c *cli.Context) error { return action(c, stdout, stderr) },
+		After: `Exit status: 0 told to exit (or SIGTERM, SIGINT), 1 failed, 2 usage,
+3 another clpguard guards the socket.`,
+		UsageCode:   exitUsage,
+		HelpLetters: true,
 	}
-	command.Setup(app, stdout, stderr, exitUsage, help)
-	return app
 }
 
 func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
-	return command.Run(newApp(stdout, stderr, env), args)
+	return spec().Run(args, stdout, stderr, func(c *cli.Context) error { return action(c, stderr) })
 }
 
-func action(c *cli.Context, stdout, stderr io.Writer) error {
+func action(c *cli.Context, stderr io.Writer) error {
 	if c.NArg() > 0 {
 		return command.Fail(exitUsage, "clpguard: unexpected argument %q (see clpguard --help)", c.Args().First())
-	}
-	if c.Bool("version") {
-		fmt.Fprintln(stdout, "clpguard (clpkit) "+version.Version)
-		return nil
 	}
 	socket := c.String("socket")
 	if socket == "" {
 		return command.Fail(exitUsage, "clpguard: --socket path is required (see clpguard --help)")
 	}
-	wdDevice, wdSecs := c.String("watchdog"), c.Int("watchdog-timeout")
+	wdDevice, wdSecs := c.String("watchdog"), command.Int(c, "watchdog-timeout")
 	switch {
-	case c.IsSet("watchdog-timeout") && wdSecs < 1:
-		return command.Fail(exitUsage, "clpguard: --watchdog-timeout must be a whole number of seconds, at least 1, not %d", wdSecs)
 	case wdDevice != "" && !c.IsSet("watchdog-timeout"):
 		// No default: a timeout is safe only below the lease TTL, which clpd knows and we do not.
 		return command.Fail(exitUsage, "clpguard: --watchdog needs --watchdog-timeout seconds (see clpguard --help)")
@@ -161,7 +142,7 @@ func action(c *cli.Context, stdout, stderr io.Writer) error {
 		}
 	}
 	log(fmt.Sprintf("clpguard %s guarding %s (pid %d, pgid %d); %s; %s; disarmed",
-		version.Version, socket, pid, opts.PGID, cgroups, watchdog))
+		version.String(), socket, pid, opts.PGID, cgroups, watchdog))
 
 	eng := guard.New(opts)
 	ctx, cancel := context.WithCancel(context.Background())

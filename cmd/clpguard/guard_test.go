@@ -74,8 +74,9 @@ func TestUsage(t *testing.T) {
 		{[]string{"clpguard", "--socket", "/x", "extra"}, 2, "", "clpguard: unexpected argument \"extra\" (see clpguard --help)\n"},
 		{[]string{"clpguard", "--socket", "/x", "--watchdog", "/dev/watchdog"}, 2, "", "clpguard: --watchdog needs --watchdog-timeout seconds (see clpguard --help)\n"},
 		{[]string{"clpguard", "--socket", "/x", "--watchdog-timeout", "3"}, 2, "", "clpguard: --watchdog-timeout needs --watchdog device (see clpguard --help)\n"},
-		{[]string{"clpguard", "--socket", "/x", "--watchdog", "/w", "--watchdog-timeout", "0"}, 2, "", "clpguard: --watchdog-timeout must be a whole number of seconds, at least 1, not 0\n"},
-		{[]string{"clpguard", "--bogus"}, 2, "", "clpguard: flag provided but not defined: -bogus (see clpguard --help)\n"},
+		{[]string{"clpguard", "--socket", "/x", "--watchdog", "/w", "--watchdog-timeout", "0"}, 2, "", "clpguard: --watchdog-timeout takes a number of seconds from 1 to 65535, not 0.\n"},
+		{[]string{"clpguard", "--socket", "/x", "--watchdog", "/w", "--watchdog-timeout", "4294967297"}, 2, "", "clpguard: --watchdog-timeout takes a number of seconds from 1 to 65535, not 4294967297.\n"},
+		{[]string{"clpguard", "--bogus"}, 2, "", "clpguard: option --bogus is not supported yet\n"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(tc.args, &stdout, &stderr, os.Getenv)

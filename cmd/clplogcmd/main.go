@@ -2,11 +2,6 @@
 // CLUSTERPRO's clplogcmd. See man/clplogcmd.8.
 package main
 
-import (
-	"context"
-	"os"
-)
+import "os"
 
-func main() {
-	os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr, os.Getenv))
-}
+func main() { os.Exit(run(os.Args, os.Stdout, os.Stderr, os.Getenv)) }

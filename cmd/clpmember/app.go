@@ -8,29 +8,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"clpkit/compat"
 	"clpkit/internal/command"
 	"clpkit/pkg/api"
 )
-
-// help is what --help prints; man/clpmember.8 documents the same synopsis and options.
-const help = `Usage:
-  clpmember [list] [-h hostname]
-  clpmember add name [--peer-url url] [-h hostname]
-  clpmember remove name [--force] [-h hostname]
-
-List, add or remove the members of the cluster's embedded store (etcd). A server added
-with "add" joins the store when its clpd first starts; "remove" takes a server (or the
-witness) out of it. The members are printed as they stand afterwards. A failure prints
-one line on stderr, and the exit status says why (see clpmember(8)).
-
-Options:
-  --peer-url url  the new member's etcd peer URL (default: the one this server's
-                  configuration gives the server or witness named)
-  --force         remove the member of a server whose cluster service runs
-  -h hostname     send the request to hostname (default: this server)
-  --help          show this help
-`
 
 // Exit statuses. 0 is success and 1 "Log in as root." (command.RequireRoot).
 const (
@@ -39,27 +19,31 @@ const (
 	exitFailed    = 4 // refused or failed: the line on stderr says why
 )
 
-func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
-	app := &cli.App{
-		Name:  "clpmember",
-		Usage: "list, add or remove the members of the cluster's embedded store",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "peer-url", Usage: "the new member's etcd peer `url`"},
-			&cli.BoolFlag{Name: "force", Usage: "remove the member of a running server"},
-			&cli.StringFlag{Name: "h", Usage: "send the request to `hostname` (default: this server)"},
+// spec is clpmember's flag table; man/clpmember.8 documents the same synopsis and options.
+func spec() command.Spec {
+	return command.Spec{
+		Name: "clpmember",
+		Usage: `clpmember [list] [-h hostname]
+clpmember add name [--peer-url url] [-h hostname]
+clpmember remove name [--force] [-h hostname]`,
+		About: `List, add or remove the members of the cluster's embedded store (etcd). A server added
+with "add" joins the store when its clpd first starts; "remove" takes a server (or the
+witness) out of it. The members are printed as they stand afterwards. A failure prints
+one line on stderr, and the exit status says why (see clpmember(8)).`,
+		Flags: []command.Flag{
+			{Names: []string{"--peer-url"}, Arg: "url", Kind: command.Value, Help: "the new member's etcd peer URL (default: the one this server's\nconfiguration gives the server or witness named)"},
+			{Names: []string{"--force"}, Help: "remove the member of a server whose cluster service runs"},
+			{Names: []string{"-h"}, Arg: "hostname", Kind: command.Value, Help: "send the request to hostname (default: this server)"},
 		},
-		Action: func(c *cli.Context) error { return action(c, stdout, env) },
+		UsageCode: exitOption,
+		Refusal:   command.InvalidOption,
 	}
-	command.Setup(app, stdout, stderr, exitOption, help)
-	return app
 }
 
-func valued(f string) bool { return f == "-h" || f == "--peer-url" || f == "-peer-url" }
-
-// run reorders the flags before the operands, so "clpmember add server3 --peer-url URL" reads
+// run reads options before or after the operands: "clpmember add server3 --peer-url URL" reads
 // as written.
 func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
-	return command.Run(newApp(stdout, stderr, env), append(args[:1:1], compat.Reorder(args[1:], valued)...))
+	return spec().Run(args, stdout, stderr, func(c *cli.Context) error { return action(c, stdout, env) })
 }
 
 func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
@@ -142,4 +126,3 @@ func dash(s string) string {
 	}
 	return s
 }
-

@@ -3,39 +3,15 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
-	"clpkit/compat"
 	"clpkit/internal/command"
 	"clpkit/pkg/api"
 	"clpkit/pkg/status"
 )
-
-// help is what --help prints; man/clpmonctrl.8 documents the same synopsis and options.
-const help = `Usage:
-  clpmonctrl -s [-h hostname] [-m monitor_name ...] [-w wait_time]
-  clpmonctrl -r [-h hostname] [-m monitor_name ...] [-w wait_time]
-  clpmonctrl -c [-h hostname] [-m monitor_name ...]
-  clpmonctrl -v [-h hostname] [-m monitor_name ...]
-
-Control monitor resources. -s, -r and -c print "Command succeeded." on success; -v prints
-the recovery counters of each monitor. A failure prints one line on stderr, and the exit
-status says why (see clpmonctrl(8)).
-
-Options:
-  -s               suspend monitoring (every monitor when no -m is given)
-  -r               resume monitoring (every monitor when no -m is given)
-  -c               clear the recovery counters: recovery script, restart, failover and
-                   final action (every monitor when no -m is given)
-  -v               show the recovery counters against their thresholds
-  -h hostname      send the request to hostname (default: this server)
-  -m monitor_name  operate on this monitor only; repeat it for several (-m mon1 -m mon2)
-  -w wait_time     with -s or -r: wait at most wait_time seconds, 1 to 65535, for the
-                   monitors to be suspended or resumed (default 5)
-  --help           show this help
-`
 
 // Exit statuses, CLUSTERPRO's numbering for clpmonctrl. 0 is success and 1 "Log in as root."
 // (command.RequireRoot).
@@ -57,36 +33,34 @@ const (
 	finalActionLimit = 1
 )
 
-func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
-	app := &cli.App{
-		Name:  "clpmonctrl",
-		Usage: "control monitor resources",
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "s", Usage: "suspend monitoring"},
-			&cli.BoolFlag{Name: "r", Usage: "resume monitoring"},
-			&cli.BoolFlag{Name: "c", Usage: "clear the recovery counters"},
-			&cli.BoolFlag{Name: "v", Usage: "show the recovery counters"},
-			&cli.StringFlag{Name: "h", Usage: "send the request to `hostname` (default: this server)"},
-			&cli.StringSliceFlag{Name: "m", Usage: "operate on `monitor_name` only (repeatable)"},
-			&cli.IntFlag{Name: "w", Usage: "wait at most `wait_time` seconds (default 5)"},
+// spec is clpmonctrl's flag table; man/clpmonctrl.8 documents the same synopsis and options.
+func spec() command.Spec {
+	return command.Spec{
+		Name: "clpmonctrl",
+		Usage: `clpmonctrl -s [-h hostname] [-m monitor_name ...] [-w wait_time]
+clpmonctrl -r [-h hostname] [-m monitor_name ...] [-w wait_time]
+clpmonctrl -c [-h hostname] [-m monitor_name ...]
+clpmonctrl -v [-h hostname] [-m monitor_name ...]`,
+		About: `Control monitor resources. -s, -r and -c print "Command succeeded." on success; -v prints
+the recovery counters of each monitor. A failure prints one line on stderr, and the exit
+status says why (see clpmonctrl(8)).`,
+		Flags: []command.Flag{
+			{Names: []string{"-s"}, Help: "suspend monitoring (every monitor when no -m is given)"},
+			{Names: []string{"-r"}, Help: "resume monitoring (every monitor when no -m is given)"},
+			{Names: []string{"-c"}, Help: "clear the recovery counters: recovery script, restart, failover and\nfinal action (every monitor when no -m is given)"},
+			{Names: []string{"-v"}, Help: "show the recovery counters against their thresholds"},
+			{Names: []string{"-h"}, Arg: "hostname", Kind: command.Value, Help: "send the request to hostname (default: this server)"},
+			{Names: []string{"-m"}, Arg: "monitor_name", Kind: command.List, Help: "operate on this monitor only; repeat it for several (-m mon1 -m mon2)"},
+			{Names: []string{"-w"}, Arg: "wait_time", Kind: command.Number, Min: 1, Max: maxWait, Takes: "a number of seconds",
+				Default: strconv.Itoa(defaultWait), Help: "with -s or -r: wait at most wait_time seconds, 1 to 65535, for the\nmonitors to be suspended or resumed (default 5)"},
 		},
-		// A monitor name is taken whole, commas included.
-		DisableSliceFlagSeparator: true,
-		Action:                    func(c *cli.Context) error { return action(c, stdout, env) },
+		UsageCode: exitOption,
+		Refusal:   command.InvalidOption,
 	}
-	command.Setup(app, stdout, stderr, exitOption, help)
-	return app
 }
 
 func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
-	valued := func(f string) bool {
-		switch strings.TrimLeft(f, "-") {
-		case "h", "m", "w":
-			return true
-		}
-		return false
-	}
-	return command.Run(newApp(stdout, stderr, env), append(args[:1:1], compat.Reorder(args[1:], valued)...))
+	return spec().Run(args, stdout, stderr, func(c *cli.Context) error { return action(c, stdout, env) })
 }
 
 func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
@@ -115,15 +89,8 @@ func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 	if c.NArg() > 0 {
 		return command.Fail(exitOption, "Invalid option. clpmonctrl takes no argument %q: give each monitor with its own -m (-m mon1 -m mon2).", c.Args().First())
 	}
-	wait := defaultWait
-	if c.IsSet("w") {
-		if op != api.MonitorSuspend && op != api.MonitorResume {
-			return command.Fail(exitOption, "Invalid option. -w goes with -s or -r only.")
-		}
-		wait = c.Int("w")
-		if wait < 1 || wait > maxWait {
-			return command.Fail(exitOption, "Invalid option. -w takes 1 to %d seconds, not %d.", maxWait, wait)
-		}
+	if c.IsSet("w") && op != api.MonitorSuspend && op != api.MonitorResume {
+		return command.Fail(exitOption, "Invalid option. -w goes with -s or -r only.")
 	}
 	if err := command.RequireRoot(); err != nil {
 		return err
@@ -132,7 +99,7 @@ func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 	// -c and -v wait as long as clpd does (it bounds every request by its api_timeout).
 	seconds := 0
 	if op == api.MonitorSuspend || op == api.MonitorResume {
-		seconds = wait
+		seconds = command.Int(c, "w")
 	}
 	ctx, cancel := command.APIContext(seconds)
 	defer cancel()

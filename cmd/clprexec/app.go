@@ -6,41 +6,16 @@ import (
 	"io"
 	"net"
 	"os"
-	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"clpkit/compat"
 	"clpkit/internal/command"
 	"clpkit/pkg/api"
 	"clpkit/pkg/status"
 )
-
-// help is what --help prints; man/clprexec.8 documents the same synopsis and options.
-const help = `Usage:
-  clprexec --failover [group_name] -h IP [-r resource_name] [-w timeout] [-p port] [-o logfile]
-  clprexec --script script_file -h IP [-p port] [-w timeout] [-o logfile]
-  clprexec --notice [mrw_name] -h IP [-k category[.keyword]] [-p port] [-w timeout] [-o logfile]
-
-Ask a server of this cluster to fail a group over. Prints "Command succeeded." on success;
-a failure prints one line on stderr, and the exit status says why (see clprexec(8)).
---script and --notice are not supported yet: they are refused.
-
-Options:
-  --failover             ask the server of -h to fail the group over: it moves the group
-                         away, to the next server of the group's failover policy
-  --script script_file   run a script on the server of -h (not supported yet: refused)
-  --notice               notify a message receive monitor (not supported yet: refused)
-  -h IP                  the IP address, or the name, of a server of this cluster
-  -r resource_name       with --failover and no group_name: the group of this resource
-  -k category[.keyword]  with --notice: the category and keyword of the notice
-  -w timeout             wait at most timeout seconds, 1 to 65535 (default 30)
-  -p port                accepted for compatibility and ignored (the servers' api_url is used)
-  -o logfile             also append the result line to logfile
-  --help                 show this help
-`
 
 // Exit statuses. 0 is success and 1 "Log in as root." (command.RequireRoot).
 const (
@@ -56,51 +31,47 @@ const (
 	maxPort     = 65535 // -p
 )
 
-func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
-	app := &cli.App{
-		Name:  "clprexec",
-		Usage: "ask a server of the cluster to fail a group over",
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "failover", Usage: "fail the group over"},
-			&cli.StringFlag{Name: "script", Usage: "run `script_file` on the server (not supported)"},
-			&cli.BoolFlag{Name: "notice", Usage: "notify a message receive monitor (not supported)"},
-			&cli.StringFlag{Name: "h", Usage: "the `IP` address or name of a server of this cluster"},
-			&cli.StringFlag{Name: "r", Usage: "fail over the group of `resource_name`"},
-			&cli.StringFlag{Name: "k", Usage: "`category[.keyword]` of the notice"},
-			&cli.IntFlag{Name: "w", Usage: "wait at most `timeout` seconds (default 30)"},
-			&cli.IntFlag{Name: "p", Usage: "`port`, ignored"},
-			&cli.StringFlag{Name: "o", Usage: "also append the result line to `logfile`"},
+// spec is clprexec's flag table; man/clprexec.8 documents the same synopsis and options.
+func spec() command.Spec {
+	return command.Spec{
+		Name: "clprexec",
+		Usage: `clprexec --failover [group_name] -h IP [-r resource_name] [-w timeout] [-p port] [-o logfile]
+clprexec --script script_file -h IP [-p port] [-w timeout] [-o logfile]
+clprexec --notice [mrw_name] -h IP [-k category[.keyword]] [-p port] [-w timeout] [-o logfile]
+clprexec --clear [mrw_name] -h IP [-k category[.keyword]] [-p port] [-w timeout] [-o logfile]`,
+		About: `Ask a server of this cluster to fail a group over, to run a script of its script
+directory, or to notify its message receive monitors. Prints "Command succeeded." on
+success; a failure prints one line on stderr, and the exit status says why (see
+clprexec(8)).`,
+		Flags: []command.Flag{
+			{Names: []string{"--failover"}, Help: "ask the server of -h to fail the group over: it moves the group\naway, to the next server of the group's failover policy"},
+			{Names: []string{"--script"}, Arg: "script_file", Kind: command.Value, Help: "run script_file of the script directory of the server of -h, and\nwait for it (at most -w seconds)"},
+			{Names: []string{"--notice"}, Help: "report an error to the message receive monitor mrw_name (or to\nthose of -k's category) of the server of -h"},
+			{Names: []string{"--clear"}, Help: "end the error of the message receive monitor mrw_name (or of\nthose of -k's category) of the server of -h"},
+			{Names: []string{"-h"}, Arg: "IP", Kind: command.Value, Help: "the IP address, or the name, of a server of this cluster"},
+			{Names: []string{"-r"}, Arg: "resource_name", Kind: command.Value, Help: "with --failover and no group_name: the group of this resource"},
+			{Names: []string{"-k"}, Arg: "category[.keyword]", Kind: command.Value, Help: "with --notice or --clear: the category and keyword of the notice"},
+			{Names: []string{"-w"}, Arg: "timeout", Kind: command.Number, Min: 1, Max: maxWait, Takes: "a number of seconds",
+				Default: strconv.Itoa(defaultWait), Help: "wait at most timeout seconds, 1 to 65535 (default 30)"},
+			{Names: []string{"-p"}, Arg: "port", Kind: command.Number, Min: 1, Max: maxPort, Takes: "a port number",
+				Help: "accepted for compatibility and ignored (the servers' api_url is used)"},
+			{Names: []string{"-o"}, Arg: "logfile", Kind: command.Value, Help: "also append the result line to logfile"},
 		},
-		Action: func(c *cli.Context) error { return action(c, stdout, env) },
+		UsageCode: exitOption,
+		Refusal:   command.InvalidOption,
 	}
-	command.Setup(app, stdout, stderr, exitOption, help)
-	return app
 }
 
 func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
-	valued := func(f string) bool {
-		switch strings.TrimLeft(f, "-") {
-		case "script", "h", "r", "k", "w", "p", "o":
-			return true
-		}
-		return false
-	}
-	app := newApp(stdout, stderr, env)
-	// A valued flag that ends the command line has no value. Reordered, it would take the
-	// positional argument moved after it ("--failover group -h" would ask server "group").
-	if rest := args[1:]; len(rest) > 0 {
-		last := rest[len(rest)-1]
-		if strings.HasPrefix(last, "-") && !strings.Contains(last, "=") && valued(last) &&
-			!slices.Contains(rest, "--") && !slices.Contains(rest, "--help") && !slices.Contains(rest, "-help") {
-			return command.Run(app, []string{args[0], last})
-		}
-	}
-	return command.Run(app, append(args[:1:1], compat.Reorder(args[1:], valued)...))
+	return spec().Run(args, stdout, stderr, func(c *cli.Context) error { return action(c, stdout, env) })
 }
 
-// failover is a checked --failover command line.
-type failover struct {
+// request is a checked command line: one of --failover, --script, --notice, --clear.
+type request struct {
+	mode                           string
 	group, resource, host, logfile string
+	script                         string
+	monitor, category, keyword     string
 	wait                           int
 }
 
@@ -134,62 +105,90 @@ func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 	return nil
 }
 
-// parse checks the command line; only --failover gets past it.
-func parse(c *cli.Context) (failover, error) {
-	var f failover
-	n := 0
-	for _, m := range []string{"failover", "script", "notice"} {
+// parse checks the command line.
+func parse(c *cli.Context) (request, error) {
+	var f request
+	for _, m := range []string{"failover", "script", "notice", "clear"} {
 		if c.IsSet(m) {
-			n++
+			if f.mode != "" {
+				f.mode = "several"
+				break
+			}
+			f.mode = m
 		}
 	}
-	if n != 1 {
-		return f, command.Fail(exitOption, "Invalid option. Give one of --failover, --script or --notice (see clprexec --help).")
-	}
-	for _, m := range []string{"script", "notice"} {
-		if c.IsSet(m) {
-			return f, command.Fail(exitOption, "clprexec: option --%s is not supported yet", m)
-		}
+	if f.mode == "" || f.mode == "several" {
+		return f, command.Fail(exitOption, "Invalid option. Give one of --failover, --script, --notice or --clear (see clprexec --help).")
 	}
 	for _, o := range []struct{ flag, what string }{
-		{"h", "an IP address or a server name"}, {"r", "a resource name"}, {"o", "a file name"},
+		{"h", "an IP address or a server name"}, {"r", "a resource name"}, {"o", "a file name"}, {"script", "a script file name"}, {"k", "a category"},
 	} {
 		if v := c.String(o.flag); c.IsSet(o.flag) && (v == "" || strings.HasPrefix(v, "-")) {
-			return f, command.Fail(exitOption, "Invalid option. -%s needs %s, not %q.", o.flag, o.what, v)
+			return f, command.Fail(exitOption, "Invalid option. %s needs %s, not %q.", dashed(o.flag), o.what, v)
 		}
 	}
-	f.host, f.resource, f.logfile = c.String("h"), c.String("r"), c.String("o")
+	f.host, f.resource, f.logfile, f.script = c.String("h"), c.String("r"), c.String("o"), c.String("script")
+	f.category, f.keyword, _ = strings.Cut(c.String("k"), ".")
 	if c.NArg() > 1 {
-		return f, command.Fail(exitOption, "Invalid option. Give at most one group name, not %q.", c.Args().Slice())
+		return f, command.Fail(exitOption, "Invalid option. Give at most one %s, not %q.", operand(f.mode), c.Args().Slice())
 	}
-	f.group = c.Args().First()
-	if c.NArg() == 1 && f.group == "" {
-		return f, command.Fail(exitOption, "Invalid option. The group name is empty.")
+	name := c.Args().First()
+	if c.NArg() == 1 && name == "" {
+		return f, command.Fail(exitOption, "Invalid option. The %s is empty.", operand(f.mode))
 	}
 	if !c.IsSet("h") {
-		return f, command.Fail(exitOption, "Invalid option. --failover needs -h with the IP address of a server of the cluster (see clprexec --help).")
+		return f, command.Fail(exitOption, "Invalid option. --%s needs -h with the IP address of a server of the cluster (see clprexec --help).", f.mode)
 	}
-	if f.group == "" && f.resource == "" {
-		return f, command.Fail(exitOption, "Invalid option. Give the group to fail over, or -r with a resource of it (see clprexec --help).")
-	}
-	if c.IsSet("k") {
-		return f, command.Fail(exitOption, "Invalid option. -k goes with --notice only.")
-	}
-	f.wait = defaultWait
-	if c.IsSet("w") {
-		if f.wait = c.Int("w"); f.wait < 1 || f.wait > maxWait {
-			return f, command.Fail(exitOption, "Invalid option. -w takes 1 to %d seconds, not %d.", maxWait, f.wait)
+	switch f.mode {
+	case "failover":
+		f.group = name
+		if f.group == "" && f.resource == "" {
+			return f, command.Fail(exitOption, "Invalid option. Give the group to fail over, or -r with a resource of it (see clprexec --help).")
+		}
+		if c.IsSet("k") {
+			return f, command.Fail(exitOption, "Invalid option. -k goes with --notice and --clear only.")
+		}
+	case "script":
+		if name != "" {
+			return f, command.Fail(exitOption, "Invalid option. --script takes no operand %q: the script's name follows --script.", name)
+		}
+		if c.IsSet("k") || c.IsSet("r") {
+			return f, command.Fail(exitOption, "Invalid option. --script takes neither -k nor -r.")
+		}
+	default:
+		f.monitor = name
+		if f.monitor == "" && f.category == "" {
+			return f, command.Fail(exitOption, "Invalid option. --%s needs the message receive monitor's name, or -k with its category (see clprexec --help).", f.mode)
+		}
+		if c.IsSet("r") {
+			return f, command.Fail(exitOption, "Invalid option. -r goes with --failover only.")
 		}
 	}
-	if p := c.Int("p"); c.IsSet("p") && (p < 1 || p > maxPort) {
-		return f, command.Fail(exitOption, "Invalid option. -p takes a port number, 1 to %d, not %d.", maxPort, p)
-	}
+	f.wait = command.Int(c, "w")
 	return f, nil
 }
 
-// run finds the server of -h and the group in the status of the local clpd, then asks that
-// server to move the group away.
-func (f failover) run(ctx context.Context, cl *api.Client) error {
+func dashed(flag string) string {
+	if len(flag) == 1 {
+		return "-" + flag
+	}
+	return "--" + flag
+}
+
+// operand names what the operand of mode is.
+func operand(mode string) string {
+	switch mode {
+	case "failover":
+		return "group name"
+	case "script":
+		return "operand"
+	}
+	return "monitor name"
+}
+
+// run finds the server of -h in the status of the local clpd, then asks that server: to move the
+// group away, to run the script, or to pass the notice to its monitors.
+func (f request) run(ctx context.Context, cl *api.Client) error {
 	st, err := cl.Status(ctx)
 	if err != nil {
 		return fail(err)
@@ -197,6 +196,18 @@ func (f failover) run(ctx context.Context, cl *api.Client) error {
 	server, ok := serverOf(st, f.host)
 	if !ok {
 		return command.Fail(exitUnreachable, "clprexec: %s is not an address of a server of cluster %s: clprexec reaches the servers of its own cluster (they share its certificates)", f.host, st.Name)
+	}
+	switch f.mode {
+	case "script":
+		_, err = cl.Rexec(ctx, api.RexecRequest{Op: api.RexecScript, Script: f.script, Timeout: f.wait, Host: server})
+		return failed(err)
+	case "notice", "clear":
+		op := api.RexecNotice
+		if f.mode == "clear" {
+			op = api.RexecClear
+		}
+		_, err = cl.Rexec(ctx, api.RexecRequest{Op: op, Monitor: f.monitor, Category: f.category, Keyword: f.keyword, Host: server})
+		return failed(err)
 	}
 	group := f.group
 	if f.resource != "" {
@@ -210,7 +221,11 @@ func (f failover) run(ctx context.Context, cl *api.Client) error {
 			return command.Fail(exitFailed, "clprexec: resource %s belongs to group %s, not %s.", f.resource, g, group)
 		}
 	}
-	if err := cl.MoveGroup(ctx, api.GroupRequest{Group: group, Host: server}); err != nil {
+	return failed(cl.MoveGroup(ctx, api.GroupRequest{Group: group, Host: server}))
+}
+
+func failed(err error) error {
+	if err != nil {
 		return fail(err)
 	}
 	return nil

@@ -36,12 +36,13 @@ var cluster = status.Cluster{
 }
 
 // fakeClpd is the daemon side of the tests: it answers the status with cluster (or statusErr),
-// and records the move requests it gets, answering each with moveErr or, with block, waiting
-// until the client gives up.
+// and records the move and clprexec requests it gets, answering each with moveErr or, with
+// block, waiting until the client gives up.
 type fakeClpd struct {
 	cmdtest.Unused
 	mu        sync.Mutex
 	reqs      []api.GroupRequest
+	rexecs    []api.RexecRequest
 	statusErr error
 	moveErr   error
 	block     bool
@@ -71,17 +72,25 @@ func (f *fakeClpd) MoveGroup(ctx context.Context, r api.GroupRequest) error {
 	return err
 }
 
+func (f *fakeClpd) Rexec(ctx context.Context, r api.RexecRequest) (api.RexecResult, error) {
+	f.mu.Lock()
+	f.rexecs = append(f.rexecs, r)
+	err := f.moveErr
+	f.mu.Unlock()
+	return api.RexecResult{}, err
+}
+
 // set prepares the answers of the next command and forgets the requests seen so far.
 func (f *fakeClpd) set(statusErr, moveErr error, block bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.reqs, f.statusErr, f.moveErr, f.block = nil, statusErr, moveErr, block
+	f.reqs, f.rexecs, f.statusErr, f.moveErr, f.block = nil, nil, statusErr, moveErr, block
 }
 
-func (f *fakeClpd) requests() []api.GroupRequest {
+func (f *fakeClpd) requests() ([]api.GroupRequest, []api.RexecRequest) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.reqs
+	return f.reqs, f.rexecs
 }
 
 // viaHost is the fake as clpd relays a request for host to it: the request it records keeps the
@@ -94,6 +103,11 @@ type viaHost struct {
 func (v viaHost) MoveGroup(ctx context.Context, r api.GroupRequest) error {
 	r.Host = v.host
 	return v.fakeClpd.MoveGroup(ctx, r)
+}
+
+func (v viaHost) Rexec(ctx context.Context, r api.RexecRequest) (api.RexecResult, error) {
+	r.Host = v.host
+	return v.fakeClpd.Rexec(ctx, r)
 }
 
 // serve runs clpd's API over f on a Unix socket and returns the socket.
@@ -117,7 +131,10 @@ func TestRun(t *testing.T) {
 	notStarted := &status.OpError{Code: status.CodeNotStarted, Msg: "The cluster service is not started on server server2. Start it with: clpcl -s"}
 	suspended := &status.OpError{Code: status.CodeSuspended, Msg: "The cluster is suspended. Resume it with: clpcl --resume"}
 	timeout := status.ErrTimeout().Msg + "\n"
-	oneOf := "Invalid option. Give one of --failover, --script or --notice (see clprexec --help).\n"
+	oneOf := "Invalid option. Give one of --failover, --script, --notice or --clear (see clprexec --help).\n"
+	scriptFailed := &status.OpError{Code: status.CodeScriptFailed, Msg: "The script check.sh on server server2 ended with exit status 3."}
+	noMonitor := status.ErrInvalidMonitor("mrw9")
+	rexec := func(r api.RexecRequest) *api.RexecRequest { return &r }
 	noGroup := "Invalid option. Give the group to fail over, or -r with a resource of it (see clprexec --help).\n"
 	notOfCluster := func(h string) string {
 		return "clprexec: " + h + " is not an address of a server of cluster cluster1: clprexec reaches the servers of its own cluster (they share its certificates)\n"
@@ -137,26 +154,29 @@ func TestRun(t *testing.T) {
 		stderr    string            // LOG stands for the log file's path
 		log       string            // the log file's content afterwards (when args name it)
 		req       *api.GroupRequest // what clpd must have been asked; nil = nothing
+		rexec     *api.RexecRequest // the --script, --notice or --clear request clpd must have got
 	}{
 		// Refused command lines: status 2, one line, nothing asked of clpd.
 		{name: "no request", args: "-h 192.0.2.2", code: 2, stderr: oneOf},
 		{name: "nothing", args: "", code: 2, stderr: oneOf},
 		{name: "two requests", args: "--failover failover1 --notice -h 192.0.2.2", code: 2, stderr: oneOf},
-		{name: "--script", args: "--script check.bat -h 192.0.2.2", code: 2, stderr: "clprexec: option --script is not supported yet\n"},
-		{name: "--script with every option", args: "--script check.sh -h 192.0.2.2 -p 29002 -w 10 -o LOG", code: 2,
-			stderr: "clprexec: option --script is not supported yet\n", logBefore: "-"},
-		{name: "--notice", args: "--notice mrw1 -h 192.0.2.2 -k cat.key", code: 2, stderr: "clprexec: option --notice is not supported yet\n"},
-		{name: "--notice alone", args: "--notice", code: 2, stderr: "clprexec: option --notice is not supported yet\n"},
-		{name: "--script without its file", args: "--script", code: 2, stderr: "clprexec: flag needs an argument: -script (see clprexec --help)\n"},
-		{name: "--clear", args: "--clear -h 192.0.2.2", code: 2, stderr: "clprexec: flag provided but not defined: -clear (see clprexec --help)\n"},
+		{name: "--notice alone", args: "--notice", code: 2, stderr: "Invalid option. --notice needs -h with the IP address of a server of the cluster (see clprexec --help).\n"},
+		{name: "--script without its file", args: "--script", code: 2, stderr: "clprexec: option --script needs its argument script_file (see clprexec --help)\n"},
+		{name: "--script with an operand", args: "--script check.sh extra -h 192.0.2.2", code: 2,
+			stderr: "Invalid option. --script takes no operand \"extra\": the script's name follows --script.\n"},
+		{name: "--script with -k", args: "--script check.sh -h 192.0.2.2 -k cat", code: 2, stderr: "Invalid option. --script takes neither -k nor -r.\n"},
+		{name: "--clear of nothing", args: "--clear -h 192.0.2.2", code: 2,
+			stderr: "Invalid option. --clear needs the message receive monitor's name, or -k with its category (see clprexec --help).\n"},
+		{name: "--notice with -r", args: "--notice mrw1 -h 192.0.2.2 -r fip1", code: 2, stderr: "Invalid option. -r goes with --failover only.\n"},
+		{name: "two monitors", args: "--notice mrw1 mrw2 -h 192.0.2.2", code: 2, stderr: "Invalid option. Give at most one monitor name, not [\"mrw1\" \"mrw2\"].\n"},
 		{name: "no group and no -r", args: "--failover -h 192.0.2.2", code: 2, stderr: noGroup},
 		{name: "no group, no -r, no -h", args: "--failover", code: 2,
 			stderr: "Invalid option. --failover needs -h with the IP address of a server of the cluster (see clprexec --help).\n"},
 		{name: "no -h", args: "--failover failover1", code: 2,
 			stderr: "Invalid option. --failover needs -h with the IP address of a server of the cluster (see clprexec --help).\n"},
-		{name: "-h is the host, not help", args: "--failover failover1 -h", code: 2, stderr: "clprexec: flag needs an argument: -h (see clprexec --help)\n"},
-		{name: "-h ending the line after the group", args: "--failover failover1 -w 5 -h", code: 2, stderr: "clprexec: flag needs an argument: -h (see clprexec --help)\n"},
-		{name: "-o ending the line", args: "-h 192.0.2.2 --failover failover1 -o", code: 2, stderr: "clprexec: flag needs an argument: -o (see clprexec --help)\n"},
+		{name: "-h is the host, not help", args: "--failover failover1 -h", code: 2, stderr: "clprexec: option -h needs its argument IP (see clprexec --help)\n"},
+		{name: "-h ending the line after the group", args: "--failover failover1 -w 5 -h", code: 2, stderr: "clprexec: option -h needs its argument IP (see clprexec --help)\n"},
+		{name: "-o ending the line", args: "-h 192.0.2.2 --failover failover1 -o", code: 2, stderr: "clprexec: option -o needs its argument logfile (see clprexec --help)\n"},
 		{name: "-h empty", args: "--failover failover1 -h ''", code: 2, stderr: "Invalid option. -h needs an IP address or a server name, not \"\".\n"},
 		{name: "-h swallowing a flag", args: "--failover failover1 -h -w 5", code: 2, stderr: "Invalid option. -h needs an IP address or a server name, not \"-w\".\n"},
 		{name: "-r empty", args: "--failover -h 192.0.2.2 -r ''", code: 2, stderr: "Invalid option. -r needs a resource name, not \"\".\n"},
@@ -164,15 +184,31 @@ func TestRun(t *testing.T) {
 		{name: "empty group", args: "--failover '' -h 192.0.2.2", code: 2, stderr: "Invalid option. The group name is empty.\n"},
 		{name: "two groups", args: "--failover failover1 failover2 -h 192.0.2.2", code: 2,
 			stderr: "Invalid option. Give at most one group name, not [\"failover1\" \"failover2\"].\n"},
-		{name: "-k with --failover", args: "--failover failover1 -h 192.0.2.2 -k cat", code: 2, stderr: "Invalid option. -k goes with --notice only.\n"},
-		{name: "-w 0", args: "--failover failover1 -h 192.0.2.2 -w 0", code: 2, stderr: "Invalid option. -w takes 1 to 65535 seconds, not 0.\n"},
-		{name: "-w too long", args: "--failover failover1 -h 192.0.2.2 -w 65536", code: 2, stderr: "Invalid option. -w takes 1 to 65535 seconds, not 65536.\n"},
+		{name: "-k with --failover", args: "--failover failover1 -h 192.0.2.2 -k cat", code: 2, stderr: "Invalid option. -k goes with --notice and --clear only.\n"},
+		{name: "-w 0", args: "--failover failover1 -h 192.0.2.2 -w 0", code: 2, stderr: "Invalid option. -w takes a number of seconds from 1 to 65535, not 0.\n"},
+		{name: "-w too long", args: "--failover failover1 -h 192.0.2.2 -w 65536", code: 2, stderr: "Invalid option. -w takes a number of seconds from 1 to 65535, not 65536.\n"},
 		{name: "-w not a number", args: "--failover failover1 -h 192.0.2.2 -w soon", code: 2,
-			stderr: "clprexec: invalid value \"soon\" for flag -w: parse error (see clprexec --help)\n"},
-		{name: "-p 0", args: "--failover failover1 -h 192.0.2.2 -p 0", code: 2, stderr: "Invalid option. -p takes a port number, 1 to 65535, not 0.\n"},
-		{name: "-p too big", args: "--failover failover1 -h 192.0.2.2 -p 65536", code: 2, stderr: "Invalid option. -p takes a port number, 1 to 65535, not 65536.\n"},
+			stderr: "Invalid option. -w takes a number of seconds from 1 to 65535, not \"soon\".\n"},
+		{name: "-p 0", args: "--failover failover1 -h 192.0.2.2 -p 0", code: 2, stderr: "Invalid option. -p takes a port number from 1 to 65535, not 0.\n"},
+		{name: "-p too big", args: "--failover failover1 -h 192.0.2.2 -p 65536", code: 2, stderr: "Invalid option. -p takes a port number from 1 to 65535, not 65536.\n"},
 		{name: "log file in no directory", args: "--failover failover1 -h 192.0.2.2 -o /nonexistent/dir/rexec.log", code: 2,
 			stderr: "clprexec: cannot open the log file of -o: open /nonexistent/dir/rexec.log: no such file or directory\n"},
+
+		// --script, --notice and --clear: the request goes to the server of -h.
+		{name: "--script, as the Hyper-V Replica kit runs it", args: "--script check.sh -h 192.0.2.2", stdout: succeeded,
+			rexec: rexec(api.RexecRequest{Op: api.RexecScript, Script: "check.sh", Timeout: 30, Host: "server2"})},
+		{name: "--script with every option", args: "--script check.sh -h 192.0.2.2 -p 29002 -w 10 -o LOG", logBefore: "-", stdout: succeeded,
+			log: "Command succeeded.\n", rexec: rexec(api.RexecRequest{Op: api.RexecScript, Script: "check.sh", Timeout: 10, Host: "server2"})},
+		{name: "--script that fails there", args: "--script check.sh -h 192.0.2.2 -o LOG", moveErr: scriptFailed, logBefore: "-", code: 4,
+			stderr: scriptFailed.Msg + "\n", log: scriptFailed.Msg + "\n", rexec: rexec(api.RexecRequest{Op: api.RexecScript, Script: "check.sh", Timeout: 30, Host: "server2"})},
+		{name: "--notice to a monitor", args: "--notice mrw1 -h 192.0.2.2 -k cat.key", stdout: succeeded,
+			rexec: rexec(api.RexecRequest{Op: api.RexecNotice, Monitor: "mrw1", Category: "cat", Keyword: "key", Host: "server2"})},
+		{name: "--notice by category", args: "--notice -h 192.0.2.1 -k cat", stdout: succeeded,
+			rexec: rexec(api.RexecRequest{Op: api.RexecNotice, Category: "cat", Host: "server1"})},
+		{name: "--notice to no such monitor", args: "--notice mrw9 -h 192.0.2.2", moveErr: noMonitor, code: 4,
+			stderr: noMonitor.Msg + "\n", rexec: rexec(api.RexecRequest{Op: api.RexecNotice, Monitor: "mrw9", Host: "server2"})},
+		{name: "--clear", args: "--clear mrw1 -h server2", stdout: succeeded,
+			rexec: rexec(api.RexecRequest{Op: api.RexecClear, Monitor: "mrw1", Host: "server2"})},
 
 		// Successes, and the resolution of -h.
 		{name: "script of mkazuyuki", args: "--failover failover1 -h 192.0.2.2", stdout: succeeded, req: move("failover1", "server2")},
@@ -259,8 +295,13 @@ func TestRun(t *testing.T) {
 			if tt.req != nil {
 				want = []api.GroupRequest{*tt.req}
 			}
-			if got := f.requests(); !reflect.DeepEqual(got, want) {
-				t.Errorf("clpd was asked %+v, want %+v", got, want)
+			var wantRexec []api.RexecRequest
+			if tt.rexec != nil {
+				wantRexec = []api.RexecRequest{*tt.rexec}
+			}
+			got, gotRexec := f.requests()
+			if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gotRexec, wantRexec) {
+				t.Errorf("clpd was asked %+v %+v, want %+v %+v", got, gotRexec, want, wantRexec)
 			}
 		})
 	}
@@ -274,7 +315,8 @@ func TestNotRoot(t *testing.T) {
 	cmdtest.NotRoot(t, "clprexec", run, []cmdtest.NotRootCase{
 		{Args: "--failover failover1 -h 192.0.2.2", Code: 1, Stderr: "Log in as root.\n"},
 		{Args: "--failover -r fip1 -h 192.0.2.2 -o " + logPath, Code: 1, Stderr: "Log in as root.\n"},
-		{Args: "--script check.bat -h 192.0.2.2", Code: 2, Stderr: "clprexec: option --script is not supported yet\n"},
+		{Args: "--script check.bat -h 192.0.2.2", Code: 1, Stderr: "Log in as root.\n"},
+		{Args: "--script check.bat", Code: 2, Stderr: "Invalid option. --script needs -h with the IP address of a server of the cluster (see clprexec --help).\n"},
 		{Args: "--failover -h 192.0.2.2", Code: 2, Stderr: "Invalid option. Give the group to fail over, or -r with a resource of it (see clprexec --help).\n"},
 	})
 }

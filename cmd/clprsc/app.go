@@ -7,34 +7,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"clpkit/compat"
 	"clpkit/internal/command"
 	"clpkit/pkg/api"
 	"clpkit/pkg/status"
 )
-
-// help is what --help prints; man/clprsc.8 documents the same synopsis and options.
-const help = `Usage:
-  clprsc -s resource_name [-h hostname] [-f] [--apito timeout]
-  clprsc -t resource_name [-h hostname] [-f] [--apito timeout]
-  clprsc -n resource_name
-
-Operate one resource of a failover group. -s and -t print "Command succeeded." on success;
--n prints the server the resource runs on. A failure prints one line on stderr, and the
-exit status says why (see clprsc(8)).
-
-Options:
-  -s resource_name  start the resource; its group must run on the server or be able to
-                    start there
-  -t resource_name  stop the resource
-  -n resource_name  print the server that runs the resource (nothing when it runs nowhere)
-  -h hostname       send the request to hostname (default: this server)
-  -f                with -s, also start the resources it depends on; with -t, also stop
-                    the resources that depend on it
-  --apito timeout   wait at most timeout seconds, 1 to 86400 (default: the daemon's
-                    api_timeout)
-  --help            show this help
-`
 
 // Exit statuses of clprsc. CLUSTERPRO's own numbering is not public; these are clpkit's. 0 is
 // success and 1 "Log in as root." (command.RequireRoot).
@@ -48,36 +24,31 @@ const (
 	exitOther     = 255
 )
 
-// maxAPITimeout bounds --apito: one day.
-const maxAPITimeout = 3600 * 24
-
-func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
-	app := &cli.App{
-		Name:  "clprsc",
-		Usage: "operate one resource",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "s", Usage: "start `resource_name`"},
-			&cli.StringFlag{Name: "t", Usage: "stop `resource_name`"},
-			&cli.StringFlag{Name: "n", Usage: "print the server that runs `resource_name`"},
-			&cli.StringFlag{Name: "h", Usage: "send the request to `hostname` (default: this server)"},
-			&cli.BoolFlag{Name: "f", Usage: "also start what it depends on (-s), or stop what depends on it (-t)"},
-			&cli.IntFlag{Name: "apito", Usage: "wait at most `timeout` seconds"},
+// spec is clprsc's flag table; man/clprsc.8 documents the same synopsis and options.
+func spec() command.Spec {
+	return command.Spec{
+		Name: "clprsc",
+		Usage: `clprsc -s resource_name [-h hostname] [-f] [--apito timeout]
+clprsc -t resource_name [-h hostname] [-f] [--apito timeout]
+clprsc -n resource_name`,
+		About: `Operate one resource of a failover group. -s and -t print "Command succeeded." on success;
+-n prints the server the resource runs on. A failure prints one line on stderr, and the
+exit status says why (see clprsc(8)).`,
+		Flags: []command.Flag{
+			{Names: []string{"-s"}, Arg: "resource_name", Kind: command.Value, Help: "start the resource; its group must run on the server or be able to\nstart there"},
+			{Names: []string{"-t"}, Arg: "resource_name", Kind: command.Value, Help: "stop the resource"},
+			{Names: []string{"-n"}, Arg: "resource_name", Kind: command.Value, Help: "print the server that runs the resource (nothing when it runs nowhere)"},
+			{Names: []string{"-h"}, Arg: "hostname", Kind: command.Value, Help: "send the request to hostname (default: this server)"},
+			{Names: []string{"-f"}, Help: "with -s, also start the resources it depends on; with -t, also stop\nthe resources that depend on it"},
+			command.APITimeoutFlag(),
 		},
-		Action: func(c *cli.Context) error { return action(c, stdout, env) },
+		UsageCode: exitOption,
+		Refusal:   command.InvalidOption,
 	}
-	command.Setup(app, stdout, stderr, exitOption, help)
-	return app
 }
 
 func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
-	valued := func(f string) bool {
-		switch strings.TrimLeft(f, "-") {
-		case "s", "t", "n", "h", "apito":
-			return true
-		}
-		return false
-	}
-	return command.Run(newApp(stdout, stderr, env), append(args[:1:1], compat.Reorder(args[1:], valued)...))
+	return spec().Run(args, stdout, stderr, func(c *cli.Context) error { return action(c, stdout, env) })
 }
 
 func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
@@ -107,15 +78,10 @@ func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 	if op == api.ResourceCurrent && (c.IsSet("h") || c.IsSet("f") || c.IsSet("apito")) {
 		return command.Fail(exitOption, "Invalid option. -n takes a resource name only, without -h, -f or --apito.")
 	}
-	if c.IsSet("apito") {
-		if t := c.Int("apito"); t < 1 || t > maxAPITimeout {
-			return command.Fail(exitOption, "Invalid option. --apito takes 1 to %d seconds, not %d.", maxAPITimeout, t)
-		}
-	}
 	if err := command.RequireRoot(); err != nil {
 		return err
 	}
-	ctx, cancel := command.APIContext(c.Int("apito"))
+	ctx, cancel := command.APIContext(command.Int(c, "apito"))
 	defer cancel()
 	req := api.ResourceRequest{Op: op, Resource: rsc, Host: c.String("h"), Force: c.Bool("f")}
 	cur, err := api.NewClient(command.Socket(env)).Resource(ctx, req)

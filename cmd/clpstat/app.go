@@ -15,142 +15,68 @@ import (
 	"clpkit/pkg/api"
 )
 
-// help is what --help prints; man/clpstat.8 documents the same synopsis and options.
-const help = `Usage:
-  clpstat [-s] [--local] [--long] [-h hostname]
-  clpstat -g [-h hostname]
-  clpstat -m [-h hostname]
-  clpstat -n [-h hostname]
-  clpstat -p [-h hostname]
-  clpstat -i [--detail] [-h hostname]
-  clpstat --cl [--detail] [-h hostname]
-  clpstat --sv [server] [-h hostname]
-  clpstat --hb [hb] [-h hostname]
-  clpstat --grp [group] [-h hostname]
-  clpstat --rsc [resource] [-h hostname]
-  clpstat --mon [name] [-h hostname]
-  clpstat -o json [-h hostname]
-
-Display the cluster status. Exits 0 whenever clpd answers (a stopped cluster is
+// spec is clpstat's flag table; man/clpstat.8 documents the same synopsis and options.
+func spec() command.Spec {
+	// --sv, --hb, --grp, --rsc and --mon take an optional name: the next argument when it does
+	// not start with '-' (configured names start with a letter or digit).
+	optional := func(name, arg, help string) command.Flag {
+		return command.Flag{Names: []string{name}, Arg: arg, Kind: command.Optional, Help: help}
+	}
+	return command.Spec{
+		Name: "clpstat",
+		Usage: `clpstat [-s] [--local] [--long] [-h hostname]
+clpstat -g [-h hostname]
+clpstat -m [-h hostname]
+clpstat -n [-h hostname]
+clpstat -p [-h hostname]
+clpstat -i [--detail] [-h hostname]
+clpstat --cl [--detail] [-h hostname]
+clpstat --sv [server] [-h hostname]
+clpstat --hb [hb] [-h hostname]
+clpstat --grp [group] [-h hostname]
+clpstat --rsc [resource] [-h hostname]
+clpstat --mon [name] [-h hostname]
+clpstat -o json [-h hostname]`,
+		About: `Display the cluster status. Exits 0 whenever clpd answers (a stopped cluster is
 shown Offline); prints one line on stderr and exits 1 when it does not.
 -g, -m, -n, -p, -i, --cl, --sv, --hb, --grp, --rsc, --mon and -o cannot be
-combined.
-
-Options:
-  -s                 the status block (the default)
-  --local            the status as this server sees it; monitor lines give
-                     each monitor's state on this server, and groups running
-                     on another server are Offline here
-  --long             wider name columns (the colon at column 38)
-  -g                 the group map: which group runs on which server
-  -m                 the monitor status: each monitor's state on each server
-  -n                 the heartbeat status: each heartbeat on each server
-  -p                 the network partition resolution status: which servers
-                     the witness answers
-  -i                 the whole configuration: --cl, --sv, --hb, --grp, --rsc
-                     and --mon in one display
-  --cl               the cluster's name and comment
-  --detail           with --cl or -i: the cluster's settings too
-  --sv [server]      the servers' settings, or only those of server
-  --hb [hb]          the heartbeat resources' settings, or only those of hb
-  --grp [group]      the groups' settings, or only those of group
-  --rsc [resource]   the group resources' settings, or only those of resource
-  --mon [name]       the monitor resources' settings, or only those of name
-  -o format          output format: json (schema clpkit.status/v1)
-  -h hostname        ask that server (default: this server)
-  --help             show this help
-`
-
-func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
-	app := &cli.App{
-		Name:  "clpstat",
-		Usage: "display the cluster status",
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "s"},
-			&cli.BoolFlag{Name: "local"},
-			&cli.BoolFlag{Name: "long"},
-			&cli.BoolFlag{Name: "g"},
-			&cli.BoolFlag{Name: "m"},
-			&cli.BoolFlag{Name: "n"},
-			&cli.BoolFlag{Name: "p"},
-			&cli.BoolFlag{Name: "i"},
-			&cli.BoolFlag{Name: "cl"},
-			&cli.BoolFlag{Name: "detail"},
-			// --sv, --hb, --grp, --rsc and --mon take an optional name, which urfave/cli cannot
-			// express: run() rewrites each into --opt=<name> or --opt= before the App parses
-			// the line (optionalValues).
-			&cli.StringFlag{Name: "sv"},
-			&cli.StringFlag{Name: "hb"},
-			&cli.StringFlag{Name: "grp"},
-			&cli.StringFlag{Name: "rsc"},
-			&cli.StringFlag{Name: "mon"},
-			&cli.StringFlag{Name: "o"},
-			&cli.StringFlag{Name: "h"},
+combined.`,
+		Flags: []command.Flag{
+			{Names: []string{"-s"}, Help: "the status block (the default)"},
+			{Names: []string{"--local"}, Help: "the status as this server sees it; monitor lines give\n" +
+				"each monitor's state on this server, and groups running\non another server are Offline here"},
+			{Names: []string{"--long"}, Help: "wider name columns (the colon at column 38)"},
+			{Names: []string{"-g"}, Help: "the group map: which group runs on which server"},
+			{Names: []string{"-m"}, Help: "the monitor status: each monitor's state on each server"},
+			{Names: []string{"-n"}, Help: "the heartbeat status: each heartbeat on each server"},
+			{Names: []string{"-p"}, Help: "the network partition resolution status: which servers\nthe witness answers"},
+			{Names: []string{"-i"}, Help: "the whole configuration: --cl, --sv, --hb, --grp, --rsc\nand --mon in one display"},
+			{Names: []string{"--cl"}, Help: "the cluster's name and comment"},
+			{Names: []string{"--detail"}, Help: "with --cl or -i: the cluster's settings too"},
+			optional("--sv", "server", "the servers' settings, or only those of server"),
+			optional("--hb", "hb", "the heartbeat resources' settings, or only those of hb"),
+			optional("--grp", "group", "the groups' settings, or only those of group"),
+			optional("--rsc", "resource", "the group resources' settings, or only those of resource"),
+			optional("--mon", "name", "the monitor resources' settings, or only those of name"),
+			{Names: []string{"-o"}, Arg: "format", Kind: command.Value, Help: "output format: json (schema clpkit.status/v1)"},
+			{Names: []string{"-h"}, Arg: "hostname", Kind: command.Value, Help: "ask that server (default: this server)"},
 		},
-		Action: func(c *cli.Context) error { return action(c, stdout, env) },
+		UsageCode: 1,
+		Refusal:   command.InvalidOption,
 	}
-	command.Setup(app, stdout, stderr, 1, help)
-	return app
 }
 
 func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
-	args = append(args[:1:1], optionalValues(args[1:])...)
-	return command.Run(newApp(stdout, stderr, env), append(args[:1:1], compat.Reorder(args[1:], valued)...))
+	return spec().Run(args, stdout, stderr, func(c *cli.Context) error { return action(c, stdout, env) })
 }
-
-// valued reports whether a flag, as written, consumes the next argument.
-func valued(f string) bool { return f == "-o" || f == "-h" }
 
 // optional lists the options whose name argument is optional, in the order of the displays.
-var optional = []string{"sv", "hb", "grp", "rsc", "mon"}
-
-// optionalValues gives --sv, --hb, --grp, --rsc and --mon their optional value in the
-// one-argument form the flag parser reads: `--mon name` becomes `--mon=name`, and a --mon
-// followed by nothing, "--" or another option becomes `--mon=` (all of them). A name is the next
-// argument when it does not start with '-' (configured names start with a letter or digit);
-// `--mon=name` is passed through, and `-mon` is taken for `--mon` as the flag parser does. Values
-// of -o and -h are skipped, so `-h --mon` keeps naming a host, and "--" ends the options.
-func optionalValues(args []string) []string {
-	out := make([]string, 0, len(args))
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			return append(out, args[i:]...)
-		}
-		if name, ok := optionalName(a); ok {
-			if i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
-				i++
-				out = append(out, "--"+name+"="+args[i])
-			} else {
-				out = append(out, "--"+name+"=")
-			}
-			continue
-		}
-		if valued(a) && i+1 < len(args) {
-			out = append(out, a, args[i+1])
-			i++
-			continue
-		}
-		out = append(out, a)
-	}
-	return out
-}
-
-// optionalName reports which option of optional a spells, with one dash or two and no value.
-func optionalName(a string) (string, bool) {
-	for _, n := range optional {
-		if a == "--"+n || a == "-"+n {
-			return n, true
-		}
-	}
-	return "", false
-}
+func optional() []string { return []string{"sv", "hb", "grp", "rsc", "mon"} }
 
 // displays are the options that each choose a display, in the order the "cannot be combined"
 // message names them.
-var displays = []struct{ flag, name string }{
-	{"g", "-g"}, {"m", "-m"}, {"n", "-n"}, {"p", "-p"}, {"i", "-i"}, {"cl", "--cl"},
-	{"sv", "--sv"}, {"hb", "--hb"}, {"grp", "--grp"}, {"rsc", "--rsc"}, {"mon", "--mon"}, {"o", "-o"},
+func displays() []string {
+	return []string{"-g", "-m", "-n", "-p", "-i", "--cl", "--sv", "--hb", "--grp", "--rsc", "--mon", "-o"}
 }
 
 // conflict returns the "cannot be combined" failure of a command line that asks for more than
@@ -160,9 +86,9 @@ var displays = []struct{ flag, name string }{
 // message.
 func conflict(c *cli.Context) error {
 	var set []string
-	for _, f := range displays {
-		if c.IsSet(f.flag) {
-			set = append(set, f.name)
+	for _, f := range displays() {
+		if c.IsSet(strings.TrimLeft(f, "-")) {
+			set = append(set, f)
 		}
 	}
 	if len(set) == 0 {
@@ -190,16 +116,22 @@ func conflict(c *cli.Context) error {
 
 // unknownName is the message of a configuration display asked for a name the cluster does not
 // have, by the error the renderer wrapped.
-var unknownName = []struct {
+func unknownName() []struct {
 	err  error
 	what string
 	list string
-}{
-	{compat.ErrUnknownServer, "server", "clpstat --sv"},
-	{compat.ErrUnknownHeartbeat, "heartbeat resource", "clpstat --hb"},
-	{compat.ErrUnknownGroup, "group", "clpstat --grp"},
-	{compat.ErrUnknownResource, "group resource", "clpstat --rsc"},
-	{compat.ErrUnknownMonitor, "monitor resource", "clpstat -m"},
+} {
+	return []struct {
+		err  error
+		what string
+		list string
+	}{
+		{compat.ErrUnknownServer, "server", "clpstat --sv"},
+		{compat.ErrUnknownHeartbeat, "heartbeat resource", "clpstat --hb"},
+		{compat.ErrUnknownGroup, "group", "clpstat --grp"},
+		{compat.ErrUnknownResource, "group resource", "clpstat --rsc"},
+		{compat.ErrUnknownMonitor, "monitor resource", "clpstat -m"},
+	}
 }
 
 func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
@@ -252,11 +184,11 @@ func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 	default:
 		err = compat.WriteStatus(w, st, compat.StatusOptions{Long: c.Bool("long"), Local: c.Bool("local")})
 	}
-	for _, u := range unknownName {
+	for _, u := range unknownName() {
 		if errors.Is(err, u.err) {
 			// Nothing was written, so stdout stays empty.
 			name := ""
-			for _, o := range optional {
+			for _, o := range optional() {
 				if c.IsSet(o) {
 					name = c.String(o)
 				}

@@ -3,46 +3,71 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v2"
 
 	"clpkit/internal/command"
 	"clpkit/pkg/status"
 )
 
+// The optional names of --sv, --hb, --grp, --rsc and --mon: the next argument unless it starts
+// with '-'; the values of -h and -o are whatever follows them.
 func TestOptionalValues(t *testing.T) {
-	for _, tc := range []struct{ in, want []string }{
-		{[]string{"--mon"}, []string{"--mon="}},
-		{[]string{"--mon", "pidw1"}, []string{"--mon=pidw1"}},
-		{[]string{"-mon", "pidw1"}, []string{"--mon=pidw1"}},
-		{[]string{"--mon=pidw1"}, []string{"--mon=pidw1"}},
-		{[]string{"--mon", "-h", "server1"}, []string{"--mon=", "-h", "server1"}},
-		{[]string{"-h", "server1", "--mon", "pidw1"}, []string{"-h", "server1", "--mon=pidw1"}},
-		// -h takes the next argument, whatever it is.
-		{[]string{"-h", "--mon", "x"}, []string{"-h", "--mon", "x"}},
-		{[]string{"--mon", "--"}, []string{"--mon=", "--"}},
-		{[]string{"--", "--mon", "x"}, []string{"--", "--mon", "x"}},
-		{[]string{"-m"}, []string{"-m"}},
-		{nil, []string{}},
-		{[]string{"--sv"}, []string{"--sv="}},
-		{[]string{"--sv", "server1", "-h", "server2"}, []string{"--sv=server1", "-h", "server2"}},
-		{[]string{"-hb", "leasehb1"}, []string{"--hb=leasehb1"}},
-		{[]string{"--grp", "--detail"}, []string{"--grp=", "--detail"}},
-		{[]string{"--rsc", "fip1"}, []string{"--rsc=fip1"}},
-		{[]string{"--rsc=fip1"}, []string{"--rsc=fip1"}},
-		{[]string{"--cl", "x"}, []string{"--cl", "x"}},
-		{[]string{"-o", "--sv", "x"}, []string{"-o", "--sv", "x"}},
-		{[]string{"--svx", "a"}, []string{"--svx", "a"}},
+	for _, tc := range []struct {
+		in   string
+		want string // the options set, with their values, then the operands
+	}{
+		{"--mon", "mon= |"},
+		{"--mon pidw1", "mon=pidw1 |"},
+		{"-mon pidw1", "mon=pidw1 |"},
+		{"--mon=pidw1", "mon=pidw1 |"},
+		{"--mon -h server1", "h=server1 mon= |"},
+		{"-h server1 --mon pidw1", "h=server1 mon=pidw1 |"},
+		{"-h --mon x", "h=--mon | x"},
+		{"--mon --", "mon= |"},
+		{"-- --mon x", "| --mon x"},
+		{"-m", "m |"},
+		{"", "|"},
+		{"--sv", "sv= |"},
+		{"--sv server1 -h server2", "h=server2 sv=server1 |"},
+		{"-hb leasehb1", "hb=leasehb1 |"},
+		{"--grp --detail", "detail grp= |"},
+		{"--cl x", "cl | x"},
+		{"-o --sv x", "o=--sv | x"},
 	} {
-		if got := optionalValues(tc.in); !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("optionalValues(%q) = %q, want %q", tc.in, got, tc.want)
+		var got string
+		code := spec().Run(append([]string{"clpstat"}, strings.Fields(tc.in)...), io.Discard, io.Discard, func(c *cli.Context) error {
+			var set []string
+			for _, f := range spec().Flags {
+				k := f.Key()
+				switch {
+				case !c.IsSet(k):
+				case f.Kind == command.Switch:
+					set = append(set, k)
+				default:
+					set = append(set, k+"="+c.String(k))
+				}
+			}
+			slices.Sort(set)
+			got = strings.TrimSpace(strings.Join(set, " ") + " | " + strings.Join(c.Args().Slice(), " "))
+			return nil
+		})
+		if code != 0 || got != tc.want {
+			t.Errorf("clpstat %s: status %d, read %q, want %q", tc.in, code, got, tc.want)
 		}
+	}
+	var stderr bytes.Buffer
+	if code := run([]string{"clpstat", "--svx", "a"}, io.Discard, &stderr, func(string) string { return "" }); code != 1 || stderr.String() != "clpstat: option --svx is not supported yet\n" {
+		t.Errorf("clpstat --svx a: status %d, stderr %q", code, stderr.String())
 	}
 }
 

@@ -15,51 +15,33 @@ import (
 	"clpkit/pkg/mfes"
 )
 
-// help is what --help prints; man/mdump.8 documents the same synopsis and options.
-const help = `Usage:
-  mdump host region [--config file] [--pass option]...
-
-Print the state of an Enterprise Server region in the lines the seed's monitor script reads:
+// spec is mdump's flag table; man/mdump.8 documents the same synopsis and options.
+func spec() command.Spec {
+	return command.Spec{
+		Name:  "mdump",
+		Usage: "mdump host region [--config file] [--pass option]...",
+		About: `Print the state of an Enterprise Server region in the lines the seed's monitor script reads:
 "CN: Web Services" and "mListenerStatus: Started" (or Stopped) while the region runs, a line
 with SERVER_DOWN when it does not, when the directory server does not answer, or when its state
 cannot be known. host is the directory server's host: this server (localhost) unless Micro
-Focus's own mdump is used.
-
-Options:
-  --config file    the configuration (default $CLPKIT_MFES_CONFIG, else /etc/clpkit/mfes.toml)
-  --pass option    hand option unchanged to Micro Focus's own mdump
-  --help           show this help
-
-Exit status: 0 the region runs (its listener may still be Stopped); 1 SERVER_DOWN (the reason
+Focus's own mdump is used.`,
+		Flags: []command.Flag{
+			{Names: []string{"--config"}, Arg: "file", Kind: command.Value, Help: "the configuration (default $CLPKIT_MFES_CONFIG, else /etc/clpkit/mfes.toml)"},
+			{Names: []string{"--pass"}, Arg: "option", Kind: command.List, Help: "hand option unchanged to Micro Focus's own mdump"},
+		},
+		After: `Exit status: 0 the region runs (its listener may still be Stopped); 1 SERVER_DOWN (the reason
 is on stderr); 2 the command line is wrong; 3 SERVER_DOWN because the configuration is missing
-or wrong, or names no such region.
-`
+or wrong, or names no such region.`,
+		UsageCode: 2,
+	}
+}
 
 // statusLimit bounds one mdump: a monitor loop calls it every few seconds.
 const statusLimit = 30 * time.Second
 
-func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
-	app := &cli.App{
-		Name:  "mdump",
-		Usage: "print an Enterprise Server region's state",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Usage: "the configuration `file`"},
-			&cli.StringSliceFlag{Name: compat.PassFlag, Usage: "hand `option` to Micro Focus's mdump"},
-		},
-		DisableSliceFlagSeparator: true,
-		Action:                    func(c *cli.Context) error { return action(c, stdout, stderr, env) },
-	}
-	command.Setup(app, stdout, stderr, 2, help)
-	return app
-}
-
 func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
-	argv, err := compat.NormalizeMF(args[1:], compat.MdumpSpec())
-	if err != nil {
-		_, _ = io.WriteString(stderr, "mdump: "+err.Error()+" (see mdump --help)\n")
-		return 2
-	}
-	return command.Run(newApp(stdout, stderr, env), append(args[:1:1], argv...))
+	s := spec()
+	return s.RunMF(s.MF(2), args, stdout, stderr, func(c *cli.Context) error { return action(c, stdout, stderr, env) })
 }
 
 func action(c *cli.Context, stdout, stderr io.Writer, env func(string) string) error {

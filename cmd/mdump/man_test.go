@@ -1,15 +1,29 @@
 package main
 
 import (
-	"io"
-	"os"
+	"path/filepath"
 	"testing"
 
-	"clpkit/internal/command"
+	"clpkit/internal/command/commandtest"
 )
 
-// The man page repeats the synopsis and options of --help word for word, and --help lists
-// exactly the flags the command parses.
+// The man page has the synopsis and options of the flag table, and --help and --version answer.
 func TestDocs(t *testing.T) {
-	command.TestDocs(t, "mdump", "../../man/mdump.8", run, newApp(io.Discard, io.Discard, os.Getenv))
+	commandtest.Docs(t, spec(), "../../man/mdump.8", run)
+}
+
+// noConfig is an environment whose configuration does not exist: a fuzzed line that gets past
+// the parser stops there, having done nothing.
+func noConfig(tb testing.TB) func(string) string {
+	missing := filepath.Join(tb.TempDir(), "mfes.toml")
+	return func(k string) string {
+		if k == "CLPKIT_MFES_CONFIG" {
+			return missing
+		}
+		return ""
+	}
+}
+
+func FuzzArgs(f *testing.F) {
+	commandtest.Fuzz(f, spec(), run, noConfig(f))
 }

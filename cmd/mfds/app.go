@@ -14,54 +14,36 @@ import (
 	"clpkit/pkg/mfes"
 )
 
-// help is what --help prints; man/mfds.8 documents the same synopsis and options.
-const help = `Usage:
-  mfds [--config file] [--pass option]...
-  mfds -s mode [user [password]] [--config file]
-
-Start the Micro Focus Enterprise Server directory server unless it answers, and exit 0 once it
+// spec is mfds's flag table; man/mfds.8 documents the same synopsis and options.
+func spec() command.Spec {
+	return command.Spec{
+		Name: "mfds",
+		Usage: `mfds [--config file] [--pass option]...
+mfds -s mode [user [password]] [--config file]`,
+		About: `Start the Micro Focus Enterprise Server directory server unless it answers, and exit 0 once it
 accepts connections; with -s, stop it and exit 0 once nothing of it runs. The seed's start.sh
-runs "mfds &": that works as before, and casstart starts the directory server itself anyway.
-
-Options:
-  -s mode          stop instead of start: mode 1 stops the directory server, mode 2 stops the
-                   regions that run first; user and password are handed to the backend
-  --config file    the configuration (default $CLPKIT_MFES_CONFIG, else /etc/clpkit/mfes.toml)
-  --pass option    hand option unchanged to Micro Focus's own mfds; any option mfds does not
-                   know (--UI-on, -g 5 file O, ...) is passed this way, with the words after it
-  --help           show this help
-
-Exit status: 0 done; 1 the directory server did not start or stop (the reason is on stderr);
-2 the command line is wrong; 3 the configuration is missing or wrong.
-`
-
-func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
-	app := &cli.App{
-		Name:  "mfds",
-		Usage: "start or stop the Enterprise Server directory server",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "s", Usage: "stop, in `mode` 1 or 2"},
-			&cli.StringFlag{Name: "config", Usage: "the configuration `file`"},
-			&cli.StringSliceFlag{Name: compat.PassFlag, Usage: "hand `option` to Micro Focus's mfds"},
+runs "mfds &": that works as before, and casstart starts the directory server itself anyway.`,
+		Flags: []command.Flag{
+			{Names: []string{"-s"}, Arg: "mode", Kind: command.Value,
+				Help: "stop instead of start: mode 1 stops the directory server, mode 2 stops the\nregions that run first; user and password are handed to the backend"},
+			{Names: []string{"--config"}, Arg: "file", Kind: command.Value, Help: "the configuration (default $CLPKIT_MFES_CONFIG, else /etc/clpkit/mfes.toml)"},
+			{Names: []string{"--pass"}, Arg: "option", Kind: command.List,
+				Help: "hand option unchanged to Micro Focus's own mfds; any option mfds does not\nknow (--UI-on, -g 5 file O, ...) is passed this way, with the words after it"},
 		},
-		DisableSliceFlagSeparator: true,
-		Action:                    func(c *cli.Context) error { return action(c, stderr, env) },
+		After: `Exit status: 0 done; 1 the directory server did not start or stop (the reason is on stderr);
+2 the command line is wrong; 3 the configuration is missing or wrong.`,
+		UsageCode:   2,
+		HelpLetters: true,
 	}
-	command.Setup(app, stdout, stderr, 2, help)
-	return app
 }
 
+// run reads the line with the user and the password of a shutdown as its two operands; the
+// second is a password, never shown.
 func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
-	if command.AsksHelp(args[1:]) {
-		_, _ = io.WriteString(stdout, help)
-		return 0
-	}
-	argv, err := compat.NormalizeMF(args[1:], compat.MfdsSpec())
-	if err != nil {
-		_, _ = io.WriteString(stderr, "mfds: "+err.Error()+" (see mfds --help)\n")
-		return 2
-	}
-	return command.Run(newApp(stdout, stderr, env), append(args[:1:1], argv...))
+	s := spec()
+	g := s.MF(2)
+	g.SecretOperand = 2
+	return s.RunMF(g, args, stdout, stderr, func(c *cli.Context) error { return action(c, stderr, env) })
 }
 
 func action(c *cli.Context, stderr io.Writer, env func(string) string) error {

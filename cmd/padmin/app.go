@@ -17,24 +17,6 @@ import (
 	"clpkit/pkg/psaver"
 )
 
-// help is what --help prints; man/padmin.8 documents the same synopsis and options.
-const help = `Usage:
-  padmin -f pfile -c show pent
-  padmin -f pfile -c stop
-  padmin -f pfile -c start
-  padmin -f pfile -c reload
-
-Show and control the pcheck that runs pfile. show pent prints every entry's state; stop
-pauses monitoring, start resumes it, reload makes pcheck read the pfile again (unchanged
-entries keep their counters). Exit status: 0 done, 1 no pcheck runs the pfile or it
-refused the command, 2 bad command line or pfile.
-
-Options:
-  -f pfile    the pfile pcheck was started with
-  -c command  show pent, stop, start or reload
-  --help      show this help
-`
-
 const (
 	exitFailed = 1
 	exitUsage  = 2
@@ -44,23 +26,30 @@ const (
 // more (see waitFor).
 const minWait = 5 * time.Second
 
-func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
-	app := &cli.App{
-		Name:  "padmin",
-		Usage: "show and control a running pcheck",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "f", Usage: "the `pfile` pcheck runs"},
-			&cli.StringFlag{Name: "c", Usage: "the `command`: show pent, stop, start or reload"},
+// spec is padmin's flag table; man/padmin.8 documents the same synopsis and options.
+func spec() command.Spec {
+	return command.Spec{
+		Name: "padmin",
+		Usage: `padmin -f pfile -c show pent
+padmin -f pfile -c stop
+padmin -f pfile -c start
+padmin -f pfile -c reload`,
+		About: `Show and control the pcheck that runs pfile. show pent prints every entry's state; stop
+pauses monitoring, start resumes it, reload makes pcheck read the pfile again (unchanged
+entries keep their counters). Exit status: 0 done, 1 no pcheck runs the pfile or it
+refused the command, 2 bad command line or pfile.`,
+		Flags: []command.Flag{
+			{Names: []string{"-f"}, Arg: "pfile", Kind: command.Value, Help: "the pfile pcheck was started with"},
+			{Names: []string{"-c"}, Arg: "command", Kind: command.Value, Help: "show pent, stop, start or reload"},
 		},
-		Action: func(c *cli.Context) error { return action(c, stdout, stderr, env) },
+		UsageCode:   exitUsage,
+		HelpLetters: true,
+		Dashes:      true,
 	}
-	command.Setup(app, stdout, stderr, exitUsage, help)
-	return app
 }
 
 func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
-	valued := func(f string) bool { return f == "-f" || f == "-c" }
-	return command.Run(newApp(stdout, stderr, env), append(args[:1:1], compat.Reorder(compat.FixDashes(args[1:]), valued)...))
+	return spec().Run(args, stdout, stderr, func(c *cli.Context) error { return action(c, stdout, stderr, env) })
 }
 
 // commandOf maps what follows -c (the operand "pent" included) to the request.
@@ -126,12 +115,11 @@ func action(c *cli.Context, stdout, stderr io.Writer, env func(string) string) e
 	if err != nil {
 		server = "-"
 	}
-	rep, warning := psaver.NewReporter("padmin", psaver.SyslogSocket(env), stderr,
+	// Without syslog the line goes to stderr, with no warning: pcheck said at its start that
+	// syslog is missing, and padmin's one line is all an operator needs here.
+	rep, _ := psaver.NewReporter("padmin", psaver.SyslogSocket(env), stderr,
 		errFile != nil && psaver.IsTerminal(errFile), alert.Path(env), server)
 	defer rep.Close()
-	if warning != "" {
-		fmt.Fprintln(stderr, warning)
-	}
 	rep.Report(compat.PadminCommandLine(cmd, cfg.Pfile))
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -20,23 +21,6 @@ import (
 	"clpkit/pkg/psaver"
 )
 
-// help is what --help prints; man/pcheck.8 documents the same synopsis and options.
-const help = `Usage:
-  pcheck -f pfile [--script-timeout seconds]
-
-Watch the processes of a ProcessSaver pfile and restart each one with its restart script
-when it dies. pcheck stays in the foreground: a cluster monitor watches its process. It
-exits 0 when SIGTERM (or SIGINT, SIGHUP) stops it, 1 when an entry whose
-retry_over_action is exit has used up its retries, 2 for a bad command line or pfile,
-3 when another pcheck already runs the pfile or its IPCKEY.
-
-Options:
-  -f pfile                  the pfile (format in pcheck(8))
-  --script-timeout seconds  kill a restart script (its process group) that runs longer
-                            (default 300)
-  --help                    show this help
-`
-
 // Exit statuses, as pcheck(8) documents them.
 const (
 	exitRetryOver = 1
@@ -44,25 +28,35 @@ const (
 	exitBusy      = 3
 )
 
-const defaultScriptTimeout = 300
+const (
+	defaultScriptTimeout = 300
+	maxScriptTimeout     = 86400
+)
 
-func newApp(stdout, stderr io.Writer, env func(string) string) *cli.App {
-	app := &cli.App{
+// spec is pcheck's flag table; man/pcheck.8 documents the same synopsis and options.
+func spec() command.Spec {
+	return command.Spec{
 		Name:  "pcheck",
-		Usage: "watch and restart the processes of a ProcessSaver pfile",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "f", Usage: "the `pfile`"},
-			&cli.IntFlag{Name: "script-timeout", Value: defaultScriptTimeout, Usage: "kill a restart script that runs longer than `seconds`"},
+		Usage: "pcheck -f pfile [--script-timeout seconds]",
+		About: `Watch the processes of a ProcessSaver pfile and restart each one with its restart script
+when it dies. pcheck stays in the foreground: a cluster monitor watches its process. It
+exits 0 when SIGTERM (or SIGINT, SIGHUP) stops it, 1 when an entry whose
+retry_over_action is exit has used up its retries, 2 for a bad command line or pfile,
+3 when another pcheck already runs the pfile or its IPCKEY.`,
+		Flags: []command.Flag{
+			{Names: []string{"-f"}, Arg: "pfile", Kind: command.Value, Help: "the pfile (format in pcheck(8))"},
+			{Names: []string{"--script-timeout"}, Arg: "seconds", Kind: command.Number, Min: 1, Max: maxScriptTimeout,
+				Takes: "a number of seconds", Default: strconv.Itoa(defaultScriptTimeout),
+				Help: "kill a restart script (its process group) that runs longer,\n1 to 86400 (default 300)"},
 		},
-		Action: func(c *cli.Context) error { return action(c, stderr, env) },
+		UsageCode:   exitUsage,
+		HelpLetters: true,
+		Dashes:      true,
 	}
-	command.Setup(app, stdout, stderr, exitUsage, help)
-	return app
 }
 
 func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
-	valued := func(f string) bool { return f == "-f" || f == "--script-timeout" || f == "-script-timeout" }
-	return command.Run(newApp(stdout, stderr, env), append(args[:1:1], compat.Reorder(compat.FixDashes(args[1:]), valued)...))
+	return spec().Run(args, stdout, stderr, func(c *cli.Context) error { return action(c, stderr, env) })
 }
 
 func action(c *cli.Context, stderr io.Writer, env func(string) string) error {
@@ -72,10 +66,7 @@ func action(c *cli.Context, stderr io.Writer, env func(string) string) error {
 	if c.String("f") == "" {
 		return command.Fail(exitUsage, "pcheck: -f pfile is required (see pcheck --help)")
 	}
-	timeout := c.Int("script-timeout")
-	if timeout <= 0 {
-		return command.Fail(exitUsage, "pcheck: --script-timeout must be a positive number of seconds, not %d", timeout)
-	}
+	timeout := command.Int(c, "script-timeout")
 
 	// stderr is a file when pcheck runs for real: restart scripts write to it, and on a terminal
 	// every syslog line is echoed there.
@@ -87,9 +78,6 @@ func action(c *cli.Context, stderr io.Writer, env func(string) string) error {
 	}
 	rep, warning := psaver.NewReporter("pcheck", psaver.SyslogSocket(env), stderr, tty, alert.Path(env), server)
 	defer rep.Close()
-	if warning != "" {
-		fmt.Fprintln(stderr, warning)
-	}
 	fail := func(code int, err error) error {
 		rep.Log(compat.PcheckErrorLine(err.Error()))
 		return command.Fail(code, "pcheck: %v", err)
@@ -105,6 +93,10 @@ func action(c *cli.Context, stderr io.Writer, env func(string) string) error {
 		return fail(exitBusy, err)
 	}
 	defer inst.Close()
+	// Said once, now that this pcheck runs: a refused one has its one line to say, no more.
+	if warning != "" && syslogExpected(env) {
+		fmt.Fprintln(stderr, warning)
+	}
 
 	// Signals are caught from here on; before, the default action (exit) is right. SIGINT and
 	// SIGHUP are caught only when they are not ignored: under nohup, or as a background job of
@@ -226,4 +218,16 @@ func writeAtomic(path string, data []byte) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// syslogExpected reports whether this machine is meant to have the syslog socket pcheck writes
+// to: its path was given, or the socket file exists (a syslog daemon that is down). Without
+// either, the machine has no syslog (a container), and the messages going to standard error
+// need no warning.
+func syslogExpected(env func(string) string) bool {
+	if env(psaver.EnvSyslogSocket) != "" {
+		return true
+	}
+	_, err := os.Lstat(psaver.SyslogSocket(env))
+	return err == nil
 }

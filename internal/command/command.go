@@ -1,5 +1,6 @@
-// Package command holds what every clpkit command does the same way: run an urfave/cli App to an
-// exit status without os.Exit (so tests can run commands in-process), print failures as one line,
+// Package command holds what every clpkit command does the same way: read its command line
+// against its flag table (Spec), answer --help and --version, run an urfave/cli App to an exit
+// status without os.Exit (so tests can run commands in-process), print failures as one line,
 // and find clpd's socket.
 package command
 
@@ -119,15 +120,11 @@ func AsksHelp(args []string) bool {
 // (18446744074 once made a 0.29 s wait).
 const MaxAPITimeout = 86400
 
-// APITimeout reads --apito: 0 when it is not given, else seconds from 1 to MaxAPITimeout; out of
-// range is a usage error with exit status code.
-func APITimeout(c *cli.Context, code int) (int, error) {
-	if !c.IsSet("apito") {
-		return 0, nil
+// APITimeoutFlag is the --apito row of the commands that ask clpd to act; command.Int reads 0
+// when it is not given, and APIContext then waits as long as clpd does.
+func APITimeoutFlag() Flag {
+	return Flag{
+		Names: []string{"--apito"}, Arg: "timeout", Kind: Number, Min: 1, Max: MaxAPITimeout, Takes: "a number of seconds",
+		Help: "wait at most timeout seconds, 1 to 86400 (default: the daemon's api_timeout)",
 	}
-	n := c.Int("apito")
-	if n < 1 || n > MaxAPITimeout {
-		return 0, Fail(code, "Invalid option. --apito takes a number of seconds from 1 to %d, not %d.", MaxAPITimeout, n)
-	}
-	return n, nil
 }

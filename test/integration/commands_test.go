@@ -115,7 +115,7 @@ func TestClpgrpFailures(t *testing.T) {
 		{[]string{"-s", "failover1", "-h", "server9"}, "Invalid server. Specify a server that can run and stop the group, or a server that can be a target when you move the group. (server9)\n"},
 		{[]string{"-s", "-t"}, "Invalid option. Give exactly one of -s, -t, -m or -n (see clpgrp --help).\n"},
 		{[]string{}, "Invalid option. Give exactly one of -s, -t, -m or -n (see clpgrp --help).\n"},
-		{[]string{"-x"}, "clpgrp: flag provided but not defined: -x (see clpgrp --help)\n"},
+		{[]string{"-x"}, "clpgrp: option -x is not supported yet\n"},
 		{[]string{"-s", "a", "b"}, "Invalid option. Give at most one group name, not [\"a\" \"b\"].\n"},
 		{[]string{"-n", "nosuch"}, "Invalid group name. Specify a valid group name in the cluster. (nosuch)\n"},
 	}

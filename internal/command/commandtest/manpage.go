@@ -1,75 +1,55 @@
-package command
+package commandtest
 
-// This file checks that a command's man page and its --help text say the same thing where they
-// overlap: the synopsis lines and the set of options with their argument names. Tests of each
-// command call CheckManPage with the text `<name> --help` prints, so neither can drift alone.
+// This file checks that a command's man page says what its flag table says: the synopsis lines
+// are the table's usage lines, and the options of the OPTIONS section are the table's, each
+// spelling with its argument name.
 //
 // Only as much roff is understood as section 8 pages here use: .SH sections, the font macros
 // (.B, .I, .BR, .IR, ...), breaks (.br, .PP, .TP, .nf, ...), and the escapes \fB \fI \fR \fP \-
 // \& \e and a few others. Anything else is ignored, never guessed at.
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
-	"testing"
 
-	"github.com/urfave/cli/v2"
+	"clpkit/internal/command"
 )
 
-// CheckManPage reads the man page at manPath and returns an error listing every way it disagrees
-// with help (the text --help prints), or nil. See ManPageProblems for what is compared.
-func CheckManPage(manPath, help string) error {
-	b, err := os.ReadFile(manPath)
-	if err != nil {
-		return err
+// SpecOptions are the options of a table as a man page's OPTIONS tags must spell them, one
+// entry per spelling with its argument: "-c file", "--config file", "--help".
+func SpecOptions(s command.Spec) []string {
+	var out []string
+	for _, f := range s.All() {
+		out = append(out, f.Spellings()...)
 	}
-	if p := ManPageProblems(string(b), help); len(p) > 0 {
-		return fmt.Errorf("%s disagrees with --help:\n  %s", manPath, strings.Join(p, "\n  "))
-	}
-	return nil
+	return out
 }
 
-// ManPageProblems compares a man page's roff source with a help text and returns one sentence per
-// difference, or nil:
+// ManPageProblems compares a man page's roff source with a command's usage lines and options
+// (see SpecOptions) and returns one sentence per difference, or nil:
 //
-//   - the SYNOPSIS section lists exactly the help's usage lines (the lines under "Usage:"), in
-//     the same order, words compared with blanks collapsed; in the page, a synopsis line ends at
-//     a break (.br, .PP, ...) or, between .nf and .fi, at the end of each source line;
-//   - the options of the help's "Options:" section, each spelling with its argument name
-//     ("-c file", "--config file", "--check"), are exactly those of the .TP tags in the page's
-//     OPTIONS section. In either, "-c, --config file" gives file to both spellings.
-func ManPageProblems(page, help string) []string {
+//   - the SYNOPSIS section lists exactly the usage lines, in the same order, words compared with
+//     blanks collapsed; in the page, a synopsis line ends at a break (.br, .PP, ...) or, between
+//     .nf and .fi, at the end of each source line;
+//   - the options, each spelling with its argument name ("-c file", "--config file",
+//     "--check"), are exactly those of the .TP tags in the page's OPTIONS section, where
+//     "-c, --config file" gives file to both spellings.
+func ManPageProblems(page string, usage, options []string) []string {
 	var problems []string
 	secs := manSections(page)
-
-	usage, err := HelpUsage(help)
-	if err != nil {
-		problems = append(problems, err.Error())
-	}
 	if syn, ok := secs["SYNOPSIS"]; !ok {
 		problems = append(problems, "the man page has no SYNOPSIS section")
-	} else if err == nil {
+	} else {
 		problems = append(problems, compareSynopsis(roffOutputLines(syn), usage)...)
 	}
-
-	hopts, herr := HelpOptions(help)
-	if herr != nil {
-		problems = append(problems, herr.Error())
+	mopts, err := manOptions(secs)
+	if err != nil {
+		return append(problems, err.Error())
 	}
-	mopts, merr := manOptions(secs)
-	if merr != nil {
-		problems = append(problems, merr.Error())
-	}
-	if herr == nil && merr == nil {
-		problems = append(problems, compareOptions(hopts, mopts)...)
-	}
-	return problems
+	return append(problems, compareOptions(options, mopts)...)
 }
 
 func compareSynopsis(man, usage []string) []string {
@@ -77,11 +57,11 @@ func compareSynopsis(man, usage []string) []string {
 	for i := 0; i < max(len(man), len(usage)); i++ {
 		switch {
 		case i >= len(man):
-			problems = append(problems, fmt.Sprintf("SYNOPSIS lacks usage line %d of --help: %q", i+1, usage[i]))
+			problems = append(problems, fmt.Sprintf("SYNOPSIS lacks usage line %d: %q", i+1, usage[i]))
 		case i >= len(usage):
-			problems = append(problems, fmt.Sprintf("SYNOPSIS line %d is not a usage line of --help: %q", i+1, man[i]))
+			problems = append(problems, fmt.Sprintf("SYNOPSIS line %d is not a usage line: %q", i+1, man[i]))
 		case man[i] != usage[i]:
-			problems = append(problems, fmt.Sprintf("SYNOPSIS line %d is %q, but usage line %d of --help is %q", i+1, man[i], i+1, usage[i]))
+			problems = append(problems, fmt.Sprintf("SYNOPSIS line %d is %q, but usage line %d is %q", i+1, man[i], i+1, usage[i]))
 		}
 	}
 	return problems
@@ -90,19 +70,19 @@ func compareSynopsis(man, usage []string) []string {
 func compareOptions(help, man []string) []string {
 	var problems []string
 	for _, dup := range duplicates(help) {
-		problems = append(problems, fmt.Sprintf("option %q is listed more than once in the Options of --help", dup))
+		problems = append(problems, fmt.Sprintf("option %q is in the table more than once", dup))
 	}
 	for _, dup := range duplicates(man) {
 		problems = append(problems, fmt.Sprintf("option %q is documented more than once in OPTIONS", dup))
 	}
 	for _, o := range help {
 		if !slices.Contains(man, o) {
-			problems = append(problems, fmt.Sprintf("option %q of --help is not documented in OPTIONS%s", o, hint(o, man)))
+			problems = append(problems, fmt.Sprintf("option %q of the table is not documented in OPTIONS%s", o, hint(o, man)))
 		}
 	}
 	for _, o := range man {
 		if !slices.Contains(help, o) {
-			problems = append(problems, fmt.Sprintf("option %q of OPTIONS is not in the Options of --help%s", o, hint(o, help)))
+			problems = append(problems, fmt.Sprintf("option %q of OPTIONS is not in the table%s", o, hint(o, help)))
 		}
 	}
 	return problems
@@ -131,70 +111,6 @@ func duplicates(list []string) []string {
 	return dups
 }
 
-// CheckHelpMatchesApp checks a help text against the urfave/cli App that parses the command line:
-// its Options section lists exactly the App's flags (plus --help, which Run answers itself), an
-// option has an argument name exactly when its flag takes a value, and every flag but --help is
-// named in at least one usage line by one of its names.
-func CheckHelpMatchesApp(app *cli.App, help string) error {
-	opts, err := HelpOptions(help)
-	if err != nil {
-		return err
-	}
-	usage, err := HelpUsage(help)
-	if err != nil {
-		return err
-	}
-	// option name -> whether it has an argument in the help
-	inHelp := map[string]bool{}
-	for _, o := range opts {
-		name, arg, _ := strings.Cut(o, " ")
-		inHelp[name] = arg != ""
-	}
-	var problems []string
-	inApp := map[string]bool{"--help": true}
-	for _, f := range app.Flags {
-		takesValue := false
-		if d, ok := f.(cli.DocGenerationFlag); ok {
-			takesValue = d.TakesValue()
-		}
-		named := false
-		for _, n := range f.Names() {
-			opt := dashed(n)
-			inApp[opt] = true
-			hasArg, ok := inHelp[opt]
-			switch {
-			case !ok:
-				problems = append(problems, fmt.Sprintf("flag %s of the App is not in the Options of --help", opt))
-			case hasArg && !takesValue:
-				problems = append(problems, fmt.Sprintf("--help gives %s an argument, but the App's flag takes none", opt))
-			case !hasArg && takesValue:
-				problems = append(problems, fmt.Sprintf("--help gives %s no argument, but the App's flag takes a value", opt))
-			}
-			named = named || n == "help" || namedIn(usage, opt)
-		}
-		if !named {
-			problems = append(problems, fmt.Sprintf("no usage line of --help names flag %s", dashed(f.Names()[0])))
-		}
-	}
-	for _, o := range opts {
-		if name, _, _ := strings.Cut(o, " "); !inApp[name] {
-			problems = append(problems, fmt.Sprintf("option %s of --help is not a flag of the App", name))
-		}
-	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "\n"))
-	}
-	return nil
-}
-
-// dashed writes a flag name as typed: one dash for one letter, two otherwise.
-func dashed(name string) string {
-	if len(name) == 1 {
-		return "-" + name
-	}
-	return "--" + name
-}
-
 // namedIn reports whether a usage line names opt as a word of its own: "[-h hostname]",
 // "-l|-L level" and "clpgrp -n group_name" name -h, -L and -n; "--long" does not name -l.
 func namedIn(usage []string, opt string) bool {
@@ -206,111 +122,6 @@ func namedIn(usage []string, opt string) bool {
 	}
 	return false
 }
-
-// HelpUsage returns the usage lines of a help text, blanks collapsed: the lines indented under a
-// "Usage:" (or "USAGE:") heading at the start of a line, up to the next line that is not
-// indented. Text after the heading on its own line counts as the first usage line, and a line
-// indented deeper than the least indented one continues the line before it.
-func HelpUsage(help string) ([]string, error) {
-	head, body, ok := helpSection(help, "usage")
-	if !ok {
-		return nil, errors.New(`--help has no "Usage:" section`)
-	}
-	var lines []string
-	if head != "" {
-		lines = append(lines, words(head))
-	}
-	base := minIndent(body)
-	for _, l := range body {
-		if strings.TrimSpace(l) == "" {
-			continue
-		}
-		if indent(l) > base && len(lines) > 0 {
-			lines[len(lines)-1] += " " + words(l)
-			continue
-		}
-		lines = append(lines, words(l))
-	}
-	if len(lines) == 0 {
-		return nil, errors.New(`the "Usage:" section of --help is empty`)
-	}
-	return lines, nil
-}
-
-// HelpOptions returns the options of a help text's "Options:" (or "OPTIONS:") section, one entry
-// per spelling with its argument name: "-c, --config file  cluster configuration" gives
-// "-c file" and "--config file". Option lines are the section's least indented lines; the
-// spelling ends at the first run of two blanks (or a tab), and deeper indented lines continue the
-// description. A least-indented line that is not an option is an error, so that a description
-// separated by a single blank is caught rather than read as arguments.
-func HelpOptions(help string) ([]string, error) {
-	_, body, ok := helpSection(help, "options")
-	if !ok {
-		return nil, errors.New(`--help has no "Options:" section`)
-	}
-	base := minIndent(body)
-	var opts []string
-	var errs []string
-	for _, l := range body {
-		if strings.TrimSpace(l) == "" || indent(l) != base {
-			continue
-		}
-		spec := strings.TrimSpace(l)
-		if i := specEnd.FindStringIndex(spec); i != nil {
-			spec = spec[:i[0]]
-		}
-		o, err := parseOptionSpec(spec)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("--help option line %q: %v", strings.TrimSpace(l), err))
-			continue
-		}
-		opts = append(opts, o...)
-	}
-	if len(errs) > 0 {
-		return nil, errors.New(strings.Join(errs, "\n"))
-	}
-	if len(opts) == 0 {
-		return nil, errors.New(`the "Options:" section of --help lists no option`)
-	}
-	return opts, nil
-}
-
-var specEnd = regexp.MustCompile(`\t| {2,}`)
-
-// helpSection finds the heading named name (case-insensitive, followed by ':') at the start of a
-// line, and returns the text after the colon and the lines below it up to the next non-blank
-// line that is not indented.
-func helpSection(help, name string) (string, []string, bool) {
-	lines := strings.Split(help, "\n")
-	for i, l := range lines {
-		h, rest, ok := strings.Cut(l, ":")
-		if !ok || !strings.EqualFold(h, name) {
-			continue
-		}
-		var body []string
-		for _, b := range lines[i+1:] {
-			if strings.TrimSpace(b) != "" && indent(b) == 0 {
-				break
-			}
-			body = append(body, b)
-		}
-		return strings.TrimSpace(rest), body, true
-	}
-	return "", nil, false
-}
-
-// minIndent is the least indentation of the non-blank lines, -1 when all are blank.
-func minIndent(lines []string) int {
-	base := -1
-	for _, l := range lines {
-		if strings.TrimSpace(l) != "" && (base < 0 || indent(l) < base) {
-			base = indent(l)
-		}
-	}
-	return base
-}
-
-func indent(l string) int { return len(l) - len(strings.TrimLeft(l, " \t")) }
 
 func words(s string) string { return strings.Join(strings.Fields(s), " ") }
 
@@ -354,13 +165,16 @@ func parseOptionSpec(spec string) ([]string, error) {
 	return out, nil
 }
 
-// manOptions returns the options of the .TP (and .TQ) tags of the OPTIONS section. A tag that
-// does not begin with a dash (an operand, a value) is not an option and is skipped.
+// manOptions returns the options of the .TP (and .TQ) tags of the OPTIONS and OPERATIONS
+// sections. A tag that does not begin with a dash (an operand, a value) is not an option and is
+// skipped.
 func manOptions(secs map[string][]string) ([]string, error) {
 	lines, ok := secs["OPTIONS"]
 	if !ok {
 		return nil, errors.New("the man page has no OPTIONS section")
 	}
+	// The forms that act on a running watcher (clp_sambamon -stop) have a section of their own.
+	lines = append(slices.Clone(lines), secs["OPERATIONS"]...)
 	var opts []string
 	var errs []string
 	tagNext := false
@@ -626,27 +440,4 @@ func skipName(s string, i int) int {
 		return len(s) - 1
 	}
 	return i
-}
-
-// RunFunc is a command's run function: args to an exit status.
-type RunFunc func(args []string, stdout, stderr io.Writer, env func(string) string) int
-
-// TestDocs is the test every command runs on its documentation: --help exits 0 and writes only
-// to stdout, the man page repeats its synopsis and options word for word, and the help lists
-// exactly the flags app parses. manPath is relative to the test's package directory.
-func TestDocs(t testing.TB, name, manPath string, run RunFunc, app *cli.App) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	if code := run([]string{name, "--help"}, &stdout, &stderr, os.Getenv); code != 0 {
-		t.Fatalf("%s --help: exit status %d, stderr %q", name, code, stderr.String())
-	}
-	if stderr.Len() > 0 {
-		t.Errorf("%s --help wrote to stderr: %q", name, stderr.String())
-	}
-	if err := CheckManPage(manPath, stdout.String()); err != nil {
-		t.Error(err)
-	}
-	if err := CheckHelpMatchesApp(app, stdout.String()); err != nil {
-		t.Error(err)
-	}
 }
