@@ -817,7 +817,7 @@ func (p *parser) checkDepends(c *Config, refs []resourceRef) {
 				names = append(names, c.Groups[g].Resources[i].Name)
 			}
 			names = append(names, names[0])
-			line := p.lines.find(fmt.Sprintf("group[%d].resource[%d].depends", g, cycle[0]))
+			line := p.lines.Find(fmt.Sprintf("group[%d].resource[%d].depends", g, cycle[0]))
 			msg := "dependency cycle: " + names[0]
 			for _, n := range names[1:] {
 				msg += " -> " + n

@@ -31,7 +31,7 @@ func FuzzParse(f *testing.F) {
 	// so reach the checks that come after them.
 	file := filepath.Join(dir, "fuzz.toml")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		indexLines(string(data))
+		IndexLines(string(data))
 		c, err := Parse(file, data)
 		if err == nil {
 			checkInvariants(t, c)

@@ -88,7 +88,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	if _, err := toml.Decode(string(data), &raw); err != nil {
 		return nil, p.syntaxError(err)
 	}
-	p.lines = indexLines(string(data))
+	p.lines = IndexLines(string(data))
 
 	c := p.build(raw)
 	c.File = abs
@@ -131,7 +131,7 @@ func oneLine(s string) string {
 type parser struct {
 	file  string
 	dir   string
-	lines lineIndex
+	lines LineIndex
 	errs  []*Error
 	// electionSet: the file sets store.election_timeout (its default depends on the members).
 	electionSet bool

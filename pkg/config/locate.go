@@ -14,12 +14,13 @@ import (
 // The scanner only has to be right for text the TOML parser accepted; on any other input it must
 // merely terminate without panicking, as its answer is then never used.
 
-// lineIndex maps paths to the 1-based line that defines them.
-type lineIndex map[string]int
+// LineIndex maps paths to the 1-based line that defines them. It serves every TOML file of the
+// suite (pkg/mfes reads mfes.toml with it), so that all point their errors at lines the same way.
+type LineIndex map[string]int
 
-// find returns the line of path, or of the nearest enclosing table or key that has one, so that a
+// Find returns the line of path, or of the nearest enclosing table or key that has one, so that a
 // value written inline (server = [{...}]) is still pointed at its key. 0 means unknown.
-func (ix lineIndex) find(path string) int {
+func (ix LineIndex) Find(path string) int {
 	for path != "" {
 		if l, ok := ix[path]; ok {
 			return l
@@ -38,9 +39,9 @@ func parentPath(path string) string {
 	return path[:i]
 }
 
-// indexLines scans src and records the line of every table header and key.
-func indexLines(src string) lineIndex {
-	s := &lineScanner{src: src, line: 1, ix: lineIndex{}, arrays: map[string]int{}}
+// IndexLines scans src and records the line of every table header and key.
+func IndexLines(src string) LineIndex {
+	s := &lineScanner{src: src, line: 1, ix: LineIndex{}, arrays: map[string]int{}}
 	s.run()
 	return s.ix
 }
@@ -49,7 +50,7 @@ type lineScanner struct {
 	src  string
 	pos  int
 	line int
-	ix   lineIndex
+	ix   LineIndex
 	// arrays counts the elements seen so far of each array of tables, by resolved path.
 	arrays map[string]int
 }

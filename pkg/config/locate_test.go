@@ -40,7 +40,7 @@ start = "a"
 stop = "b\"]"
 [ "group" . resource . extra ]
 `
-	want := lineIndex{
+	want := LineIndex{
 		"cluster":                    2,
 		"cluster.name":               3,
 		"cluster.quoted key":         4,
@@ -69,21 +69,21 @@ stop = "b\"]"
 		"group[1].resource[0].stop":  32,
 		"group[1].resource[0].extra": 33,
 	}
-	if got := indexLines(src); !reflect.DeepEqual(got, want) {
+	if got := IndexLines(src); !reflect.DeepEqual(got, want) {
 		t.Errorf("indexLines:\n got: %v\nwant: %v", got, want)
 	}
 }
 
 // A header also locates the tables it defines implicitly.
 func TestIndexLinesImplicit(t *testing.T) {
-	want := lineIndex{"group": 2, "group.resource": 2, "group.resource[0]": 2, "group.resource[0].x": 3}
-	if got := indexLines("\n[[group.resource]]\nx = 1\n"); !reflect.DeepEqual(got, want) {
+	want := LineIndex{"group": 2, "group.resource": 2, "group.resource[0]": 2, "group.resource[0].x": 3}
+	if got := IndexLines("\n[[group.resource]]\nx = 1\n"); !reflect.DeepEqual(got, want) {
 		t.Errorf("indexLines:\n got: %v\nwant: %v", got, want)
 	}
 }
 
 func TestLineIndexFind(t *testing.T) {
-	ix := lineIndex{"server": 4, "server[0].name": 6, "cluster": 1}
+	ix := LineIndex{"server": 4, "server[0].name": 6, "cluster": 1}
 	tests := []struct {
 		path string
 		want int
@@ -96,7 +96,7 @@ func TestLineIndexFind(t *testing.T) {
 		{"", 0},
 	}
 	for _, tt := range tests {
-		if got := ix.find(tt.path); got != tt.want {
+		if got := ix.Find(tt.path); got != tt.want {
 			t.Errorf("find(%q) = %d, want %d", tt.path, got, tt.want)
 		}
 	}
@@ -105,6 +105,6 @@ func TestLineIndexFind(t *testing.T) {
 // The locator runs only on text the TOML parser accepted, but must not hang or panic on anything.
 func TestIndexLinesMalformed(t *testing.T) {
 	for _, src := range []string{"", "[", "[[", "a", "a.", "a = \"", "a = '''", `a = """\`, "[a\nb = [", "= = =", "]]", "\"a"} {
-		indexLines(src)
+		IndexLines(src)
 	}
 }

@@ -25,10 +25,10 @@ type table struct {
 }
 
 func (p *parser) table(m map[string]any, path, name, header string, keys []string) *table {
-	return &table{p: p, m: m, path: path, name: name, header: header, keys: keys, line: p.lines.find(path)}
+	return &table{p: p, m: m, path: path, name: name, header: header, keys: keys, line: p.lines.Find(path)}
 }
 
-func (t *table) keyLine(key string) int { return t.p.lines.find(joinPath(t.path, key)) }
+func (t *table) keyLine(key string) int { return t.p.lines.Find(joinPath(t.path, key)) }
 
 func (t *table) keyName(key string) string { return joinPath(t.name, key) }
 

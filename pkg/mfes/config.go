@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"clpkit/pkg/config"
 )
 
 // DefaultConfig is the configuration file the commands read when neither --config nor
@@ -238,7 +240,7 @@ func Parse(file string, data []byte, cobdirEnv string) (*Config, error) {
 	if err != nil {
 		abs = file
 	}
-	p := &cparser{file: abs, dir: filepath.Dir(abs), lines: strings.Split(string(data), "\n")}
+	p := &cparser{file: abs, dir: filepath.Dir(abs), lines: config.IndexLines(string(data))}
 	var raw rawConfig
 	md, err := toml.Decode(string(data), &raw)
 	if err != nil {
@@ -408,7 +410,7 @@ func checkAddress(a string) error {
 type cparser struct {
 	file  string
 	dir   string
-	lines []string
+	lines config.LineIndex
 	errs  []*ConfigError
 }
 
@@ -435,79 +437,17 @@ func (p *cparser) duration(table []string, key, val string, def time.Duration) t
 	return d
 }
 
-// tableLine returns the line of the [a.b] header of table, 0 when there is none.
-func (p *cparser) tableLine(table []string) int {
-	for i, l := range p.lines {
-		if h, ok := header(l); ok && equalPath(h, table) {
-			return i + 1
-		}
-	}
-	return 0
-}
+// tableLine returns the line of the [a.b] header of table (or of the nearest enclosing one),
+// 0 when there is none.
+func (p *cparser) tableLine(table []string) int { return p.lines.Find(strings.Join(table, ".")) }
 
-// keyLine returns the line that sets key in table, else the table's header line. It reads
-// the text the way TOML is usually written: a [header] and "key = value" lines under it.
+// keyLine returns the line that sets key in table, else the table's header line.
 func (p *cparser) keyLine(table []string, key string) int {
-	var cur []string
-	for i, l := range p.lines {
-		if h, ok := header(l); ok {
-			cur = h
-			continue
-		}
-		t := strings.TrimSpace(l)
-		k, _, ok := strings.Cut(t, "=")
-		if ok && equalPath(cur, table) && unquote(strings.TrimSpace(k)) == key {
-			return i + 1
-		}
-	}
-	return p.tableLine(table)
+	return p.lines.Find(strings.Join(append(append([]string(nil), table...), key), "."))
 }
 
 // arrayLine returns the line of the first [[name]] header, 0 when there is none.
-func (p *cparser) arrayLine(name string) int {
-	for i, l := range p.lines {
-		t := strings.TrimSpace(l)
-		if strings.HasPrefix(t, "[[") && strings.TrimSpace(strings.Trim(t, "[] ")) == name {
-			return i + 1
-		}
-	}
-	return 0
-}
-
-func header(l string) ([]string, bool) {
-	t := strings.TrimSpace(l)
-	if !strings.HasPrefix(t, "[") || strings.HasPrefix(t, "[[") {
-		return nil, false
-	}
-	end := strings.IndexByte(t, ']')
-	if end < 0 {
-		return nil, false
-	}
-	var path []string
-	for _, part := range strings.Split(t[1:end], ".") {
-		path = append(path, unquote(strings.TrimSpace(part)))
-	}
-	return path, true
-}
-
-func unquote(s string) string {
-	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
-		return s[1 : len(s)-1]
-	}
-	return s
-}
-
-func equalPath(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func (p *cparser) arrayLine(name string) int { return p.lines[name] }
 
 // sortLine puts problems of the whole file after located ones.
 func sortLine(line int) int {
