@@ -790,14 +790,13 @@ func testProtect(t *testing.T, bin string) {
 			t.Errorf("oom_score_adj is %q (%v), and the log does not say why", b, err)
 		}
 	}
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	st, err := procwatch.Stat("/proc", g.cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+1:])
-	if len(f) < 17 || f[16] != strconv.Itoa(guard.Nice) {
+	if st.Nice != guard.Nice {
 		if !strings.Contains(g.logText(), "scheduling priority") {
-			t.Errorf("nice is %v, and the log does not say why", f[16])
+			t.Errorf("nice is %v, and the log does not say why", st.Nice)
 		}
 	}
 }

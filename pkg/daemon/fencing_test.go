@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"clpkit/pkg/cgroup"
+	"clpkit/pkg/procwatch"
 	"clpkit/pkg/resource"
 )
 
@@ -61,18 +62,9 @@ func TestCgroupTreeRespawnAfterKill(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, d := range daemons {
-			if b, err := os.ReadFile("/proc/" + strconv.Itoa(d) + "/stat"); err == nil && !zombie(b) {
+			if st, err := procwatch.Stat("/proc", d); err == nil && !st.Exited() {
 				t.Fatalf("run %d: the double-forked daemon %d survived the kill", run, d)
 			}
 		}
 	}
-}
-
-func zombie(stat []byte) bool {
-	for i := len(stat) - 1; i > 0; i-- {
-		if stat[i] == ')' {
-			return i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X')
-		}
-	}
-	return false
 }

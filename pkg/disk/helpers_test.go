@@ -1,17 +1,17 @@
 package disk
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"clpkit/pkg/procwatch"
 )
 
 func TestMain(m *testing.M) {
@@ -167,15 +167,11 @@ func waitUsing(t *testing.T, pid int, mp string) {
 
 // procState is the state letter of /proc/<pid>/stat ('R', 'S', 'Z'...), 0 when there is none.
 func procState(pid int) byte {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	st, err := procwatch.Stat("/proc", pid)
 	if err != nil {
 		return 0
 	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return 0
-	}
-	return b[i+2]
+	return st.State
 }
 
 // waitExit fails the test unless p ends within d, and returns how it ended.

@@ -32,7 +32,9 @@ func Alive(procRoot string, id Identity) bool {
 		return false
 	}
 	st, err := Stat(procRoot, id.PID)
-	return err == nil && st.Start == id.Start && !st.Exited()
+	// A multi-threaded program whose main thread ended shows its leader as a zombie while its
+	// other threads still run (and hold its sockets): it is alive until all have ended.
+	return err == nil && st.Start == id.Start && (!st.Exited() || st.State == 'Z' && st.Threads > 1)
 }
 
 // Wait blocks until the process named by id has exited, or ctx ends. It works for processes that

@@ -64,7 +64,7 @@ func ParseStat(b []byte) (State, error) {
 	if len(f) < 20 {
 		return State{}, fmt.Errorf("short stat line: %d fields after the command name, want at least 20", len(f))
 	}
-	if len(f[0]) != 1 {
+	if c := f[0]; len(c) != 1 || !(c[0] >= 'A' && c[0] <= 'Z' || c[0] >= 'a' && c[0] <= 'z') {
 		return State{}, fmt.Errorf("malformed stat line: state %q", f[0])
 	}
 	s.State = f[0][0]

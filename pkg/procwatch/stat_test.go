@@ -145,3 +145,13 @@ func TestStatRealProcess(t *testing.T) {
 		t.Errorf("Alive(%+v) = true after the process was reaped", id)
 	}
 }
+
+// A state that is not a letter (a NUL, a digit) is a malformed line, not a process state.
+func TestParseStatStateLetter(t *testing.T) {
+	for _, state := range []string{"\x00", "1", "?"} {
+		line := "42 (x) " + state + " 1 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0"
+		if _, err := ParseStat([]byte(line)); err == nil {
+			t.Errorf("state %q accepted", state)
+		}
+	}
+}

@@ -380,13 +380,8 @@ func rerunOf(t *testing.T, text string, from time.Time) string {
 func alive(pid int) bool { return !gone(pid) }
 
 func gone(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	i := bytes.LastIndexByte(b, ')')
-	f := strings.Fields(string(b[i+1:]))
-	return len(f) == 0 || f[0] == "Z" || f[0] == "X"
+	st, err := procwatch.Stat("/proc", pid)
+	return err != nil || st.Exited()
 }
 
 func killPID(t *testing.T, pid int, sig syscall.Signal) {
