@@ -28,5 +28,5 @@ func TestSecretWorld(t *testing.T) {
 }
 
 func FuzzSecret(f *testing.F) {
-	commandtest.FuzzSecret(f, spec(), run, noConfig(f), []string{"/p" + commandtest.Secret})
+	commandtest.FuzzSecret(f, spec(), run, commandtest.NoMFESConfig(f), []string{"/p" + commandtest.Secret})
 }

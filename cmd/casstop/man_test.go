@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"path/filepath"
 	"testing"
 
 	"clpkit/internal/command/commandtest"
@@ -13,29 +11,9 @@ func TestDocs(t *testing.T) {
 	commandtest.Docs(t, spec(), "../../man/casstop.8", run)
 }
 
-// noConfig is an environment whose configuration does not exist: a fuzzed line that gets past
-// the parser stops there, having done nothing.
-func noConfig(tb testing.TB) func(string) string {
-	missing := filepath.Join(tb.TempDir(), "mfes.toml")
-	return func(k string) string {
-		if k == "CLPKIT_MFES_CONFIG" {
-			return missing
-		}
-		return ""
-	}
-}
+func FuzzArgs(f *testing.F) { commandtest.Fuzz(f, spec(), run, commandtest.NoMFESConfig(f)) }
 
-func FuzzArgs(f *testing.F) {
-	commandtest.Fuzz(f, spec(), run, noConfig(f))
-}
-
-// -h, -? and /? print the help and act on nothing: "casstop -h" once acted on the default.
+// -h, -? and /? print the help and act on nothing.
 func TestHelpLetters(t *testing.T) {
-	for _, a := range []string{"-h", "-?", "/?"} {
-		var out, errOut bytes.Buffer
-		code := run([]string{"casstop", a}, &out, &errOut, noConfig(t))
-		if code != 0 || out.String() != spec().Help() || errOut.Len() != 0 {
-			t.Errorf("casstop %s: exit %d, stderr %q, stdout is the help: %v", a, code, errOut.String(), out.String() == spec().Help())
-		}
-	}
+	commandtest.HelpLetters(t, spec(), run, commandtest.NoMFESConfig(t))
 }

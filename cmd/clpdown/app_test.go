@@ -1,11 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
 	"sync"
 	"testing"
 
@@ -150,18 +150,8 @@ func TestRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f.set(tt.resultErr, tt.err)
-			s := sock
-			if tt.socket != "" {
-				s = tt.socket
-			}
-			cmdtest.Expect(t, "clpdown", run, cmdtest.SplitArgs(tt.args), cmdtest.EnvWith(s), tt.code, tt.stdout, tt.stderr)
-			var want []api.ClusterRequest
-			if tt.req != nil && tt.socket == "" {
-				want = []api.ClusterRequest{*tt.req}
-			}
-			if got := f.requests(); !reflect.DeepEqual(got, want) {
-				t.Errorf("clpd was asked %+v, want %+v", got, want)
-			}
+			cmdtest.Expect(t, "clpdown", run, cmdtest.SplitArgs(tt.args), cmdtest.EnvWith(cmp.Or(tt.socket, sock)), tt.code, tt.stdout, tt.stderr)
+			cmdtest.Asked(t, f.requests(), tt.req, tt.socket == "")
 		})
 	}
 }

@@ -8,15 +8,10 @@ import (
 	"clpkit/internal/command/commandtest"
 )
 
-// The man page has the synopsis and options of the flag table, and --help and --version answer.
+// The man page has the synopsis and options of the flag table, --help and --version answer, and
+// an option it does not have is named as typed (not as urfave's "flag provided but not defined").
 func TestDocs(t *testing.T) {
-	commandtest.Docs(t, spec(), "../../man/clpgrp.8", run)
-}
-
-// An option clpgrp does not have is named as typed, not as urfave's "flag provided but not
-// defined: -grp".
-func TestUnknownOptions(t *testing.T) {
-	commandtest.Unknown(t, spec(), run, commandtest.NoEnv)
+	commandtest.Command(t, spec(), "../../man/clpgrp.8", run)
 }
 
 // --apito is range-checked before anything is asked: 18446744074 seconds once overflowed into a
@@ -33,6 +28,4 @@ func TestApitoRange(t *testing.T) {
 	}
 }
 
-func FuzzArgs(f *testing.F) {
-	commandtest.Fuzz(f, spec(), run, commandtest.FakeClpd(f))
-}
+func FuzzArgs(f *testing.F) { commandtest.Fuzz(f, spec(), run, commandtest.FakeClpd(f)) }

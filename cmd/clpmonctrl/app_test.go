@@ -1,16 +1,15 @@
 package main
 
 import (
-	"clpkit/internal/cmdtest"
+	"cmp"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
-	"sync"
 	"testing"
 
+	"clpkit/internal/cmdtest"
 	"clpkit/pkg/api"
 	"clpkit/pkg/status"
 )
@@ -20,45 +19,20 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// fakeClpd is the daemon side of the tests: it records the monitor requests it gets and answers
-// each with monitors and err, or, with block, waits until the client gives up.
+// fakeClpd is the daemon side of the tests: its recorder records the requests it gets and
+// answers each as set, or, blocking, waits until the client gives up.
 type fakeClpd struct {
 	cmdtest.Unused
-	mu       sync.Mutex
-	reqs     []api.MonitorRequest
-	monitors []status.Monitor
-	err      error
-	block    bool
-	release  chan struct{} // closed when the test ends, so that no handler outlives it
+	rec *cmdtest.Recorder[api.MonitorRequest, []status.Monitor]
 }
 
 func (f *fakeClpd) Monitors(ctx context.Context, r api.MonitorRequest) ([]status.Monitor, error) {
-	f.mu.Lock()
-	f.reqs = append(f.reqs, r)
-	ms, err, block := f.monitors, f.err, f.block
-	f.mu.Unlock()
-	if block {
-		select {
-		case <-ctx.Done():
-		case <-f.release:
-		}
-		return nil, status.ErrTimeout()
-	}
-	return ms, err
+	return f.rec.Take(ctx, r)
 }
 
-// set prepares the answer of the next request and forgets the requests seen so far.
-func (f *fakeClpd) set(ms []status.Monitor, err error, block bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.reqs, f.monitors, f.err, f.block = nil, ms, err, block
-}
+func (f *fakeClpd) set(answer []status.Monitor, err error, block bool) { f.rec.Set(answer, err, block) }
 
-func (f *fakeClpd) requests() []api.MonitorRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.reqs
-}
+func (f *fakeClpd) requests() []api.MonitorRequest { return f.rec.Requests() }
 
 // viaHost is the fake as clpd relays a request for host to it: the request it records keeps the
 // host the command asked for, which is what these tests check.
@@ -75,8 +49,8 @@ func (v viaHost) Monitors(ctx context.Context, r api.MonitorRequest) ([]status.M
 // serve runs clpd's API over f on a Unix socket and returns the socket.
 func serve(t *testing.T, f *fakeClpd) string {
 	t.Helper()
-	f.release = make(chan struct{})
-	return cmdtest.Serve(t, api.Handler(f, func(h string) (api.Service, error) { return viaHost{f, h}, nil }), func() { close(f.release) })
+	f.rec = cmdtest.NewRecorder[api.MonitorRequest, []status.Monitor]()
+	return cmdtest.Serve(t, api.Handler(f, func(h string) (api.Service, error) { return viaHost{f, h}, nil }), f.rec.Release)
 }
 
 // counters are the thresholds of a monitor that restarts once, fails over once, then stops.
@@ -235,18 +209,8 @@ func TestRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f.set(tt.monitors, tt.err, tt.block)
-			s := sock
-			if tt.socket != "" {
-				s = tt.socket
-			}
-			cmdtest.Expect(t, "clpmonctrl", run, cmdtest.SplitArgs(tt.args), cmdtest.EnvWith(s), tt.code, tt.stdout, tt.stderr)
-			var want []api.MonitorRequest
-			if tt.req != nil && tt.socket == "" {
-				want = []api.MonitorRequest{*tt.req}
-			}
-			if got := f.requests(); !reflect.DeepEqual(got, want) {
-				t.Errorf("clpd was asked %+v, want %+v", got, want)
-			}
+			cmdtest.Expect(t, "clpmonctrl", run, cmdtest.SplitArgs(tt.args), cmdtest.EnvWith(cmp.Or(tt.socket, sock)), tt.code, tt.stdout, tt.stderr)
+			cmdtest.Asked(t, f.requests(), tt.req, tt.socket == "")
 		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -291,18 +290,9 @@ func TestRun(t *testing.T) {
 					t.Errorf("log file %q (%v), want %q", b, err, tt.log)
 				}
 			}
-			var want []api.GroupRequest
-			if tt.req != nil {
-				want = []api.GroupRequest{*tt.req}
-			}
-			var wantRexec []api.RexecRequest
-			if tt.rexec != nil {
-				wantRexec = []api.RexecRequest{*tt.rexec}
-			}
-			got, gotRexec := f.requests()
-			if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gotRexec, wantRexec) {
-				t.Errorf("clpd was asked %+v %+v, want %+v %+v", got, gotRexec, want, wantRexec)
-			}
+			moves, rexecs := f.requests()
+			cmdtest.Asked(t, moves, tt.req, true)
+			cmdtest.Asked(t, rexecs, tt.rexec, true)
 		})
 	}
 }

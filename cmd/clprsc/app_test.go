@@ -1,15 +1,14 @@
 package main
 
 import (
-	"clpkit/internal/cmdtest"
+	"cmp"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
-	"sync"
 	"testing"
 
+	"clpkit/internal/cmdtest"
 	"clpkit/pkg/api"
 	"clpkit/pkg/status"
 )
@@ -19,45 +18,20 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// fakeClpd is the daemon side of the tests: it records the resource requests it gets and answers
-// each with server and err, or, with block, waits until the client gives up.
+// fakeClpd is the daemon side of the tests: its recorder records the requests it gets and
+// answers each as set, or, blocking, waits until the client gives up.
 type fakeClpd struct {
 	cmdtest.Unused
-	mu      sync.Mutex
-	reqs    []api.ResourceRequest
-	server  string
-	err     error
-	block   bool
-	release chan struct{} // closed when the test ends, so that no handler outlives it
+	rec *cmdtest.Recorder[api.ResourceRequest, string]
 }
 
 func (f *fakeClpd) Resource(ctx context.Context, r api.ResourceRequest) (string, error) {
-	f.mu.Lock()
-	f.reqs = append(f.reqs, r)
-	server, err, block := f.server, f.err, f.block
-	f.mu.Unlock()
-	if block {
-		select {
-		case <-ctx.Done():
-		case <-f.release:
-		}
-		return "", status.ErrTimeout()
-	}
-	return server, err
+	return f.rec.Take(ctx, r)
 }
 
-// set prepares the answer of the next request and forgets the requests seen so far.
-func (f *fakeClpd) set(server string, err error, block bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.reqs, f.server, f.err, f.block = nil, server, err, block
-}
+func (f *fakeClpd) set(answer string, err error, block bool) { f.rec.Set(answer, err, block) }
 
-func (f *fakeClpd) requests() []api.ResourceRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.reqs
-}
+func (f *fakeClpd) requests() []api.ResourceRequest { return f.rec.Requests() }
 
 // viaHost is the fake as clpd relays a request for host to it: the request it records keeps the
 // host the command asked for, which is what these tests check.
@@ -74,8 +48,8 @@ func (v viaHost) Resource(ctx context.Context, r api.ResourceRequest) (string, e
 // serve runs clpd's API over f on a Unix socket and returns the socket.
 func serve(t *testing.T, f *fakeClpd) string {
 	t.Helper()
-	f.release = make(chan struct{})
-	return cmdtest.Serve(t, api.Handler(f, func(h string) (api.Service, error) { return viaHost{f, h}, nil }), func() { close(f.release) })
+	f.rec = cmdtest.NewRecorder[api.ResourceRequest, string]()
+	return cmdtest.Serve(t, api.Handler(f, func(h string) (api.Service, error) { return viaHost{f, h}, nil }), f.rec.Release)
 }
 
 const succeeded = "Command succeeded.\n"
@@ -189,18 +163,8 @@ func TestRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f.set(tt.server, tt.err, tt.block)
-			s := sock
-			if tt.socket != "" {
-				s = tt.socket
-			}
-			cmdtest.Expect(t, "clprsc", run, cmdtest.SplitArgs(tt.args), cmdtest.EnvWith(s), tt.code, tt.stdout, tt.stderr)
-			var want []api.ResourceRequest
-			if tt.req != nil && tt.socket == "" {
-				want = []api.ResourceRequest{*tt.req}
-			}
-			if got := f.requests(); !reflect.DeepEqual(got, want) {
-				t.Errorf("clpd was asked %+v, want %+v", got, want)
-			}
+			cmdtest.Expect(t, "clprsc", run, cmdtest.SplitArgs(tt.args), cmdtest.EnvWith(cmp.Or(tt.socket, sock)), tt.code, tt.stdout, tt.stderr)
+			cmdtest.Asked(t, f.requests(), tt.req, tt.socket == "")
 		})
 	}
 }

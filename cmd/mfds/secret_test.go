@@ -33,5 +33,5 @@ func TestSecretWorld(t *testing.T) {
 }
 
 func FuzzSecret(f *testing.F) {
-	commandtest.FuzzSecret(f, spec(), run, noConfig(f), []string{"-s", "2", "admin", commandtest.Secret})
+	commandtest.FuzzSecret(f, spec(), run, commandtest.NoMFESConfig(f), []string{"-s", "2", "admin", commandtest.Secret})
 }

@@ -6,15 +6,10 @@ import (
 	"clpkit/internal/command/commandtest"
 )
 
-// The man page has the synopsis and options of the flag table, and --help and --version answer.
+// The man page has the synopsis and options of the flag table, --help and --version answer, and
+// an option it does not have is named as typed (not as urfave's "flag provided but not defined").
 func TestDocs(t *testing.T) {
-	commandtest.Docs(t, spec(), "../../man/pcheck.8", run)
-}
-
-// An option pcheck does not have is named as typed, not as urfave's "flag provided but not
-// defined: -x".
-func TestUnknownOptions(t *testing.T) {
-	commandtest.Unknown(t, spec(), run, commandtest.NoEnv)
+	commandtest.Command(t, spec(), "../../man/pcheck.8", run)
 }
 
 // The action would watch and restart processes: only the reading of the line is fuzzed.

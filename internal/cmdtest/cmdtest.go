@@ -11,8 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
+	"sync"
 	"testing"
 
 	"clpkit/pkg/api"
@@ -204,3 +206,67 @@ func (Unused) Members(context.Context, api.MemberRequest) ([]api.Member, error) 
 func (Unused) Rexec(context.Context, api.RexecRequest) (api.RexecResult, error) {
 	return api.RexecResult{}, ErrUnused
 }
+
+// Asked checks the requests a test's fake clpd got: want alone, or none when want is nil or the
+// command was pointed at another socket (reached false).
+func Asked[R any](t *testing.T, got []R, want *R, reached bool) {
+	t.Helper()
+	var w []R
+	if want != nil && reached {
+		w = []R{*want}
+	}
+	if !reflect.DeepEqual(got, w) {
+		t.Errorf("clpd was asked %+v, want %+v", got, w)
+	}
+}
+
+// Recorder is the part of a test's fake clpd that takes one kind of request R: it records each
+// and answers with the answer A and error set for it, or, blocking, waits until the client gives
+// up (and answers that clpd timed out).
+type Recorder[R, A any] struct {
+	mu      sync.Mutex
+	reqs    []R
+	answer  A
+	err     error
+	block   bool
+	release chan struct{}
+}
+
+// NewRecorder returns a Recorder; Release ends any request still blocked (Serve's done).
+func NewRecorder[R, A any]() *Recorder[R, A] {
+	return &Recorder[R, A]{release: make(chan struct{})}
+}
+
+// Take records req and answers it.
+func (r *Recorder[R, A]) Take(ctx context.Context, req R) (A, error) {
+	r.mu.Lock()
+	r.reqs = append(r.reqs, req)
+	answer, err, block := r.answer, r.err, r.block
+	r.mu.Unlock()
+	if block {
+		select {
+		case <-ctx.Done():
+		case <-r.release:
+		}
+		var zero A
+		return zero, status.ErrTimeout()
+	}
+	return answer, err
+}
+
+// Set prepares the answer of the next requests and forgets the requests seen so far.
+func (r *Recorder[R, A]) Set(answer A, err error, block bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reqs, r.answer, r.err, r.block = nil, answer, err, block
+}
+
+// Requests are the requests taken since the last Set.
+func (r *Recorder[R, A]) Requests() []R {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reqs
+}
+
+// Release ends the requests still blocked, so that no handler outlives its test.
+func (r *Recorder[R, A]) Release() { close(r.release) }

@@ -7,35 +7,14 @@
 package ladder
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"clpkit/internal/clustertest"
 	"clpkit/test/netlab"
 )
 
-var bin string
+var suite = netlab.NewSuite("ladder")
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	code = clustertest.CheckLeftovers(os.Stderr, code, bin, netlab.ToolsDir())
-	if bin != "" {
-		_ = os.RemoveAll(bin)
-	}
-	_ = netlab.RemoveTools()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { suite.Main(m) }
 
 // build builds the kit's commands (clpd, clpstat, clpmonctrl, pcheck, ...) once per test binary.
-func build(t *testing.T) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("ladder: network namespaces and cgroups need root")
-	}
-	if bin == "" {
-		bin = clustertest.Build(t, filepath.Join(os.TempDir(), fmt.Sprintf("clpkit-ladder-bin-%d", os.Getpid())))
-	}
-	return bin
-}
+func build(t *testing.T) string { return suite.Build(t) }

@@ -9,7 +9,6 @@ package seed000
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,34 +22,17 @@ import (
 	"clpkit/test/trials"
 )
 
-// bin holds the built commands; binDir is removed at the end even when the build failed half-way.
-var bin, binDir string
+var suite = netlab.NewSuite("seed000")
 
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(helperMain(mode, os.Args[1:]))
 	}
 	flag.Parse()
-	code := m.Run()
-	code = clustertest.CheckLeftovers(os.Stderr, code, binDir, netlab.ToolsDir())
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
-	_ = netlab.RemoveTools()
-	os.Exit(code)
+	suite.Main(m)
 }
 
-func build(t *testing.T) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("seed000: network namespaces, loop devices and cgroups need root")
-	}
-	if bin == "" {
-		binDir = filepath.Join(os.TempDir(), fmt.Sprintf("clpkit-seed000-bin-%d", os.Getpid()))
-		bin = clustertest.Build(t, binDir)
-	}
-	return bin
-}
+func build(t *testing.T) string { return suite.Build(t) }
 
 func must(t *testing.T, err error) {
 	t.Helper()

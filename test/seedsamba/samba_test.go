@@ -30,19 +30,13 @@ import (
 // it inside the client's network namespace, so the probe's connection is the client's.
 const probeEnv = "SEEDSAMBA_PROBE"
 
-var bin string
+var suite = netlab.NewSuite("seedsamba")
 
 func TestMain(m *testing.M) {
 	if v := os.Getenv(probeEnv); v != "" {
 		os.Exit(probeMain(v))
 	}
-	code := m.Run()
-	code = clustertest.CheckLeftovers(os.Stderr, code, bin, netlab.ToolsDir())
-	if bin != "" {
-		_ = os.RemoveAll(bin)
-	}
-	_ = netlab.RemoveTools()
-	os.Exit(code)
+	suite.Main(m)
 }
 
 func probeMain(v string) int {
@@ -227,9 +221,7 @@ failover_threshold = 1
 func TestSeed001SambaFailover(t *testing.T) {
 	fsservers.RequireRoot(t)
 	fsservers.Binary(t, "smbd", "samba")
-	if bin == "" {
-		bin = clustertest.Build(t, filepath.Join(os.TempDir(), fmt.Sprintf("clpkit-seedsamba-bin-%d", os.Getpid())))
-	}
+	bin := suite.Build(t)
 	var dir string
 	// Registered first, so it runs last, after the lab is gone: nothing this test started may
 	// outlive it.
@@ -512,7 +504,7 @@ func watcherPID(t *testing.T, c *trials.Cluster, s *trials.Server) int {
 func runFsmon(c *trials.Cluster, s *trials.Server, args ...string) (string, string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "clp_sambamon"), append([]string{monitorID}, args...)...)
+	cmd := exec.CommandContext(ctx, filepath.Join(suite.Bin(), "clp_sambamon"), append([]string{monitorID}, args...)...)
 	cmd.Env = append(os.Environ(), "CLPKIT_FSMON_DIR="+filepath.Join(c.Dir(), s.Name, "fsmon"),
 		"CLPKIT_ALERT_LOG="+filepath.Join(s.Dir, "log", "alert.log"), "CLPKIT_SERVER="+s.Name)
 	var so, se strings.Builder

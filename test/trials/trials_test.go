@@ -24,29 +24,14 @@ var (
 	seed   = flag.Uint64("seed", 0, "random seed of the trials (0: from the clock; printed)")
 )
 
-var bin string
+var suite = netlab.NewSuite("trials")
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	code := m.Run()
-	code = clustertest.CheckLeftovers(os.Stderr, code, bin, netlab.ToolsDir())
-	if bin != "" {
-		_ = os.RemoveAll(bin)
-	}
-	_ = netlab.RemoveTools()
-	os.Exit(code)
+	suite.Main(m)
 }
 
-func build(t *testing.T) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("trials: network namespaces and cgroups need root")
-	}
-	if bin == "" {
-		bin = clustertest.Build(t, filepath.Join(os.TempDir(), fmt.Sprintf("clpkit-trials-bin-%d", os.Getpid())))
-	}
-	return bin
-}
+func build(t *testing.T) string { return suite.Build(t) }
 
 func trialSeed(t *testing.T) uint64 {
 	s := *seed

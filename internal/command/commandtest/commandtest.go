@@ -68,6 +68,15 @@ func Docs(t *testing.T, s command.Spec, manPath string, run Run) {
 	}
 }
 
+// Command is Docs and Unknown for a command that refuses the options it does not have (all but
+// the Micro Focus commands, which hand them to the real product, and the file-server monitors,
+// which answer with their legacy message): one call per command's test package.
+func Command(t *testing.T, s command.Spec, manPath string, run Run) {
+	t.Helper()
+	Docs(t, s, manPath, run)
+	Unknown(t, s, run, NoEnv)
+}
+
 // ExitStatuses are the tags of the .TP items of a man page's EXIT STATUS section.
 func ExitStatuses(page string) []string {
 	var out []string
@@ -370,4 +379,29 @@ func ClosedPort(t *testing.T) int {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	return port
+}
+
+// NoMFESConfig is an environment whose Micro Focus configuration does not exist: a fuzzed line
+// that gets past the parser of casstart, casstop, mfds or mdump stops there, having done nothing.
+func NoMFESConfig(tb testing.TB) func(string) string {
+	missing := filepath.Join(tb.TempDir(), "mfes.toml")
+	return func(k string) string {
+		if k == "CLPKIT_MFES_CONFIG" {
+			return missing
+		}
+		return ""
+	}
+}
+
+// HelpLetters checks that -h, -? and /? print the help and act on nothing, for the commands
+// where those letters mean nothing else ("casstop -h" once stopped the default region).
+func HelpLetters(t *testing.T, s command.Spec, run Run, env func(string) string) {
+	t.Helper()
+	for _, a := range []string{"-h", "-?", "/?"} {
+		var out, errOut bytes.Buffer
+		code := run([]string{s.Name, a}, &out, &errOut, env)
+		if code != 0 || out.String() != s.Help() || errOut.Len() != 0 {
+			t.Errorf("%s %s: exit %d, stderr %q, stdout is the help: %v", s.Name, a, code, errOut.String(), out.String() == s.Help())
+		}
+	}
 }
