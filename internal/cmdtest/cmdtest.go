@@ -13,8 +13,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"syscall"
 	"sync"
+	"syscall"
 	"testing"
 
 	"clpkit/pkg/api"
