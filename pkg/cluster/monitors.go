@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"clpkit/pkg/config"
+	"clpkit/pkg/fip"
 	"clpkit/pkg/monitor"
 	"clpkit/pkg/resource"
 	"clpkit/pkg/status"
@@ -249,8 +250,24 @@ func (e *Engine) monitorKind(cfg *config.Monitor) (monitor.Probe, monitor.Watche
 		return nil, monitor.Link{Interface: cfg.Interface}
 	case config.MonitorProcess:
 		return monitor.Process{Name: cfg.ProcessName, Cmdline: cfg.Cmdline, ProcRoot: e.d.ProcRoot}, nil
+	case config.MonitorFIP:
+		if _, r, ok := e.d.Config.Resource(cfg.Target); ok {
+			return fipProbe{r}, nil
+		}
 	}
 	return nil, nil
+}
+
+// fipProbe is the fipw monitor of a floating-address resource: the address on its interface, the
+// link up with carrier.
+type fipProbe struct{ r *config.Resource }
+
+func (p fipProbe) Check(ctx context.Context) error {
+	a, err := fipAddress(p.r)
+	if err != nil {
+		return err
+	}
+	return fip.Check(ctx, a)
 }
 
 // monitorScript is a custom monitor's script. One tied to a resource runs inside its group's

@@ -130,7 +130,11 @@ func TestParseErrors(t *testing.T) {
 		{"deactivation final action", head + "[[group]]\nname = \"g\"\n" + res("r") + "deactivation_final_action = \"stop-group\"\n", `13: group.resource.deactivation_final_action "stop-group" is not valid: use "none", "stop-cluster", "stop-cluster-shutdown" or "stop-cluster-reboot"`},
 
 		// Monitors: the table starts at line 13, name at 14, type at 15.
-		{"monitor type", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"foo\"\n", `15: monitor.type "foo" is not valid: use "pid", "custom", "ip", "disk", "nic", "process", "user" or "message" (or CLUSTERPRO's pidw, genw, ipw, diskw, miiw, psw, userw, mrw)`},
+		{"fip monitor without a target", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"fipw\"\n",
+			`13: monitor.target is required for type "fip": add target = "fip1" to this [[monitor]] table`},
+		{"fip monitor of an exec resource", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"fip\"\ntarget = \"r\"\n",
+			`16: monitor.target "r" is of type "exec": a fip monitor watches the address of a resource of type "fip"`},
+		{"monitor type", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"foo\"\n", `15: monitor.type "foo" is not valid: use "pid", "custom", "ip", "disk", "nic", "process", "user", "message" or "fip" (or CLUSTERPRO's pidw, genw, ipw, diskw, miiw, psw, userw, mrw, fipw)`},
 		{"monitor type missing", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\n", `13: monitor.type is required: add type = "pid" to this [[monitor]] table`},
 		{"pid target not async", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"pidw\"\ntarget = \"r\"\n", `16: monitor.target "r" is not an asynchronous exec resource: a pid monitor watches the process of an asynchronous start (set start_mode = "async" on it), or give pid_file`},
 		{"pid without target", head + "[[group]]\nname = \"g\"\n" + res("r") + "[[monitor]]\nname = \"m\"\ntype = \"pid\"\n", `13: monitor of type "pid" needs target = "<asynchronous exec resource>" or pid_file = "/run/app.pid"`},

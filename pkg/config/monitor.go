@@ -24,7 +24,7 @@ func osKeys() []string { return []string{"shutdown", "reboot"} }
 // monitorAlias maps CLUSTERPRO's type names to ours.
 func monitorAlias(s string) (string, bool) {
 	for _, a := range [][2]string{{"pidw", MonitorPID}, {"genw", MonitorCustom}, {"ipw", MonitorIP},
-		{"diskw", MonitorDisk}, {"miiw", MonitorNIC}, {"psw", MonitorProcess}, {"userw", MonitorUser}, {"mrw", MonitorMessage}} {
+		{"diskw", MonitorDisk}, {"miiw", MonitorNIC}, {"psw", MonitorProcess}, {"userw", MonitorUser}, {"mrw", MonitorMessage}, {"fipw", MonitorFIP}} {
 		if a[0] == s {
 			return a[1], true
 		}
@@ -33,7 +33,7 @@ func monitorAlias(s string) (string, bool) {
 }
 
 func monitorTypes() []string {
-	return []string{MonitorPID, MonitorCustom, MonitorIP, MonitorDisk, MonitorNIC, MonitorProcess, MonitorUser, MonitorMessage}
+	return []string{MonitorPID, MonitorCustom, MonitorIP, MonitorDisk, MonitorNIC, MonitorProcess, MonitorUser, MonitorMessage, MonitorFIP}
 }
 
 // monitorDefaults are the interval, timeout and retry count of each kind. They are shorter than
@@ -122,7 +122,7 @@ func (p *parser) monitor(t *table, c *Config) Monitor {
 		if slices.Contains(monitorTypes(), s) {
 			m.Type = s
 		} else {
-			t.errorf("type", "monitor.type %q is not valid: use %s (or CLUSTERPRO's pidw, genw, ipw, diskw, miiw, psw, userw, mrw)", s, orList(monitorTypes()))
+			t.errorf("type", "monitor.type %q is not valid: use %s (or CLUSTERPRO's pidw, genw, ipw, diskw, miiw, psw, userw, mrw, fipw)", s, orList(monitorTypes()))
 		}
 	} else if !t.has("type") {
 		t.required("type", `"pid"`)
@@ -308,6 +308,15 @@ func (p *parser) monitorKind(t *table, c *Config, m *Monitor) {
 			need("process_name", `"java"`)
 		}
 		m.Cmdline, _ = t.str("cmdline")
+	case MonitorFIP:
+		if m.Target == "" && !t.has("target") {
+			need("target", `"fip1"`)
+		} else if _, r, ok := c.Resource(m.Target); ok && r.Type != TypeFIP {
+			t.errorf("target", "monitor.target %q is of type %q: a fip monitor watches the address of a resource of type \"fip\"", m.Target, r.Type)
+		}
+		if m.Timing == TimingAlways && t.has("timing") {
+			t.errorf("timing", `monitor.timing "always" cannot watch a floating address: it is only on the server where its resource is Online; remove timing`)
+		}
 	case MonitorMessage:
 		// CLUSTERPRO's default category is the monitor's name.
 		m.Category = m.Name

@@ -170,6 +170,9 @@ const (
 	// MonitorMessage (CLUSTERPRO's mrw) checks nothing itself: an error notice sent with
 	// clprexec --notice is its error, clprexec --clear ends it.
 	MonitorMessage = "message"
+	// MonitorFIP (CLUSTERPRO's fipw) checks that the floating address of its target resource is
+	// still on its interface and the link up with carrier, where the resource is Online.
+	MonitorFIP = "fip"
 )
 
 // Monitor timings: always, or only while the target resource is Online on this server.
@@ -283,6 +286,8 @@ func (m *Monitor) TypeName() string {
 		return "userw"
 	case MonitorMessage:
 		return "mrw"
+	case MonitorFIP:
+		return "fipw"
 	}
 	return m.Type
 }
