@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 	"google.golang.org/grpc/backoff"
 
 	"clpkit/pkg/pki"
+	"clpkit/pkg/procwatch"
 	"clpkit/pkg/store"
 )
 
@@ -336,21 +338,16 @@ func (s *EtcdServer) Pause() {
 // waitStopped waits until every thread of pid is in the stopped state, or the process is gone,
 // or d has passed.
 func waitStopped(pid int, d time.Duration) {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	taskDir := fmt.Sprintf("/proc/%d/task", pid)
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		tasks, err := os.ReadDir(taskDir)
 		if err != nil || len(tasks) == 0 {
 			return
 		}
 		stopped := true
-		for _, t := range tasks {
-			b, err := os.ReadFile(t)
-			if err != nil {
-				continue
-			}
-			i := bytes.LastIndexByte(b, ')')
-			f := strings.Fields(string(b[i+1:]))
-			if len(f) > 0 && f[0] != "T" && f[0] != "t" && f[0] != "Z" && f[0] != "X" {
+		for _, task := range tasks {
+			tid, _ := strconv.Atoi(task.Name())
+			if st, err := procwatch.Stat(taskDir, tid); err == nil && st.State != 'T' && st.State != 't' && !st.Exited() {
 				stopped = false
 				break
 			}
@@ -358,7 +355,6 @@ func waitStopped(pid int, d time.Duration) {
 		if stopped {
 			return
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
