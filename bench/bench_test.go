@@ -16,6 +16,7 @@ import (
 
 	"clpkit/internal/clustertest"
 	"clpkit/test/netlab"
+	"clpkit/test/trials"
 )
 
 var (
@@ -81,6 +82,24 @@ func record(metric, value string) {
 	results = append(results, Row{metric, value})
 }
 
+// recordP99 records the median and p99 of samples in ms with two decimals; count, unless empty,
+// says in the median's row how many were taken ("300 runs").
+func recordP99(metric, count string, samples []time.Duration) {
+	if count != "" {
+		count = "; " + count
+	}
+	record(metric+", median (ms"+count+")", fmt.Sprintf("%.2f", Ms(Median(samples))))
+	record(metric+", p99 (ms)", fmt.Sprintf("%.2f", Ms(Percentile(samples, 99))))
+}
+
+// reportP99 is recordP99 that also gives both figures to the benchmark's output, as the units
+// unit+"median-ms" and unit+"p99-ms".
+func reportP99(b *testing.B, unit, metric, count string, samples []time.Duration) {
+	b.ReportMetric(Ms(Median(samples)), unit+"median-ms")
+	b.ReportMetric(Ms(Percentile(samples, 99)), unit+"p99-ms")
+	recordP99(metric, count, samples)
+}
+
 // timed runs one of the kit's commands against c, checks that it exits 0, and returns its wall
 // time: fork, exec, the API round trip and rendering, as a calling script sees it.
 func timed(b *testing.B, c *clustertest.Cluster, env []string, name string, args ...string) time.Duration {
@@ -139,6 +158,16 @@ func waitOnline(b *testing.B, c *clustertest.Cluster, n int, d time.Duration) {
 	})
 }
 
+// execGroups is the configuration of n groups g01, g02, ... each with one exec resource r01, r02,
+// ... running scripts/start.sh and scripts/stop.sh; more are further keys of each resource.
+func execGroups(n int, more string) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "[[group]]\nname = \"g%02d\"\n%s\n", i, trials.ExecResource(fmt.Sprintf("r%02d", i), "scripts", more))
+	}
+	return b.String()
+}
+
 // quiet stops the testing framework's own ns/op column: each benchmark runs once and reports
 // its own sample statistics instead.
 func quiet(b *testing.B) { b.ReportMetric(0, "ns/op") }
@@ -152,13 +181,7 @@ func BenchmarkClpstat(b *testing.B) {
 	c := clustertest.New(b, bin, dir, `[[group]]
 name = "failover1"
 comment = "bench group"
-
-[[group.resource]]
-name = "exec1"
-type = "exec"
-start = "scripts/exec1/start.sh"
-stop = "scripts/exec1/stop.sh"
-`)
+`+trials.ExecResource("exec1", "scripts/exec1", ""))
 	c.Start(b)
 	waitOnline(b, c, 1, 30*time.Second)
 	env := c.Env()
@@ -171,13 +194,8 @@ stop = "scripts/exec1/stop.sh"
 		samples[i] = timed(b, c, env, "clpstat")
 	}
 	b.StopTimer()
-	med, p99 := Median(samples), Percentile(samples, 99)
 	quiet(b)
-	b.ReportMetric(Ms(med), "median-ms")
-	b.ReportMetric(Ms(p99), "p99-ms")
-	n := strconv.Itoa(len(samples))
-	record("clpstat wall time, median (ms; "+n+" runs, 1 group)", fmt.Sprintf("%.2f", Ms(med)))
-	record("clpstat wall time, p99 (ms)", fmt.Sprintf("%.2f", Ms(p99)))
+	reportP99(b, "", "clpstat wall time", strconv.Itoa(len(samples))+" runs, 1 group", samples)
 }
 
 // scriptSpan reads the two nanosecond timestamps that a bench script appended to path (the
@@ -215,13 +233,7 @@ func BenchmarkClpgrpCycle(b *testing.B) {
 	c := clustertest.New(b, bin, dir, `[[group]]
 name = "g"
 auto_start = false
-
-[[group.resource]]
-name = "r"
-type = "exec"
-start = "scripts/r/start.sh"
-stop = "scripts/r/stop.sh"
-`)
+`+trials.ExecResource("r", "scripts/r", ""))
 	c.Start(b)
 	env := c.Env()
 	cycle := func() (start, stop time.Duration) {
@@ -260,15 +272,8 @@ stop = "scripts/r/stop.sh"
 	}
 
 	quiet(b)
-	b.ReportMetric(Ms(Median(starts)), "start-median-ms")
-	b.ReportMetric(Ms(Percentile(starts, 99)), "start-p99-ms")
-	b.ReportMetric(Ms(Median(stops)), "stop-median-ms")
-	b.ReportMetric(Ms(Percentile(stops, 99)), "stop-p99-ms")
-	n := strconv.Itoa(len(starts))
-	record("clpgrp -s overhead beyond start.sh, median (ms; "+n+" cycles)", fmt.Sprintf("%.2f", Ms(Median(starts))))
-	record("clpgrp -s overhead beyond start.sh, p99 (ms)", fmt.Sprintf("%.2f", Ms(Percentile(starts, 99))))
-	record("clpgrp -t overhead beyond stop.sh, median (ms)", fmt.Sprintf("%.2f", Ms(Median(stops))))
-	record("clpgrp -t overhead beyond stop.sh, p99 (ms)", fmt.Sprintf("%.2f", Ms(Percentile(stops, 99))))
+	reportP99(b, "start-", "clpgrp -s overhead beyond start.sh", strconv.Itoa(len(starts))+" cycles", starts)
+	reportP99(b, "stop-", "clpgrp -t overhead beyond stop.sh", "", stops)
 	record("start.sh alone, spawned directly, median (ms)", fmt.Sprintf("%.2f", Ms(Median(direct))))
 }
 
@@ -280,20 +285,7 @@ func BenchmarkIdle(b *testing.B) {
 	dir := b.TempDir()
 	clustertest.Script(b, dir, "scripts/start.sh", "exit 0\n")
 	clustertest.Script(b, dir, "scripts/stop.sh", "exit 0\n")
-	var groups strings.Builder
-	for i := 1; i <= *idleGroups; i++ {
-		fmt.Fprintf(&groups, `[[group]]
-name = "g%02d"
-
-[[group.resource]]
-name = "r%02d"
-type = "exec"
-start = "scripts/start.sh"
-stop = "scripts/stop.sh"
-
-`, i, i)
-	}
-	c := clustertest.NewTimed(b, bin, dir, groups.String(), "")
+	c := clustertest.NewTimed(b, bin, dir, execGroups(*idleGroups, ""), "")
 	c.Start(b)
 	waitOnline(b, c, *idleGroups, 60*time.Second)
 	pid, err := LockPID(filepath.Join(dir, "data"))
@@ -302,33 +294,9 @@ stop = "scripts/stop.sh"
 	}
 	time.Sleep(*idleSettle)
 
-	b.ResetTimer()
-	cpu0, err := CPUTime(pid)
-	if err != nil {
-		b.Fatal(err)
-	}
-	t0 := time.Now()
-	time.Sleep(*idleSample)
-	cpu1, err := CPUTime(pid)
-	if err != nil {
-		b.Fatal(err)
-	}
-	wall := time.Since(t0)
-	b.StopTimer()
-	rss, err := RSS(pid)
-	if err != nil {
-		b.Fatal(err)
-	}
+	u := sampleIdle(b, pid, "", *idleSample)
 	if st := groupStates(b, c); len(st) != *idleGroups {
 		b.Fatalf("clpstat shows %d groups after the sample, want %d", len(st), *idleGroups)
 	}
-
-	pct := 100 * float64(cpu1-cpu0) / float64(wall)
-	mib := float64(rss) / (1 << 20)
-	quiet(b)
-	b.ReportMetric(pct, "cpu-%")
-	b.ReportMetric(mib, "rss-MiB")
-	g := strconv.Itoa(*idleGroups)
-	record(fmt.Sprintf("clpd idle CPU, %s groups Online (%% of one core over %s)", g, idleSample.Round(time.Second)), fmt.Sprintf("%.2f", pct))
-	record("clpd RSS, "+g+" groups Online (MiB, VmRSS)", fmt.Sprintf("%.1f", mib))
+	u.report(b, "clpd", strconv.Itoa(*idleGroups)+" groups Online", *idleSample, 2)
 }

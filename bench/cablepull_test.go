@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"testing"
@@ -23,36 +22,11 @@ func BenchmarkCablePullEmbedded(b *testing.B) {
 	bin := bins(b)
 	c := trials.New(b, bin, trials.Options{Embedded: true})
 	probe := c.Lab.StartProber(b, c.Client, "http://"+trials.VIP+":"+trials.VIPPort+"/", 10*time.Millisecond)
-	wait := func(host string, t0 time.Time) (time.Duration, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		at, err := probe.WaitAnswer(ctx, host, t0)
-		return at.Sub(t0), err
-	}
 
 	var pulls, margins []time.Duration
 	for i := range *cablepullSamples {
-		active := c.WaitSteady(60 * time.Second)
-		standby := c.Other(active)
-		// Pulls land anywhere in the 100 ms renewal cycle.
-		time.Sleep(time.Duration(37*i%100) * time.Millisecond)
-		t0 := time.Now()
-		if err := c.Lab.CutCable(active.Host); err != nil {
-			b.Fatal(err)
-		}
-		d, err := wait(standby.Name, t0)
-		if err != nil {
-			b.Fatalf("clpkit: the standby %s never answered after the cable of %s was pulled: %v", standby.Name, active.Name, err)
-		}
-		first, _ := c.Sampler.FirstSeen(trials.Group, standby.Name, t0)
-		last, _ := c.Sampler.LastSeen(trials.Group, active.Name, first)
-		pulls, margins = append(pulls, d), append(margins, first.Sub(last))
-		fmt.Printf("clpkit (embedded store) cable pull %2d: %s -> %s answered after %4.0f ms; fencing margin %4.0f ms\n",
-			i+1, active.Name, standby.Name, Ms(d), Ms(first.Sub(last)))
-		time.Sleep(time.Second)
-		if err := c.Lab.RestoreCable(active.Host); err != nil {
-			b.Fatal(err)
-		}
+		d, margin := clpkitPull(b, c, probe, i, "clpkit (embedded store)")
+		pulls, margins = append(pulls, d), append(margins, margin)
 	}
 
 	var moves, commands []time.Duration
@@ -69,7 +43,7 @@ func BenchmarkCablePullEmbedded(b *testing.B) {
 			refused++
 			fmt.Printf("clpkit clpgrp -m %2d: exit %d %q %q\n", i+1, code, so, se)
 		}
-		d, err := wait(dest.Name, t0)
+		d, err := answerAfter(probe, dest.Name, t0)
 		if err != nil {
 			b.Fatalf("clpkit: %s never answered after clpgrp -m on %s (exit %d %q %q): %v", dest.Name, active.Name, code, so, se, err)
 		}

@@ -25,29 +25,8 @@ func BenchmarkFailover(b *testing.B) {
 	probe := c.Lab.StartProber(b, c.Client, "http://"+trials.VIP+":"+trials.VIPPort+"/", 10*time.Millisecond)
 	var answered, margins []time.Duration
 	for i := range *failoverTrials {
-		active := c.WaitSteady(60 * time.Second)
-		standby := c.Other(active)
-		time.Sleep(time.Duration(37*i%100) * time.Millisecond)
-		t0 := time.Now()
-		if err := c.Lab.CutCable(active.Host); err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		at, err := probe.WaitAnswer(ctx, standby.Name, t0)
-		cancel()
-		if err != nil {
-			b.Fatalf("clpkit: the standby %s never answered after the cable of %s was pulled: %v", standby.Name, active.Name, err)
-		}
-		first, _ := c.Sampler.FirstSeen(trials.Group, standby.Name, t0)
-		last, _ := c.Sampler.LastSeen(trials.Group, active.Name, first)
-		answered = append(answered, at.Sub(t0))
-		margins = append(margins, first.Sub(last))
-		fmt.Printf("clpkit cable pull %2d: %s -> %s answered after %4.0f ms; fencing margin %4.0f ms\n",
-			i+1, active.Name, standby.Name, Ms(at.Sub(t0)), Ms(first.Sub(last)))
-		time.Sleep(time.Second)
-		if err := c.Lab.RestoreCable(active.Host); err != nil {
-			b.Fatal(err)
-		}
+		d, margin := clpkitPull(b, c, probe, i, "clpkit")
+		answered, margins = append(answered, d), append(margins, margin)
 		for _, iv := range c.Sampler.Overlaps(trials.Group) {
 			b.Errorf("the group ran on two hosts at once: %v", iv)
 		}
@@ -109,23 +88,65 @@ func keepalivedTrials(b *testing.B, c *trials.Cluster) []time.Duration {
 		if master == s2.Name {
 			active, standby = s2, s1
 		}
-		time.Sleep(time.Duration(37*i%100) * time.Millisecond)
-		t0 := time.Now()
-		if err := c.Lab.CutCable(active); err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		at, err := probe.WaitAnswer(ctx, standby.Name, t0)
-		cancel()
+		_, d, err := pullCable(b, c.Lab, probe, i, active, standby.Name)
 		if err != nil {
 			b.Fatalf("keepalived: %s never answered after the cable of %s was pulled: %v", standby.Name, active.Name, err)
 		}
-		out = append(out, at.Sub(t0))
-		fmt.Printf("keepalived cable pull %2d: %s -> %s answered after %4.0f ms\n", i+1, active.Name, standby.Name, Ms(at.Sub(t0)))
-		time.Sleep(time.Second)
-		if err := c.Lab.RestoreCable(active); err != nil {
-			b.Fatal(err)
-		}
+		out = append(out, d)
+		fmt.Printf("keepalived cable pull %2d: %s -> %s answered after %4.0f ms\n", i+1, active.Name, standby.Name, Ms(d))
+		restoreCable(b, c.Lab, active)
 	}
 	return out
+}
+
+// pullCable cuts active's cable, pull i of a series, at a phase that lands the pulls anywhere in
+// the 100 ms renewal cycle; it returns when the cable was cut and how long after that the probe
+// first got an answer from standby.
+func pullCable(b *testing.B, lab *netlab.Lab, probe *netlab.Prober, i int, active *netlab.Host, standby string) (time.Time, time.Duration, error) {
+	b.Helper()
+	time.Sleep(time.Duration(37*i%100) * time.Millisecond)
+	t0 := time.Now()
+	if err := lab.CutCable(active); err != nil {
+		b.Fatal(err)
+	}
+	d, err := answerAfter(probe, standby, t0)
+	return t0, d, err
+}
+
+// answerAfter waits up to 30 s for the probe's first answer from host after t0 and returns how
+// long after t0 it came.
+func answerAfter(probe *netlab.Prober, host string, t0 time.Time) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	at, err := probe.WaitAnswer(ctx, host, t0)
+	return at.Sub(t0), err
+}
+
+// restoreCable puts h's cable back after a second, so that every pull is seen out to its end.
+func restoreCable(b *testing.B, lab *netlab.Lab, h *netlab.Host) {
+	b.Helper()
+	time.Sleep(time.Second)
+	if err := lab.RestoreCable(h); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// clpkitPull pulls the cable of c's active server once (pull i of a series), prints the pull
+// under label and puts the cable back; it returns how long until the standby answered the probe
+// and the fencing margin: from the last moment the old server's processes were seen to the first
+// of the new server's.
+func clpkitPull(b *testing.B, c *trials.Cluster, probe *netlab.Prober, i int, label string) (answered, margin time.Duration) {
+	b.Helper()
+	active := c.WaitSteady(60 * time.Second)
+	standby := c.Other(active)
+	t0, d, err := pullCable(b, c.Lab, probe, i, active.Host, standby.Name)
+	if err != nil {
+		b.Fatalf("clpkit: the standby %s never answered after the cable of %s was pulled: %v", standby.Name, active.Name, err)
+	}
+	first, _ := c.Sampler.FirstSeen(trials.Group, standby.Name, t0)
+	last, _ := c.Sampler.LastSeen(trials.Group, active.Name, first)
+	fmt.Printf("%s cable pull %2d: %s -> %s answered after %4.0f ms; fencing margin %4.0f ms\n",
+		label, i+1, active.Name, standby.Name, Ms(d), Ms(first.Sub(last)))
+	restoreCable(b, c.Lab, active.Host)
+	return d, first.Sub(last)
 }

@@ -66,9 +66,7 @@ func BenchmarkFsmonProbe(b *testing.B) {
 				samples[i] = d
 			}
 		}
-		n := strconv.Itoa(len(samples))
-		record(k.metric+", median (ms; "+n+" probes)", fmt.Sprintf("%.2f", Ms(Median(samples))))
-		record(k.metric+", p99 (ms)", fmt.Sprintf("%.2f", Ms(Percentile(samples, 99))))
+		recordP99(k.metric, strconv.Itoa(len(samples))+" probes", samples)
 	}
 }
 

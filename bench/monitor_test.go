@@ -101,13 +101,7 @@ func BenchmarkPidMonitorNotice(b *testing.B) {
 	clustertest.Script(b, dir, "scripts/app/stop.sh", "exit 0\n")
 	c := clustertest.NewTimed(b, bin, dir, `[[group]]
 name = "failover1"
-
-[[group.resource]]
-name = "app"
-type = "exec"
-start = "scripts/app/start.sh"
-stop = "scripts/app/stop.sh"
-start_mode = "async"
+`+trials.ExecResource("app", "scripts/app", `start_mode = "async"`)+`
 
 [[monitor]]
 name = "pidw1"
@@ -202,15 +196,9 @@ func BenchmarkGenwRestart(b *testing.B) {
 	clustertest.Script(b, dir, "scripts/r/start.sh", fmt.Sprintf("rm -f %q\ndate +%%s%%N > %q.tmp && mv %q.tmp %q\n", failFlag, marker, marker, marker))
 	clustertest.Script(b, dir, "scripts/r/stop.sh", fmt.Sprintf("rm -f %q\n", marker))
 	clustertest.Script(b, dir, "scripts/genw.sh", fmt.Sprintf("[ -e %q ] && exit 1\nexit 0\n", failFlag))
-	c := clustertest.NewTimed(b, bin, dir, fmt.Sprintf(`[[group]]
+	c := clustertest.NewTimed(b, bin, dir, `[[group]]
 name = "failover1"
-
-[[group.resource]]
-name = "r"
-type = "exec"
-start = "scripts/r/start.sh"
-stop = "scripts/r/stop.sh"
-
+`+trials.ExecResource("r", "scripts/r", "")+fmt.Sprintf(`
 [[monitor]]
 name = "genw1"
 type = "genw"
@@ -264,14 +252,7 @@ func BenchmarkMonitorFailover(b *testing.B) {
 	bin := bins(b)
 	mark := uniqueMark()
 	c := trials.New(b, bin, trials.Options{
-		Resources: `
-[[group.resource]]
-name = "app"
-type = "exec"
-start = "{{dir}}/scripts/app/start.sh"
-stop = "{{dir}}/scripts/app/stop.sh"
-start_mode = "async"
-`,
+		Resources: trials.AsyncExec("app"),
 		Monitors: fmt.Sprintf(`
 [[monitor]]
 name = "pidw1"
@@ -418,19 +399,7 @@ func BenchmarkIdleMonitors(b *testing.B) {
 	clustertest.Script(b, dir, "scripts/stop.sh", "exit 0\n")
 	clustertest.Script(b, dir, "scripts/genw.sh", "exit 0\n")
 	var cfg strings.Builder
-	for i := 1; i <= groups; i++ {
-		fmt.Fprintf(&cfg, `[[group]]
-name = "g%02d"
-
-[[group.resource]]
-name = "r%02d"
-type = "exec"
-start = "scripts/start.sh"
-stop = "scripts/stop.sh"
-start_mode = "async"
-
-`, i, i)
-	}
+	cfg.WriteString(execGroups(groups, `start_mode = "async"`+"\n"))
 	for i := 1; i <= groups; i++ {
 		fmt.Fprintf(&cfg, `[[monitor]]
 name = "pidw%02d"
@@ -467,46 +436,13 @@ interval = %q
 	cg := filepath.Join(mount, c.Cgroup)
 	time.Sleep(*idleSettle)
 
-	b.ResetTimer()
-	cpu0, err := CPUTime(pid)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cg0, err := cgroupCPU(cg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	t0 := time.Now()
-	time.Sleep(*idleSample)
-	cpu1, err := CPUTime(pid)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cg1, err := cgroupCPU(cg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	wall := time.Since(t0)
-	b.StopTimer()
-	rss, err := RSS(pid)
-	if err != nil {
-		b.Fatal(err)
-	}
+	u := sampleIdle(b, pid, cg, *idleSample)
 	if st := status(b, c); len(st.Groups) != groups || st.monitorsOnline("server1") != 2*groups {
 		b.Fatalf("after the sample clpstat shows %d groups and %d monitors Online, want %d and %d", len(st.Groups), st.monitorsOnline("server1"), groups, 2*groups)
 	}
-
-	pct := 100 * float64(cpu1-cpu0) / float64(wall)
-	cgPct := 100 * float64(cg1-cg0) / float64(wall)
-	mib := float64(rss) / (1 << 20)
-	quiet(b)
-	b.ReportMetric(pct, "cpu-%")
-	b.ReportMetric(mib, "rss-MiB")
-	b.ReportMetric(cgPct, "cgroup-cpu-%")
-	what := fmt.Sprintf("%d groups, %d pidw + %d genw (every %g s)", groups, groups, groups, genwInterval.Seconds())
-	record(fmt.Sprintf("clpd idle CPU, %s (%% of one core over %s)", what, idleSample.Round(time.Second)), fmt.Sprintf("%.2f", pct))
-	record("clpd RSS, "+what+" (MiB, VmRSS)", fmt.Sprintf("%.1f", mib))
-	record("groups' processes and genw scripts, same run (% of one core, cgroup cpu.stat)", fmt.Sprintf("%.2f", cgPct))
+	u.report(b, "clpd", fmt.Sprintf("%d groups, %d pidw + %d genw (every %g s)", groups, groups, groups, genwInterval.Seconds()), *idleSample, 2)
+	b.ReportMetric(u.cgPct, "cgroup-cpu-%")
+	record("groups' processes and genw scripts, same run (% of one core, cgroup cpu.stat)", fmt.Sprintf("%.2f", u.cgPct))
 }
 
 // haveKeepalived reports whether keepalived is installed; without it the clpkit figures stand
@@ -652,19 +588,7 @@ func (k *kaNode) restart() {
 }
 
 // stop stops keepalived with SIGTERM, then SIGKILL after 10 s.
-func (k *kaNode) stop() {
-	select {
-	case <-k.ka.Done():
-		return
-	default:
-	}
-	_ = k.ka.Signal(syscall.SIGTERM)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := k.ka.Wait(ctx); err != nil && ctx.Err() != nil {
-		k.ka.Kill()
-	}
-}
+func (k *kaNode) stop() { k.ka.Terminate(10 * time.Second) }
 
 func (k *kaNode) events() []kaEvent {
 	ev, err := readNotify(k.notify)

@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"clpkit/internal/syslogtest"
 )
 
 var (
@@ -59,21 +60,11 @@ func newPcheckRig(b *testing.B) *pcheckRig {
 		b.Fatal(err)
 	}
 	// A syslog daemon of our own: pcheck's Up lines tell when a new process is watched.
-	sock := filepath.Join(r.dir, "log")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { conn.Close() })
+	_, msgs := syslogtest.Listen(b, filepath.Join(r.dir, "log"))
 	go func() {
-		buf := make([]byte, 65536)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				return
-			}
-			if m := upRE.FindSubmatch(buf[:n]); m != nil {
-				pid, _ := strconv.Atoi(string(m[1]))
+		for m := range msgs {
+			if m := upRE.FindStringSubmatch(m); m != nil {
+				pid, _ := strconv.Atoi(m[1])
 				r.ups <- pid
 			}
 		}
@@ -221,13 +212,8 @@ func BenchmarkPcheckRestart(b *testing.B) {
 	}
 	b.StopTimer()
 	quiet(b)
-	b.ReportMetric(Ms(Median(toScript)), "script-median-ms")
-	b.ReportMetric(Ms(Percentile(toScript, 99)), "script-p99-ms")
-	n := strconv.Itoa(len(toScript))
-	record("pcheck: process death to restart script start, median (ms; "+n+" SIGKILLs)", fmt.Sprintf("%.2f", Ms(Median(toScript))))
-	record("pcheck: process death to restart script start, p99 (ms)", fmt.Sprintf("%.2f", Ms(Percentile(toScript, 99))))
-	record("pcheck: process death to new process watched (Up), median (ms)", fmt.Sprintf("%.2f", Ms(Median(toUp))))
-	record("pcheck: process death to new process watched (Up), p99 (ms)", fmt.Sprintf("%.2f", Ms(Percentile(toUp, 99))))
+	reportP99(b, "script-", "pcheck: process death to restart script start", strconv.Itoa(len(toScript))+" SIGKILLs", toScript)
+	recordP99("pcheck: process death to new process watched (Up)", "", toUp)
 }
 
 // BenchmarkPcheckIdle measures pcheck's CPU use and resident memory while every entry's process
@@ -249,34 +235,12 @@ func BenchmarkPcheckIdle(b *testing.B) {
 			}
 			time.Sleep(*pcheckIdleSettle)
 			pid := r.cmd.Process.Pid
-			b.ResetTimer()
-			cpu0, err := CPUTime(pid)
-			if err != nil {
-				b.Fatal(err)
-			}
-			t0 := time.Now()
-			time.Sleep(*pcheckIdleSample)
-			cpu1, err := CPUTime(pid)
-			if err != nil {
-				b.Fatal(err)
-			}
-			wall := time.Since(t0)
-			b.StopTimer()
-			rss, err := RSS(pid)
-			if err != nil {
-				b.Fatal(err)
-			}
-			pct := 100 * float64(cpu1-cpu0) / float64(wall)
-			mib := float64(rss) / (1 << 20)
-			quiet(b)
-			b.ReportMetric(pct, "cpu-%")
-			b.ReportMetric(mib, "rss-MiB")
+			u := sampleIdle(b, pid, "", *pcheckIdleSample)
 			what := "1 entry"
 			if n != 1 {
 				what = strconv.Itoa(n) + " entries"
 			}
-			record(fmt.Sprintf("pcheck idle CPU, %s (%% of one core over %s)", what, pcheckIdleSample.Round(time.Second)), fmt.Sprintf("%.3f", pct))
-			record("pcheck RSS, "+what+" (MiB, VmRSS)", fmt.Sprintf("%.1f", mib))
+			u.report(b, "pcheck", what, *pcheckIdleSample, 3)
 		})
 	}
 }

@@ -16,3 +16,17 @@ func ShownArg(a string) string {
 	}
 	return a
 }
+
+// AllDigits reports whether s is one or more ASCII decimal digits, however many: no sign, no
+// blank.
+func AllDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

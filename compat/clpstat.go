@@ -141,6 +141,16 @@ func runsElsewhere(c status.Cluster, g status.Group) bool {
 	return c.LocalServer != "" && g.Current != "" && g.Current != c.LocalServer
 }
 
+// writeMapHead writes the head of -m, -n and -p: the frame's header, the cluster's name and the
+// server map.
+func writeMapHead(b *strings.Builder, header string, c status.Cluster) {
+	b.WriteString(header + "\n")
+	b.WriteString("  Cluster : " + clean(c.Name) + "\n")
+	// Two blanks, then '*' or a blank, as reconstructed in §2.4 (the -g map has three blanks).
+	// Either way `awk '{print $1}' | cut -c 2-` yields the index on the local line.
+	writeServerMap(b, c, "  ")
+}
+
 // writeServerMap writes the "*server0 : name" map of -g and -m after indent: '*' marks the local
 // server, the others keep a blank there so all indices line up.
 func writeServerMap(b *strings.Builder, c status.Cluster, indent string) {

@@ -34,7 +34,7 @@ const groupType = "failover"
 // WriteClusterConfig writes `clpstat --cl`: the cluster's name and comment, and with detail
 // (--detail) its settings, c.Settings in their order.
 func WriteClusterConfig(w io.Writer, c status.Cluster, detail bool) error {
-	return writeConfigDisplay(w, "", nil, func(b *strings.Builder) bool {
+	return writeConfigDisplay(w, c, "", nil, func(b *strings.Builder, c status.Cluster, _ string) bool {
 		clusterConfig(b, c, detail)
 		return true
 	})
@@ -43,27 +43,21 @@ func WriteClusterConfig(w io.Writer, c status.Cluster, detail bool) error {
 // WriteServerConfig writes `clpstat --sv [name]`: each server, or those named name, as
 // `[ServerN : name]` with its Address and Comment.
 func WriteServerConfig(w io.Writer, c status.Cluster, name string) error {
-	return writeConfigDisplay(w, name, ErrUnknownServer, func(b *strings.Builder) bool {
-		return serverConfig(b, c, name)
-	})
+	return writeConfigDisplay(w, c, name, ErrUnknownServer, serverConfig)
 }
 
 // WriteHeartbeatConfig writes `clpstat --hb [name]`: each heartbeat resource, or those named
 // name, as `[HBN : name]` with its Type and Comment. The resources and their numbers are those
 // of `clpstat -n` (heartbeatList).
 func WriteHeartbeatConfig(w io.Writer, c status.Cluster, name string) error {
-	return writeConfigDisplay(w, name, ErrUnknownHeartbeat, func(b *strings.Builder) bool {
-		return heartbeatConfig(b, c, name)
-	})
+	return writeConfigDisplay(w, c, name, ErrUnknownHeartbeat, heartbeatConfig)
 }
 
 // WriteGroupConfig writes `clpstat --grp [name]`: each group, or those named name, as
 // `[GroupN : name]` with its Type, Comment and Startup Server, the failover priority list
 // separated by blanks.
 func WriteGroupConfig(w io.Writer, c status.Cluster, name string) error {
-	return writeConfigDisplay(w, name, ErrUnknownGroup, func(b *strings.Builder) bool {
-		return groupConfig(b, c, name)
-	})
+	return writeConfigDisplay(w, c, name, ErrUnknownGroup, groupConfig)
 }
 
 // WriteResourceConfig writes `clpstat --rsc [name]`: each group resource, or those named name,
@@ -71,15 +65,13 @@ func WriteGroupConfig(w io.Writer, c status.Cluster, name string) error {
 // their order. N counts the resources of all groups, in configuration order, so that it names
 // one resource of the cluster like the N of the other displays.
 func WriteResourceConfig(w io.Writer, c status.Cluster, name string) error {
-	return writeConfigDisplay(w, name, ErrUnknownResource, func(b *strings.Builder) bool {
-		return resourceConfig(b, c, name)
-	})
+	return writeConfigDisplay(w, c, name, ErrUnknownResource, resourceConfig)
 }
 
 // WriteConfig writes `clpstat -i`: every configuration display in one frame, in the order
 // --cl (with detail, --detail), --sv, --hb, --grp, --rsc, --mon.
 func WriteConfig(w io.Writer, c status.Cluster, detail bool) error {
-	return writeConfigDisplay(w, "", nil, func(b *strings.Builder) bool {
+	return writeConfigDisplay(w, c, "", nil, func(b *strings.Builder, c status.Cluster, _ string) bool {
 		clusterConfig(b, c, detail)
 		serverConfig(b, c, "")
 		heartbeatConfig(b, c, "")
@@ -103,66 +95,40 @@ func clusterConfig(b *strings.Builder, c status.Cluster, detail bool) {
 }
 
 func serverConfig(b *strings.Builder, c status.Cluster, name string) bool {
-	found := false
-	for i, s := range c.Servers {
-		if name != "" && s.Name != name {
-			continue
-		}
-		found = true
-		configBracket(b, "Server", i, s.Name)
+	return configBlocks(b, "Server", c.Servers, name, func(s status.Server) string { return s.Name }, func(s status.Server) {
 		configItem(b, "Address", s.Address)
 		configItem(b, "Comment", s.Comment)
-	}
-	return found
+	})
 }
 
 func heartbeatConfig(b *strings.Builder, c status.Cluster, name string) bool {
-	found := false
-	for i, h := range heartbeatList(c) {
-		if name != "" && h.Name != name {
-			continue
-		}
-		found = true
-		configBracket(b, "HB", i, h.Name)
+	return configBlocks(b, "HB", heartbeatList(c), name, func(h status.Heartbeat) string { return h.Name }, func(h status.Heartbeat) {
 		configItem(b, "Type", heartbeatType(h.Name))
 		configItem(b, "Comment", h.Comment)
-	}
-	return found
+	})
 }
 
 func groupConfig(b *strings.Builder, c status.Cluster, name string) bool {
-	found := false
-	for i, g := range c.Groups {
-		if name != "" && g.Name != name {
-			continue
-		}
-		found = true
-		configBracket(b, "Group", i, g.Name)
+	return configBlocks(b, "Group", c.Groups, name, func(g status.Group) string { return g.Name }, func(g status.Group) {
 		configItem(b, "Type", groupType)
 		configItem(b, "Comment", g.Comment)
 		configItem(b, "Startup Server", strings.Join(g.Servers, " "))
-	}
-	return found
+	})
 }
 
+// resourceConfig numbers the resources of all groups in one sequence (see WriteResourceConfig).
 func resourceConfig(b *strings.Builder, c status.Cluster, name string) bool {
-	found := false
-	n := 0
+	var all []status.Resource
 	for _, g := range c.Groups {
-		for _, r := range g.Resources {
-			if name == "" || r.Name == name {
-				found = true
-				configBracket(b, "Resource", n, r.Name)
-				configItem(b, "Type", r.Type)
-				configItem(b, "Comment", r.Comment)
-				for _, p := range r.Params {
-					configItem(b, p.Name, p.Value)
-				}
-			}
-			n++
-		}
+		all = append(all, g.Resources...)
 	}
-	return found
+	return configBlocks(b, "Resource", all, name, func(r status.Resource) string { return r.Name }, func(r status.Resource) {
+		configItem(b, "Type", r.Type)
+		configItem(b, "Comment", r.Comment)
+		for _, p := range r.Params {
+			configItem(b, p.Name, p.Value)
+		}
+	})
 }
 
 // heartbeatType is the Type of a heartbeat resource: its name without the trailing number, which

@@ -2,7 +2,6 @@ package compat
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"reflect"
 	"strconv"
@@ -12,68 +11,41 @@ import (
 	"clpkit/pkg/status"
 )
 
-func clusterConfigOf(c status.Cluster, detail bool) render {
-	return func(b *bytes.Buffer) error { return WriteClusterConfig(b, c, detail) }
-}
-
-func serverConfigOf(c status.Cluster, name string) render {
-	return func(b *bytes.Buffer) error { return WriteServerConfig(b, c, name) }
-}
-
-func heartbeatConfigOf(c status.Cluster, name string) render {
-	return func(b *bytes.Buffer) error { return WriteHeartbeatConfig(b, c, name) }
-}
-
-func groupConfigOf(c status.Cluster, name string) render {
-	return func(b *bytes.Buffer) error { return WriteGroupConfig(b, c, name) }
-}
-
-func resourceConfigOf(c status.Cluster, name string) render {
-	return func(b *bytes.Buffer) error { return WriteResourceConfig(b, c, name) }
-}
-
-func configOf(c status.Cluster, detail bool) render {
-	return func(b *bytes.Buffer) error { return WriteConfig(b, c, detail) }
-}
-
 func configGoldenCases() []goldenCase {
-	g := func(file string, out render) goldenCase {
-		return goldenCase{file: file, out: out, dir: goldenDir}
-	}
 	return []goldenCase{
 		// clpstat -n and -p
-		g("witness-n.txt", heartbeatStatusOf(witnessCluster())),
-		g("witness-p.txt", npStatusOf(witnessCluster())),
-		g("partitioned-n.txt", heartbeatStatusOf(partitioned(status.Error))),
-		g("partitioned-p.txt", npStatusOf(partitioned(status.Error))),
-		g("nowitness-n.txt", heartbeatStatusOf(noWitness())),
-		g("nowitness-p.txt", npStatusOf(noWitness())),
-		g("states-n.txt", heartbeatStatusOf(statesWitness())),
-		g("states-p.txt", npStatusOf(statesWitness())),
-		g("odd-n.txt", heartbeatStatusOf(oddHeartbeats())),
-		g("odd-p.txt", npStatusOf(oddHeartbeats())),
-		g("empty-n.txt", heartbeatStatusOf(status.Cluster{})),
-		g("empty-p.txt", npStatusOf(status.Cluster{})),
-		g("edge-n.txt", heartbeatStatusOf(edgeCluster())),
+		generated("witness-n.txt", renderOf(WriteHeartbeatStatus, witnessCluster())),
+		generated("witness-p.txt", renderOf(WriteNPStatus, witnessCluster())),
+		generated("partitioned-n.txt", renderOf(WriteHeartbeatStatus, partitioned(status.Error))),
+		generated("partitioned-p.txt", renderOf(WriteNPStatus, partitioned(status.Error))),
+		generated("nowitness-n.txt", renderOf(WriteHeartbeatStatus, noWitness())),
+		generated("nowitness-p.txt", renderOf(WriteNPStatus, noWitness())),
+		generated("states-n.txt", renderOf(WriteHeartbeatStatus, statesWitness())),
+		generated("states-p.txt", renderOf(WriteNPStatus, statesWitness())),
+		generated("odd-n.txt", renderOf(WriteHeartbeatStatus, oddHeartbeats())),
+		generated("odd-p.txt", renderOf(WriteNPStatus, oddHeartbeats())),
+		generated("empty-n.txt", renderOf(WriteHeartbeatStatus, status.Cluster{})),
+		generated("empty-p.txt", renderOf(WriteNPStatus, status.Cluster{})),
+		generated("edge-n.txt", renderOf(WriteHeartbeatStatus, edgeCluster())),
 		// The configuration displays
-		g("witness-cl.txt", clusterConfigOf(witnessCluster(), false)),
-		g("witness-cl-detail.txt", clusterConfigOf(witnessCluster(), true)),
-		g("witness-sv.txt", serverConfigOf(witnessCluster(), "")),
-		g("witness-sv-node2.txt", serverConfigOf(witnessCluster(), "node2")),
-		g("witness-hb.txt", heartbeatConfigOf(witnessCluster(), "")),
-		g("witness-grp.txt", groupConfigOf(witnessCluster(), "")),
-		g("witness-rsc.txt", resourceConfigOf(witnessCluster(), "")),
-		g("witness-rsc-fip1.txt", resourceConfigOf(witnessCluster(), "fip1")),
-		g("witness-i.txt", configOf(witnessCluster(), false)),
-		g("witness-i-detail.txt", configOf(witnessCluster(), true)),
-		g("empty-i.txt", configOf(status.Cluster{}, true)),
-		g("edge-i.txt", configOf(edgeCluster(), true)),
-		g("monitor-edge-i.txt", configOf(monitorEdgeCluster(), true)),
+		generated("witness-cl.txt", renderWith(WriteClusterConfig, witnessCluster(), false)),
+		generated("witness-cl-detail.txt", renderWith(WriteClusterConfig, witnessCluster(), true)),
+		generated("witness-sv.txt", renderWith(WriteServerConfig, witnessCluster(), "")),
+		generated("witness-sv-node2.txt", renderWith(WriteServerConfig, witnessCluster(), "node2")),
+		generated("witness-hb.txt", renderWith(WriteHeartbeatConfig, witnessCluster(), "")),
+		generated("witness-grp.txt", renderWith(WriteGroupConfig, witnessCluster(), "")),
+		generated("witness-rsc.txt", renderWith(WriteResourceConfig, witnessCluster(), "")),
+		generated("witness-rsc-fip1.txt", renderWith(WriteResourceConfig, witnessCluster(), "fip1")),
+		generated("witness-i.txt", renderWith(WriteConfig, witnessCluster(), false)),
+		generated("witness-i-detail.txt", renderWith(WriteConfig, witnessCluster(), true)),
+		generated("empty-i.txt", renderWith(WriteConfig, status.Cluster{}, true)),
+		generated("edge-i.txt", renderWith(WriteConfig, edgeCluster(), true)),
+		generated("monitor-edge-i.txt", renderWith(WriteConfig, monitorEdgeCluster(), true)),
 		// -o json with a witness, settings and resource parameters
-		g("witness.json", jsonOf(witnessCluster())),
+		generated("witness.json", renderOf(WriteJSON, witnessCluster())),
 		// --local with a group on the other server
-		g("witness-local.txt", localStatusOf(witnessCluster(), false)),
-		g("witness-local-long.txt", localStatusOf(witnessCluster(), true)),
+		generated("witness-local.txt", localStatusOf(witnessCluster(), false)),
+		generated("witness-local-long.txt", localStatusOf(witnessCluster(), true)),
 	}
 }
 
@@ -91,18 +63,10 @@ func TestJSONWitnessFields(t *testing.T) {
 			t.Errorf("no %q in:\n%s", frag, b.String())
 		}
 	}
-	var doc struct {
-		Schema  string         `json:"schema"`
-		Cluster status.Cluster `json:"cluster"`
-	}
-	dec := json.NewDecoder(&b)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatal(err)
-	}
-	doc.Cluster.Taken = want.Taken
-	if !reflect.DeepEqual(doc.Cluster, want) {
-		t.Errorf("round trip changed the cluster:\n got %+v\nwant %+v", doc.Cluster, want)
+	_, got := decodeJSON(t, &b)
+	got.Taken = want.Taken
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("round trip changed the cluster:\n got %+v\nwant %+v", got, want)
 	}
 	// Without them, the fields are absent.
 	var none bytes.Buffer
@@ -142,29 +106,29 @@ func TestResourceConfigFip(t *testing.T) {
 func TestScriptConfigIdioms(t *testing.T) {
 	needTools(t, "/bin/sh", "grep", "awk", "sed")
 	c := witnessCluster()
-	sv := renderTo(t, serverConfigOf(c, ""))
+	sv := renderTo(t, renderWith(WriteServerConfig, c, ""))
 	if got := pipe(t, sv, `cat "$1" | grep "Server" | awk '{print $3}' | sed 's/]//g'`); got != "node1\nnode2" {
 		t.Errorf("--sv server names: %q", got)
 	}
 	// awk -F: splits at the colon, so the value keeps the blank that follows it.
-	rsc := renderTo(t, resourceConfigOf(c, "fip1"))
+	rsc := renderTo(t, renderWith(WriteResourceConfig, c, "fip1"))
 	if got := pipe(t, rsc, `cat "$1" | grep IP | awk -F: '{print $2}'`); got != " 10.0.0.100" {
 		t.Errorf("--rsc fip1 IP: %q", got)
 	}
 	// Over every resource too: only fip1 has an IP line.
-	all := renderTo(t, resourceConfigOf(c, ""))
+	all := renderTo(t, renderWith(WriteResourceConfig, c, ""))
 	if got := pipe(t, all, `cat "$1" | grep IP | awk -F: '{print $2}'`); got != " 10.0.0.100" {
 		t.Errorf("--rsc IP: %q", got)
 	}
-	cl := renderTo(t, clusterConfigOf(c, true))
+	cl := renderTo(t, renderWith(WriteClusterConfig, c, true))
 	if got := pipe(t, cl, `cat "$1" | grep "Shutdown Monitoring Method"`); got != "    Shutdown Monitoring Method                               : softdog" {
 		t.Errorf("--cl --detail: %q", got)
 	}
-	grp := renderTo(t, groupConfigOf(c, "failover2"))
+	grp := renderTo(t, renderWith(WriteGroupConfig, c, "failover2"))
 	if got := pipe(t, grp, `cat "$1" | grep "Startup Server" | awk -F': ' '{print $2}'`); got != "node2 node1" {
 		t.Errorf("--grp failover2 startup servers: %q", got)
 	}
-	hb := renderTo(t, heartbeatConfigOf(c, "witnesshb1"))
+	hb := renderTo(t, renderWith(WriteHeartbeatConfig, c, "witnesshb1"))
 	if got := pipe(t, hb, `cat "$1" | grep "HB" | awk '{print $3}' | sed 's/]//g'`); got != "witnesshb1" {
 		t.Errorf("--hb witnesshb1: %q", got)
 	}

@@ -183,15 +183,7 @@ func FuzzRenderers(f *testing.F) {
 				checkMonitorConfig(t, b.String(), shown)
 			}
 		}
-		var n, p bytes.Buffer
-		if err := WriteHeartbeatStatus(&n, c); err != nil {
-			t.Fatal(err)
-		}
-		checkHeartbeatStatus(t, n.String(), c)
-		if err := WriteNPStatus(&p, c); err != nil {
-			t.Fatal(err)
-		}
-		checkNPStatus(t, p.String(), c)
+		checkHeartbeatDisplays(t, c)
 		checkConfigDisplays(t, c)
 		var m bytes.Buffer
 		if err := WriteGroupMap(&m, c); err != nil {

@@ -54,9 +54,7 @@ const (
 // are, which is why each server has one such line, not one per heartbeat.
 func WriteHeartbeatStatus(w io.Writer, c status.Cluster) error {
 	var b strings.Builder
-	b.WriteString(heartbeatHeader + "\n")
-	b.WriteString("  Cluster : " + clean(c.Name) + "\n")
-	writeServerMap(&b, c, "  ")
+	writeMapHead(&b, heartbeatHeader, c)
 	b.WriteString("\n")
 	hbs := heartbeatList(c)
 	if len(hbs) == 0 {
@@ -94,9 +92,7 @@ func WriteHeartbeatStatus(w io.Writer, c status.Cluster) error {
 // o, so only the mark can match.
 func WriteNPStatus(w io.Writer, c status.Cluster) error {
 	var b strings.Builder
-	b.WriteString(npHeader + "\n")
-	b.WriteString("  Cluster : " + clean(c.Name) + "\n")
-	writeServerMap(&b, c, "  ")
+	writeMapHead(&b, npHeader, c)
 	b.WriteString("\n")
 	if c.Witness == "" {
 		b.WriteString(noNPLine + "\n")

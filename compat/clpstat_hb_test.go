@@ -11,14 +11,6 @@ import (
 	"clpkit/pkg/status"
 )
 
-func heartbeatStatusOf(c status.Cluster) render {
-	return func(b *bytes.Buffer) error { return WriteHeartbeatStatus(b, c) }
-}
-
-func npStatusOf(c status.Cluster) render {
-	return func(b *bytes.Buffer) error { return WriteNPStatus(b, c) }
-}
-
 func TestHeartbeatFrameLengths(t *testing.T) {
 	for _, s := range []string{heartbeatHeader, npHeader} {
 		if len(s) != len(monitorFooter) {
@@ -231,16 +223,22 @@ func TestHeartbeatShapes(t *testing.T) {
 		{}, witnessCluster(), partitioned(status.Error), noWitness(), statesCluster(), statesWitness(),
 		oddHeartbeats(), edgeCluster(), monitorEdgeCluster(), sampleB(),
 	} {
-		var n, p bytes.Buffer
-		if err := WriteHeartbeatStatus(&n, c); err != nil {
-			t.Fatal(err)
-		}
-		checkHeartbeatStatus(t, n.String(), c)
-		if err := WriteNPStatus(&p, c); err != nil {
-			t.Fatal(err)
-		}
-		checkNPStatus(t, p.String(), c)
+		checkHeartbeatDisplays(t, c)
 	}
+}
+
+// checkHeartbeatDisplays renders -n and -p of c and checks their shapes against it.
+func checkHeartbeatDisplays(t *testing.T, c status.Cluster) {
+	t.Helper()
+	var n, p bytes.Buffer
+	if err := WriteHeartbeatStatus(&n, c); err != nil {
+		t.Fatal(err)
+	}
+	checkHeartbeatStatus(t, n.String(), c)
+	if err := WriteNPStatus(&p, c); err != nil {
+		t.Fatal(err)
+	}
+	checkNPStatus(t, p.String(), c)
 }
 
 // The pipelines of exec_checkNP_stat.sh and srvstat.sh, one by one.
@@ -257,7 +255,7 @@ func TestScriptHeartbeatIdioms(t *testing.T) {
 		{"states", statesCluster(), "srv-c", "server2"},
 		{"sample B", sampleB(), "116rhel94", "server0"},
 	} {
-		if got := pipe(t, renderTo(t, heartbeatStatusOf(tc.c)), ownnode, tc.host); got != tc.want {
+		if got := pipe(t, renderTo(t, renderOf(WriteHeartbeatStatus, tc.c)), ownnode, tc.host); got != tc.want {
 			t.Errorf("%s: ownnode %q, want %q", tc.name, got, tc.want)
 		}
 	}
@@ -274,16 +272,16 @@ func TestScriptHeartbeatIdioms(t *testing.T) {
 		{"odd", oddHeartbeats(), "1"},
 		{"sample B", sampleB(), "0"},
 	} {
-		if got := strings.TrimSpace(pipe(t, renderTo(t, heartbeatStatusOf(tc.c)), online)); got != tc.want {
+		if got := strings.TrimSpace(pipe(t, renderTo(t, renderOf(WriteHeartbeatStatus, tc.c)), online)); got != tc.want {
 			t.Errorf("%s: %s online servers, want %s", tc.name, got, tc.want)
 		}
 	}
 
 	const others = `cat "$1" | grep "on server" | grep -v "$2" | grep -v Offline`
-	if got := pipe(t, renderTo(t, heartbeatStatusOf(witnessCluster())), others, "server0"); got != " [on server1 : Online]" {
+	if got := pipe(t, renderTo(t, renderOf(WriteHeartbeatStatus, witnessCluster())), others, "server0"); got != " [on server1 : Online]" {
 		t.Errorf("other servers up: %q", got)
 	}
-	if got := pipe(t, renderTo(t, heartbeatStatusOf(partitioned(status.Normal))), others, "server0"); got != "" {
+	if got := pipe(t, renderTo(t, renderOf(WriteHeartbeatStatus, partitioned(status.Normal))), others, "server0"); got != "" {
 		t.Errorf("other servers up after the partition: %q", got)
 	}
 
@@ -300,7 +298,7 @@ func TestScriptHeartbeatIdioms(t *testing.T) {
 		{"no witness", noWitness(), "server0", ""},
 		{"states, local third", statesWitness(), "server2", "  server2 : o"},
 	} {
-		if got := pipe(t, renderTo(t, npStatusOf(tc.c)), np, tc.ownnode); got != tc.want {
+		if got := pipe(t, renderTo(t, renderOf(WriteNPStatus, tc.c)), np, tc.ownnode); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
@@ -316,7 +314,6 @@ const checkNPScript = `#! /bin/sh
 #ulimit -s unlimited
 
 ownnode=` + "`clpstat -n | grep \\`hostname\\` | awk '{print $1}' | cut -c 2-`" + `
-
 
 echo ` + "`date \"+%y/%m/%d %H:%M:%S.%3N\"`" + `"  Start."
 
@@ -372,8 +369,8 @@ exit 0
 // hostname answering host; it returns the exit status and the output.
 func runWithClpstat(t *testing.T, script string, c status.Cluster, host string) (int, string) {
 	t.Helper()
-	n := renderTo(t, heartbeatStatusOf(c))
-	p := renderTo(t, npStatusOf(c))
+	n := renderTo(t, renderOf(WriteHeartbeatStatus, c))
+	p := renderTo(t, renderOf(WriteNPStatus, c))
 	stub := `clpstat() { case "$1" in -n) cat "$N";; -p) cat "$P";; *) exit 99;; esac; }
 hostname() { echo "$HOST"; }
 `

@@ -39,30 +39,29 @@ func WriteJSON(w io.Writer, c status.Cluster) error {
 // always an array and `jq '.cluster.groups[]'` never meets null. It copies rather than mutates
 // because the slices are shared with the caller.
 func withEmptyLists(c status.Cluster) status.Cluster {
-	servers := make([]status.Server, len(c.Servers))
-	for i, s := range c.Servers {
-		if s.Heartbeats == nil {
-			s.Heartbeats = []status.Heartbeat{}
-		}
-		servers[i] = s
-	}
-	groups := make([]status.Group, len(c.Groups))
-	for i, g := range c.Groups {
-		if g.Servers == nil {
-			g.Servers = []string{}
-		}
-		if g.Resources == nil {
-			g.Resources = []status.Resource{}
-		}
-		groups[i] = g
-	}
-	monitors := make([]status.Monitor, len(c.Monitors))
-	for i, m := range c.Monitors {
-		if m.Servers == nil {
-			m.Servers = []status.MonitorOnServer{}
-		}
-		monitors[i] = m
-	}
-	c.Servers, c.Groups, c.Monitors = servers, groups, monitors
+	c.Servers = copyEach(c.Servers, func(s *status.Server) { s.Heartbeats = nonNil(s.Heartbeats) })
+	c.Groups = copyEach(c.Groups, func(g *status.Group) {
+		g.Servers = nonNil(g.Servers)
+		g.Resources = nonNil(g.Resources)
+	})
+	c.Monitors = copyEach(c.Monitors, func(m *status.Monitor) { m.Servers = nonNil(m.Servers) })
 	return c
+}
+
+// copyEach returns a copy of s, empty rather than nil, with fix applied to each element.
+func copyEach[T any](s []T, fix func(*T)) []T {
+	out := make([]T, len(s))
+	for i := range s {
+		out[i] = s[i]
+		fix(&out[i])
+	}
+	return out
+}
+
+// nonNil returns s, or an empty slice for nil.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

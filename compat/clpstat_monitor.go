@@ -55,11 +55,7 @@ var ErrUnknownMonitor = errors.New("no such monitor resource")
 // configured server are not shown.
 func WriteMonitorStatus(w io.Writer, c status.Cluster) error {
 	var b strings.Builder
-	b.WriteString(monitorHeader + "\n")
-	b.WriteString("  Cluster : " + clean(c.Name) + "\n")
-	// Two blanks, then '*' or a blank, as reconstructed in §2.4 (the -g map has three blanks).
-	// Either way `awk '{print $1}' | cut -c 2-` yields the index on the local line.
-	writeServerMap(&b, c, "  ")
+	writeMapHead(&b, monitorHeader, c)
 	for i, m := range c.Monitors {
 		b.WriteString("\n  Monitor" + strconv.Itoa(i) + " [" + clean(m.Name) + " : " + word(m.State) + "]\n")
 		b.WriteString(monitorRule + "\n")
@@ -84,21 +80,13 @@ func WriteMonitorStatus(w io.Writer, c status.Cluster) error {
 // server's counters, so they are read from this server's entry, else from the first entry, and
 // left blank when the monitor has no entry at all (rather than printing a 0 nobody configured).
 func WriteMonitorConfig(w io.Writer, c status.Cluster, name string) error {
-	return writeConfigDisplay(w, name, ErrUnknownMonitor, func(b *strings.Builder) bool {
-		return monitorConfig(b, c, name)
-	})
+	return writeConfigDisplay(w, c, name, ErrUnknownMonitor, monitorConfig)
 }
 
 // monitorConfig appends the `[MonitorN : name]` blocks of --mon and -i to b, all of them or
 // those named name, and reports whether it wrote any.
 func monitorConfig(b *strings.Builder, c status.Cluster, name string) bool {
-	found := false
-	for i, m := range c.Monitors {
-		if name != "" && m.Name != name {
-			continue
-		}
-		found = true
-		configBracket(b, "Monitor", i, m.Name)
+	return configBlocks(b, "Monitor", c.Monitors, name, func(m status.Monitor) string { return m.Name }, func(m status.Monitor) {
 		configItem(b, "Type", m.Type)
 		configItem(b, "Comment", m.Comment)
 		configItem(b, "Target Resource", m.Target)
@@ -114,17 +102,17 @@ func monitorConfig(b *strings.Builder, c status.Cluster, name string) bool {
 		configItem(b, "Reactivation Threshold", restart)
 		configItem(b, "Failover Threshold", failover)
 		configItem(b, "Final Action", final)
-	}
-	return found
+	})
 }
 
 // writeConfigDisplay writes one display of the CLUSTER INFORMATION frame: the header, what
-// section appends, the footer. When name is not empty and section wrote nothing, it writes
-// nothing at all and returns errUnknown wrapped with the name, so stdout stays empty.
-func writeConfigDisplay(w io.Writer, name string, errUnknown error, section func(*strings.Builder) bool) error {
+// section appends of c's items named name, the footer. When name is not empty and section wrote
+// nothing, it writes nothing at all and returns errUnknown wrapped with the name, so stdout
+// stays empty.
+func writeConfigDisplay(w io.Writer, c status.Cluster, name string, errUnknown error, section func(*strings.Builder, status.Cluster, string) bool) error {
 	var b strings.Builder
 	b.WriteString(configHeader + "\n")
-	if !section(&b) && name != "" {
+	if !section(&b, c, name) && name != "" {
 		return fmt.Errorf("%w: %q", errUnknown, name)
 	}
 	b.WriteString(frameFooter + "\n")
@@ -135,6 +123,21 @@ func writeConfigDisplay(w io.Writer, name string, errUnknown error, section func
 // `  [KindN : name]`, N being the item's position in the configuration.
 func configBracket(b *strings.Builder, kind string, n int, name string) {
 	b.WriteString("  [" + kind + strconv.Itoa(n) + " : " + clean(name) + "]\n")
+}
+
+// configBlocks appends the block of each of items named name, or of every one when name is
+// empty: its `[KindN : name]` line, N being its position among items, then what settings
+// appends for it. It reports whether it wrote any.
+func configBlocks[T any](b *strings.Builder, kind string, items []T, name string, nameOf func(T) string, settings func(T)) bool {
+	found := false
+	for i, it := range items {
+		if n := nameOf(it); name == "" || n == name {
+			found = true
+			configBracket(b, kind, i, n)
+			settings(it)
+		}
+	}
+	return found
 }
 
 // configItem writes one setting line of a configuration display: four blanks, the label padded

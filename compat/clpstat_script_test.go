@@ -55,6 +55,28 @@ func pipe(t *testing.T, file, script string, args ...string) string {
 	return strings.TrimRight(string(out), "\n")
 }
 
+// scriptCase is a rendering and what a pipeline must print for it.
+type scriptCase struct {
+	name string
+	out  render
+	want string
+}
+
+// checkPipeline runs script over the rendering of each case and checks what it prints; with
+// trim, the blanks around it do not count (the pipeline ends in wc -l, which some systems pad).
+func checkPipeline(t *testing.T, script string, trim bool, cases []scriptCase) {
+	t.Helper()
+	for _, tc := range cases {
+		got := pipe(t, renderTo(t, tc.out), script)
+		if trim {
+			got = strings.TrimSpace(got)
+		}
+		if got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestScriptResourceState(t *testing.T) {
 	needTools(t, "/bin/sh", "grep", "sed", "awk")
 	// SQLServer AlwaysOn genw.sh: clpstat | grep ${rsc} | sed 's/ //g' | awk -F ':' '{print $2}'
@@ -82,22 +104,14 @@ func TestScriptLocalServerName(t *testing.T) {
 	needTools(t, "/bin/sh", "grep", "sed")
 	// clparping genw.sh: it depends on '*' appearing on the local server line only.
 	const script = `cat "$1" | grep "*" | sed -E 's/[\t ]+\*//g' | sed -E 's/[\t ].*//g'`
-	for _, tc := range []struct {
-		name string
-		out  render
-		want string
-	}{
+	checkPipeline(t, script, false, []scriptCase{
 		{"A", statusOf(sampleA(), false), "server1"},
 		{"B", statusOf(sampleB(), false), "116rhel94"},
 		{"D", statusOf(sampleD(), false), "postgres-sss-0"},
 		{"F-long", statusOf(sampleF(), true), "node1"},
 		{"states", statusOf(statesCluster(), false), "srv-c"},
 		{"states-long", statusOf(statesCluster(), true), "srv-c"},
-	} {
-		if got := pipe(t, renderTo(t, tc.out), script); got != tc.want {
-			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
-		}
-	}
+	})
 }
 
 func TestScriptLocalServerIndex(t *testing.T) {
@@ -107,20 +121,12 @@ func TestScriptLocalServerIndex(t *testing.T) {
 		t.Skip("attacker.sh needs GNU sed for the 0,/re/ address")
 	}
 	const script = `cat "$1" | sed -n '/<server>/,/<group>/p' | grep '^   [\* ][^ ]' | sed -n '0,/^   [\*]/p' | wc -l`
-	for _, tc := range []struct {
-		name string
-		out  render
-		want string
-	}{
+	checkPipeline(t, script, true, []scriptCase{
 		{"A", statusOf(sampleA(), false), "1"},
 		{"F-long", statusOf(sampleF(), true), "1"},
 		{"states", statusOf(statesCluster(), false), "3"},
 		{"states-long", statusOf(statesCluster(), true), "3"},
-	} {
-		if got := strings.TrimSpace(pipe(t, renderTo(t, tc.out), script)); got != tc.want {
-			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
-		}
-	}
+	})
 }
 
 func TestScriptArpTable(t *testing.T) {
@@ -144,19 +150,11 @@ func TestScriptCurrentServer(t *testing.T) {
 	needTools(t, "/bin/sh", "grep", "awk")
 	// clpstat |grep failover -A1 | grep current | awk '{print $3}'
 	const script = `cat "$1" | grep failover -A1 | grep current | awk '{print $3}'`
-	for _, tc := range []struct {
-		name string
-		out  render
-		want string
-	}{
+	checkPipeline(t, script, false, []scriptCase{
 		{"A", statusOf(sampleA(), false), "server1"},
 		{"B", statusOf(sampleB(), false), "None\nNone"},
 		{"F-long", statusOf(sampleF(), true), "node1"},
-	} {
-		if got := pipe(t, renderTo(t, tc.out), script); got != tc.want {
-			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
-		}
-	}
+	})
 }
 
 // remoteNodePerl is IsRemoteClpOffline from genw-remote-node.pl, unchanged apart from reading
@@ -186,11 +184,7 @@ func remoteNodeGo(text string) string {
 
 func TestScriptRemoteNodePerl(t *testing.T) {
 	_, perlErr := exec.LookPath("perl")
-	for _, tc := range []struct {
-		name string
-		out  render
-		want string
-	}{
+	for _, tc := range []scriptCase{
 		{"A", statusOf(sampleA(), false), "server2 Online"},
 		// The case the script exists for: the remote node is Offline with no comment, and only the
 		// ljust(17) padding gives `(.+?)\s` its terminating blank.
@@ -244,13 +238,15 @@ func TestScriptPowerShellSplit(t *testing.T) {
 	}
 }
 
+// groupMapIndex is grpstat.sh's own index from the group map: the row of the server named $2.
+const groupMapIndex = `cat "$1" | grep "$2" | awk -F: '{print $1}' | sed "s/ //g" | cut -c 2-`
+
 func TestScriptGroupMap(t *testing.T) {
 	needTools(t, "/bin/sh", "grep", "sed", "awk", "cut")
 	// grpstat.sh: own index from the map, then "is my group online on me".
-	const index = `cat "$1" | grep "$2" | awk -F: '{print $1}' | sed "s/ //g" | cut -c 2-`
 	const onMe = `cat "$1" | grep "$2\[o\]" | grep "$3"`
-	clpaic := renderTo(t, groupMapOf(clpaicGroupMap()))
-	if got := pipe(t, clpaic, index, "116rhel94"); got != "server0" {
+	clpaic := renderTo(t, renderOf(WriteGroupMap, clpaicGroupMap()))
+	if got := pipe(t, clpaic, groupMapIndex, "116rhel94"); got != "server0" {
 		t.Fatalf("local index: got %q, want server0", got)
 	}
 	if got := pipe(t, clpaic, onMe, "failover1", "server0"); got != "    server0 [o] : failover1[o] " {
@@ -261,8 +257,8 @@ func TestScriptGroupMap(t *testing.T) {
 	}
 
 	// Local server not first, and groups in pending or failure states must not read as online.
-	states := renderTo(t, groupMapOf(statesCluster()))
-	if got := pipe(t, states, index, "srv-c"); got != "server2" {
+	states := renderTo(t, renderOf(WriteGroupMap, statesCluster()))
+	if got := pipe(t, states, groupMapIndex, "srv-c"); got != "server2" {
 		t.Fatalf("local index: got %q, want server2", got)
 	}
 	for grp, want := range map[string]bool{"g-onpend": false, "g-onfail": false, "g-online": false} {
@@ -282,12 +278,11 @@ func TestGroupMapIndexIdiomNeedsStar(t *testing.T) {
 	needTools(t, "/bin/sh", "grep", "sed", "awk", "cut")
 	c := clpaicGroupMap()
 	c.LocalServer = "117rhel94"
-	f := renderTo(t, groupMapOf(c))
-	const index = `cat "$1" | grep "$2" | awk -F: '{print $1}' | sed "s/ //g" | cut -c 2-`
-	if got := pipe(t, f, index, "117rhel94"); got != "server1" {
+	f := renderTo(t, renderOf(WriteGroupMap, c))
+	if got := pipe(t, f, groupMapIndex, "117rhel94"); got != "server1" {
 		t.Errorf("got %q, want server1", got)
 	}
-	if got := pipe(t, f, index, "116rhel94"); got != "erver0" {
+	if got := pipe(t, f, groupMapIndex, "116rhel94"); got != "erver0" {
 		t.Errorf("non-local row: got %q, want the legacy-broken erver0", got)
 	}
 }

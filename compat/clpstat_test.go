@@ -24,16 +24,34 @@ const goldenDir = "../testdata/golden/clpstat"
 
 type render func(*bytes.Buffer) error
 
+// renderOf renders write of c: a display of the whole cluster.
+func renderOf(write func(io.Writer, status.Cluster) error, c status.Cluster) render {
+	return func(b *bytes.Buffer) error { return write(b, c) }
+}
+
+// renderWith renders write of c with arg: a display that takes a name, or --detail.
+func renderWith[A any](write func(io.Writer, status.Cluster, A) error, c status.Cluster, arg A) render {
+	return func(b *bytes.Buffer) error { return write(b, c, arg) }
+}
+
 func statusOf(c status.Cluster, long bool) render {
 	return func(b *bytes.Buffer) error { return WriteStatus(b, c, StatusOptions{Long: long}) }
 }
 
-func groupMapOf(c status.Cluster) render {
-	return func(b *bytes.Buffer) error { return WriteGroupMap(b, c) }
-}
-
-func jsonOf(c status.Cluster) render {
-	return func(b *bytes.Buffer) error { return WriteJSON(b, c) }
+// decodeJSON reads a clpstat -o json document strictly, refusing any field the model does not
+// have, and returns its schema and cluster.
+func decodeJSON(t *testing.T, r io.Reader) (string, status.Cluster) {
+	t.Helper()
+	var doc struct {
+		Schema  string         `json:"schema"`
+		Cluster status.Cluster `json:"cluster"`
+	}
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Schema, doc.Cluster
 }
 
 type goldenCase struct {
@@ -46,24 +64,29 @@ type goldenCase struct {
 	dir string
 }
 
+// generated is the golden case of a file in goldenDir that the code wrote (-update rewrites it).
+func generated(file string, out render) goldenCase {
+	return goldenCase{file: file, out: out}
+}
+
 func goldenCases() []goldenCase {
 	cases := []goldenCase{
 		{"sample-a.txt", statusOf(sampleA(), false), true, ""},
 		{"sample-b.txt", statusOf(sampleB(), false), true, ""},
 		{"sample-d.txt", statusOf(sampleD(), false), true, ""},
-		{"groupmap-clpaic.txt", groupMapOf(clpaicGroupMap()), true, ""},
+		{"groupmap-clpaic.txt", renderOf(WriteGroupMap, clpaicGroupMap()), true, ""},
 		{"sample-c.txt", statusOf(sampleC(), false), false, ""},
 		{"sample-f-long.txt", statusOf(sampleF(), true), false, ""},
 		{"states.txt", statusOf(statesCluster(), false), false, ""},
 		{"states-long.txt", statusOf(statesCluster(), true), false, ""},
-		{"states-groupmap.txt", groupMapOf(statesCluster()), false, ""},
+		{"states-groupmap.txt", renderOf(WriteGroupMap, statesCluster()), false, ""},
 		{"edge.txt", statusOf(edgeCluster(), false), false, ""},
 		{"edge-long.txt", statusOf(edgeCluster(), true), false, ""},
-		{"edge-groupmap.txt", groupMapOf(edgeCluster()), false, ""},
+		{"edge-groupmap.txt", renderOf(WriteGroupMap, edgeCluster()), false, ""},
 		{"empty.txt", statusOf(status.Cluster{}, false), false, ""},
 		{"empty-long.txt", statusOf(status.Cluster{}, true), false, ""},
-		{"empty-groupmap.txt", groupMapOf(status.Cluster{}), false, ""},
-		{"empty.json", jsonOf(status.Cluster{}), false, ""},
+		{"empty-groupmap.txt", renderOf(WriteGroupMap, status.Cluster{}), false, ""},
+		{"empty.json", renderOf(WriteJSON, status.Cluster{}), false, ""},
 	}
 	cases = append(cases, monitorGoldenCases()...)
 	return append(cases, configGoldenCases()...)
@@ -196,22 +219,14 @@ func TestJSONRoundTrip(t *testing.T) {
 	if !strings.HasSuffix(b.String(), "}\n") || !strings.HasPrefix(b.String(), "{\n  \"schema\": \""+JSONSchema+"\",\n  \"cluster\": {\n") {
 		t.Fatalf("unexpected framing:\n%s", b.String())
 	}
-	var doc struct {
-		Schema  string         `json:"schema"`
-		Cluster status.Cluster `json:"cluster"`
+	schema, got := decodeJSON(t, &b)
+	if schema != JSONSchema {
+		t.Errorf("schema %q", schema)
 	}
-	dec := json.NewDecoder(&b)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatal(err)
+	if !got.Taken.Equal(want.Taken) {
+		t.Errorf("taken %v, want %v", got.Taken, want.Taken)
 	}
-	if doc.Schema != JSONSchema {
-		t.Errorf("schema %q", doc.Schema)
-	}
-	if !doc.Cluster.Taken.Equal(want.Taken) {
-		t.Errorf("taken %v, want %v", doc.Cluster.Taken, want.Taken)
-	}
-	doc.Cluster.Taken = want.Taken
+	got.Taken = want.Taken
 	for i := range want.Groups {
 		if want.Groups[i].Servers == nil {
 			want.Groups[i].Servers = []string{}
@@ -222,8 +237,8 @@ func TestJSONRoundTrip(t *testing.T) {
 			want.Monitors[i].Servers = []status.MonitorOnServer{}
 		}
 	}
-	if !reflect.DeepEqual(doc.Cluster, want) {
-		t.Errorf("round trip changed the cluster:\n got %+v\nwant %+v", doc.Cluster, want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("round trip changed the cluster:\n got %+v\nwant %+v", got, want)
 	}
 }
 

@@ -364,13 +364,8 @@ func ParseFsmonAddress(s string, withPort bool, defPort int) (netip.Addr, int, e
 // fsmonNumber reads a decimal number the way the original's atoi-based parser accepted one, but
 // strictly: digits only (leading zeros allowed, read as decimal), within min..max.
 func fsmonNumber(s string, min, max int) (int, bool) {
-	if s == "" || len(s) > 12 {
+	if len(s) > 12 || !AllDigits(s) {
 		return 0, false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < min || n > max {

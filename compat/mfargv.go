@@ -200,7 +200,7 @@ func NormalizeMF(args []string, spec MFSpec) ([]string, error) {
 					value = args[i]
 				}
 			case MFOptional:
-				if value == "" && i+1 < len(args) && allDigits(args[i+1]) {
+				if value == "" && i+1 < len(args) && AllDigits(args[i+1]) {
 					i++
 					value = args[i]
 				}
@@ -275,18 +275,6 @@ func lower(c byte) byte {
 		return c + 'a' - 'A'
 	}
 	return c
-}
-
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // example is a sample value for an error message; never the user's value.

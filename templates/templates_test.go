@@ -48,28 +48,8 @@ type want struct {
 // file-server templates). Every seed script ends in "echo EXIT; exit 0" with no other exit, so
 // every run prints EXIT last and exits 0, including NO_CLP and the disk-error branches.
 var expected = map[string]map[string]want{
-	"mfes/start.sh": {
-		"no-clp":                {"NO_CLP\nEXIT\n", 0},
-		"start-home":            {"NORMAL1\nNORMAL2\nEXIT\n", 0},
-		"start-other":           {"NORMAL1\nON_OTHER1\nEXIT\n", 0},
-		"failover-home":         {"FAILOVER1\nFAILOVER2\nEXIT\n", 0},
-		"failover-other":        {"FAILOVER1\nON_OTHER2\nEXIT\n", 0},
-		"start-disk-failure":    {"ERROR_DISK from START\nEXIT\n", 0},
-		"failover-disk-failure": {"ERROR_DISK from FAILOVER\nEXIT\n", 0},
-		"start-no-disk-var":     {"ERROR_DISK from START\nEXIT\n", 0},
-		"unknown-event":         {"NO_CLP\nEXIT\n", 0},
-	},
-	"mfes/stop.sh": {
-		"no-clp":                {"NO_CLP\nEXIT\n", 0},
-		"start-home":            {"NORMAL1\nNORMAL2\nEXIT\n", 0},
-		"start-other":           {"NORMAL1\nON_OTHER1\nEXIT\n", 0},
-		"failover-home":         {"FAILOVER1\nFAILOVER2\nEXIT\n", 0},
-		"failover-other":        {"FAILOVER1\nON_OTHER2\nEXIT\n", 0},
-		"start-disk-failure":    {"ERROR_DISK from START\nEXIT\n", 0},
-		"failover-disk-failure": {"ERROR_DISK from FAILOVER\nEXIT\n", 0},
-		"start-no-disk-var":     {"ERROR_DISK from START\nEXIT\n", 0},
-		"unknown-event":         {"NO_CLP\nEXIT\n", 0},
-	},
+	"mfes/start.sh": seedRuns(""),
+	"mfes/stop.sh":  seedRuns(""),
 	// The seed's monitor loop has no CLP_* branch: it prints nothing and exits 0 once mdump
 	// reports the region down, whatever the case. See mfesElsewhere.
 	"mfes/monitor.sh": {
@@ -83,94 +63,35 @@ var expected = map[string]map[string]want{
 		"start-no-disk-var":     {"", 0},
 		"unknown-event":         {"", 0},
 	},
-	"samba/start.sh": {
+	"samba/start.sh":         seedRuns("SAMBA start"),
+	"samba/stop.sh":          seedRuns("SAMBA stop"),
+	"samba-monitor/start.sh": seedRuns("clp_sambamon start"),
+	"samba-monitor/stop.sh":  seedRuns("clp_sambamon stop"),
+	"nfs/start.sh":           seedRuns("NFS start"),
+	"nfs/stop.sh":            seedRuns("NFS stop"),
+	"nfs-monitor/start.sh":   seedRuns("clp_nfsmon start"),
+	"nfs-monitor/stop.sh":    seedRuns("clp_nfsmon stop"),
+}
+
+// seedRuns are the outcomes of a script that follows the seed's pattern, for each case: the
+// start and failover branches print their lines, then the file-server template's service line
+// (action, such as "SAMBA start"; none when it is ""), then EXIT; the others print their message
+// and EXIT.
+func seedRuns(action string) map[string]want {
+	if action != "" {
+		action += "\n"
+	}
+	return map[string]want{
 		"no-clp":                {"NO_CLP\nEXIT\n", 0},
-		"start-home":            {"NORMAL1\nNORMAL2\nSAMBA start\nEXIT\n", 0},
-		"start-other":           {"NORMAL1\nON_OTHER1\nSAMBA start\nEXIT\n", 0},
-		"failover-home":         {"FAILOVER1\nFAILOVER2\nSAMBA start\nEXIT\n", 0},
-		"failover-other":        {"FAILOVER1\nON_OTHER2\nSAMBA start\nEXIT\n", 0},
+		"start-home":            {"NORMAL1\nNORMAL2\n" + action + "EXIT\n", 0},
+		"start-other":           {"NORMAL1\nON_OTHER1\n" + action + "EXIT\n", 0},
+		"failover-home":         {"FAILOVER1\nFAILOVER2\n" + action + "EXIT\n", 0},
+		"failover-other":        {"FAILOVER1\nON_OTHER2\n" + action + "EXIT\n", 0},
 		"start-disk-failure":    {"ERROR_DISK from START\nEXIT\n", 0},
 		"failover-disk-failure": {"ERROR_DISK from FAILOVER\nEXIT\n", 0},
 		"start-no-disk-var":     {"ERROR_DISK from START\nEXIT\n", 0},
 		"unknown-event":         {"NO_CLP\nEXIT\n", 0},
-	},
-	"samba/stop.sh": {
-		"no-clp":                {"NO_CLP\nEXIT\n", 0},
-		"start-home":            {"NORMAL1\nNORMAL2\nSAMBA stop\nEXIT\n", 0},
-		"start-other":           {"NORMAL1\nON_OTHER1\nSAMBA stop\nEXIT\n", 0},
-		"failover-home":         {"FAILOVER1\nFAILOVER2\nSAMBA stop\nEXIT\n", 0},
-		"failover-other":        {"FAILOVER1\nON_OTHER2\nSAMBA stop\nEXIT\n", 0},
-		"start-disk-failure":    {"ERROR_DISK from START\nEXIT\n", 0},
-		"failover-disk-failure": {"ERROR_DISK from FAILOVER\nEXIT\n", 0},
-		"start-no-disk-var":     {"ERROR_DISK from START\nEXIT\n", 0},
-		"unknown-event":         {"NO_CLP\nEXIT\n", 0},
-	},
-	"samba-monitor/start.sh": {
-		"no-clp":                {"NO_CLP\nEXIT\n", 0},
-		"start-home":            {"NORMAL1\nNORMAL2\nclp_sambamon start\nEXIT\n", 0},
-		"start-other":           {"NORMAL1\nON_OTHER1\nclp_sambamon start\nEXIT\n", 0},
-		"failover-home":         {"FAILOVER1\nFAILOVER2\nclp_sambamon start\nEXIT\n", 0},
-		"failover-other":        {"FAILOVER1\nON_OTHER2\nclp_sambamon start\nEXIT\n", 0},
-		"start-disk-failure":    {"ERROR_DISK from START\nEXIT\n", 0},
-		"failover-disk-failure": {"ERROR_DISK from FAILOVER\nEXIT\n", 0},
-		"start-no-disk-var":     {"ERROR_DISK from START\nEXIT\n", 0},
-		"unknown-event":         {"NO_CLP\nEXIT\n", 0},
-	},
-	"samba-monitor/stop.sh": {
-		"no-clp":                {"NO_CLP\nEXIT\n", 0},
-		"start-home":            {"NORMAL1\nNORMAL2\nclp_sambamon stop\nEXIT\n", 0},
-		"start-other":           {"NORMAL1\nON_OTHER1\nclp_sambamon stop\nEXIT\n", 0},
-		"failover-home":         {"FAILOVER1\nFAILOVER2\nclp_sambamon stop\nEXIT\n", 0},
-		"failover-other":        {"FAILOVER1\nON_OTHER2\nclp_sambamon stop\nEXIT\n", 0},
-		"start-disk-failure":    {"ERROR_DISK from START\nEXIT\n", 0},
-		"failover-disk-failure": {"ERROR_DISK from FAILOVER\nEXIT\n", 0},
-		"start-no-disk-var":     {"ERROR_DISK from START\nEXIT\n", 0},
-		"unknown-event":         {"NO_CLP\nEXIT\n", 0},
-	},
-	"nfs/start.sh": {
-		"no-clp":                {"NO_CLP\nEXIT\n", 0},
-		"start-home":            {"NORMAL1\nNORMAL2\nNFS start\nEXIT\n", 0},
-		"start-other":           {"NORMAL1\nON_OTHER1\nNFS start\nEXIT\n", 0},
-		"failover-home":         {"FAILOVER1\nFAILOVER2\nNFS start\nEXIT\n", 0},
-		"failover-other":        {"FAILOVER1\nON_OTHER2\nNFS start\nEXIT\n", 0},
-		"start-disk-failure":    {"ERROR_DISK from START\nEXIT\n", 0},
-		"failover-disk-failure": {"ERROR_DISK from FAILOVER\nEXIT\n", 0},
-		"start-no-disk-var":     {"ERROR_DISK from START\nEXIT\n", 0},
-		"unknown-event":         {"NO_CLP\nEXIT\n", 0},
-	},
-	"nfs/stop.sh": {
-		"no-clp":                {"NO_CLP\nEXIT\n", 0},
-		"start-home":            {"NORMAL1\nNORMAL2\nNFS stop\nEXIT\n", 0},
-		"start-other":           {"NORMAL1\nON_OTHER1\nNFS stop\nEXIT\n", 0},
-		"failover-home":         {"FAILOVER1\nFAILOVER2\nNFS stop\nEXIT\n", 0},
-		"failover-other":        {"FAILOVER1\nON_OTHER2\nNFS stop\nEXIT\n", 0},
-		"start-disk-failure":    {"ERROR_DISK from START\nEXIT\n", 0},
-		"failover-disk-failure": {"ERROR_DISK from FAILOVER\nEXIT\n", 0},
-		"start-no-disk-var":     {"ERROR_DISK from START\nEXIT\n", 0},
-		"unknown-event":         {"NO_CLP\nEXIT\n", 0},
-	},
-	"nfs-monitor/start.sh": {
-		"no-clp":                {"NO_CLP\nEXIT\n", 0},
-		"start-home":            {"NORMAL1\nNORMAL2\nclp_nfsmon start\nEXIT\n", 0},
-		"start-other":           {"NORMAL1\nON_OTHER1\nclp_nfsmon start\nEXIT\n", 0},
-		"failover-home":         {"FAILOVER1\nFAILOVER2\nclp_nfsmon start\nEXIT\n", 0},
-		"failover-other":        {"FAILOVER1\nON_OTHER2\nclp_nfsmon start\nEXIT\n", 0},
-		"start-disk-failure":    {"ERROR_DISK from START\nEXIT\n", 0},
-		"failover-disk-failure": {"ERROR_DISK from FAILOVER\nEXIT\n", 0},
-		"start-no-disk-var":     {"ERROR_DISK from START\nEXIT\n", 0},
-		"unknown-event":         {"NO_CLP\nEXIT\n", 0},
-	},
-	"nfs-monitor/stop.sh": {
-		"no-clp":                {"NO_CLP\nEXIT\n", 0},
-		"start-home":            {"NORMAL1\nNORMAL2\nclp_nfsmon stop\nEXIT\n", 0},
-		"start-other":           {"NORMAL1\nON_OTHER1\nclp_nfsmon stop\nEXIT\n", 0},
-		"failover-home":         {"FAILOVER1\nFAILOVER2\nclp_nfsmon stop\nEXIT\n", 0},
-		"failover-other":        {"FAILOVER1\nON_OTHER2\nclp_nfsmon stop\nEXIT\n", 0},
-		"start-disk-failure":    {"ERROR_DISK from START\nEXIT\n", 0},
-		"failover-disk-failure": {"ERROR_DISK from FAILOVER\nEXIT\n", 0},
-		"start-no-disk-var":     {"ERROR_DISK from START\nEXIT\n", 0},
-		"unknown-event":         {"NO_CLP\nEXIT\n", 0},
-	},
+	}
 }
 
 // mfesElsewhere are the runs of the mfes templates that call casstart, casstop, mfds and mdump,

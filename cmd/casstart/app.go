@@ -4,7 +4,7 @@ import (
 	"context"
 	"io"
 	"os/signal"
-	"strconv"
+	"slices"
 	"syscall"
 	"time"
 
@@ -12,6 +12,7 @@ import (
 
 	"clpkit/compat"
 	"clpkit/internal/command"
+	"clpkit/internal/command/mfregion"
 	"clpkit/pkg/mfes"
 )
 
@@ -25,19 +26,16 @@ casstart [-r name] [-u user] [-p password] [-c group] [-w [seconds]] [-s type] [
 it does not answer, and exit 0 only once the region runs and its listener accepts connections.
 Options are written the product's way: a slash or a dash, the letter in either case, the value
 glued to it (/rESSERV1, -rESSERV1, /W30, /s:c).`,
-		Flags: []command.Flag{
+		Flags: slices.Concat([]command.Flag{
 			{Names: []string{"-r"}, Arg: "name", Kind: command.Value, Default: "ESDEMO", Help: "the region (default ESDEMO)"},
-			{Names: []string{"-u"}, Arg: "user", Kind: command.Value, Help: "user name, for the backend (security-enabled regions)"},
-			{Names: []string{"-p"}, Arg: "password", Kind: command.Value, Secret: true,
-				Help: "password; never written to a log or to a command line clpkit runs, except\nMicro Focus's own casstart, which takes it only there"},
-			{Names: []string{"-c"}, Arg: "group", Kind: command.Value, Help: "sign-on group"},
+		}, mfregion.Credentials("casstart"), []command.Flag{
 			{Names: []string{"-w"}, Arg: "seconds", Kind: command.Optional, Colon: true,
 				Help: "give up when the region is not up within seconds (1 to 86400); /w alone,\nor no /w, means the start timeout of the configuration (2 minutes unless set)"},
 			{Names: []string{"-s"}, Arg: "type", Kind: command.Value, Colon: true, Help: "start type, /s:c (cold) or /s:w (warm), handed to the backend"},
 			{Names: []string{"--config"}, Arg: "file", Kind: command.Value, Help: "the configuration (default $CLPKIT_MFES_CONFIG, else /etc/clpkit/mfes.toml)"},
 			{Names: []string{"--pass"}, Arg: "option", Kind: command.List,
 				Help: "hand option unchanged to Micro Focus's own casstart; any option casstart\ndoes not know (/o, /m, /z, /x, /j, ...) is passed this way"},
-		},
+		}),
 		After: `Exit status: 0 the region is up; 1 it is not (the reason is on stderr); 2 the command line is
 wrong; 3 the configuration is missing or wrong, or names no such region.`,
 		UsageCode:   2,
@@ -46,42 +44,17 @@ wrong; 3 the configuration is missing or wrong, or names no such region.`,
 }
 
 func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
-	s := spec()
-	return s.RunMF(s.MF(0), args, stdout, stderr, func(c *cli.Context) error { return action(c, stderr, env) })
+	return mfregion.Run(spec(), args, stdout, stderr, env, start)
 }
 
-func action(c *cli.Context, stderr io.Writer, env func(string) string) error {
-	wait, err := parseWait(c.String("w"))
-	if err != nil {
-		return err
-	}
-	m, err := mfes.Open(c.String("config"), env, stderr, "casstart")
-	if err != nil {
-		return command.Fail(mfes.ExitStatus(err), "casstart: %v", err)
-	}
-	defer m.Close()
+// start starts the region of -r; SIGINT or SIGTERM gives the start up.
+func start(c *cli.Context, m *mfes.Manager, wait time.Duration, creds mfes.Credentials) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	err = m.StartRegion(ctx, c.String("r"), mfes.StartOptions{
+	return m.StartRegion(ctx, c.String("r"), mfes.StartOptions{
 		Wait:      wait,
 		StartType: c.String("s"),
-		Creds:     mfes.Credentials{User: c.String("u"), Password: c.String("p"), Group: c.String("c")},
+		Creds:     creds,
 		Pass:      c.StringSlice(compat.PassFlag),
 	})
-	if err != nil {
-		return command.Fail(mfes.ExitStatus(err), "casstart: %v", err)
-	}
-	return nil
-}
-
-// parseWait reads /w: "" is the configuration's default (0), else whole seconds.
-func parseWait(s string) (time.Duration, error) {
-	if s == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > 86400 {
-		return 0, command.Fail(2, "casstart: /w%s: give whole seconds from 1 to 86400, glued to the letter, as in /w30 (see casstart --help)", s)
-	}
-	return time.Duration(n) * time.Second, nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"os"
 
@@ -55,10 +54,7 @@ watcher; 5 system error. See clp_nfsmon(8).`,
 			}
 			target := fsprobe.NFSTarget{Host: host, Port: v.Int("-n"), Dir: v.String("-d"), MachineName: machine,
 				ReservedPort: os.Geteuid() == 0}
-			return func(ctx context.Context) error {
-				_, err := fsprobe.ProbeNFS(ctx, target)
-				return err
-			}, nil
+			return fsmoncmd.Probe(fsprobe.ProbeNFS, target), nil
 		},
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -70,10 +69,7 @@ watcher; 5 system error. See clp_sambamon(8).`,
 				User:     v.String("-u"),
 				Password: password,
 			}
-			return func(ctx context.Context) error {
-				_, err := fsprobe.ProbeSMB(ctx, target)
-				return err
-			}, nil
+			return fsmoncmd.Probe(fsprobe.ProbeSMB, target), nil
 		},
 	}
 }

@@ -10,21 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"clpkit/internal/cmdtest"
 	"clpkit/internal/command/commandtest"
 	"clpkit/internal/fsmoncmd"
 	"clpkit/pkg/fsmon"
 )
-
-// world is an environment of the test's own: an alert log, a registry, a server name.
-func world(t testing.TB, extra ...string) (func(string) string, string) {
-	dir := t.TempDir()
-	log := filepath.Join(dir, "alert.log")
-	vars := map[string]string{"CLPKIT_ALERT_LOG": log, "CLPKIT_SERVER": "server1", fsmon.EnvDir: filepath.Join(dir, "fsmon")}
-	for i := 0; i+1 < len(extra); i += 2 {
-		vars[extra[i]] = extra[i+1]
-	}
-	return func(k string) string { return vars[k] }, log
-}
 
 func readFile(t *testing.T, p string) string {
 	b, err := os.ReadFile(p)
@@ -49,12 +39,8 @@ func TestInvalidParameterSaysWhich(t *testing.T) {
 		{"samba_watch -s x", "Invalid parameter in the clp_sambamon. The monitor ID must be 1 to 255 letters and digits.\n"},
 		{"w", "'-s' parameter is not specified at the clp_sambamon command.\n"},
 	} {
-		env, log := world(t)
-		var stdout, stderr bytes.Buffer
-		code := run(append([]string{"clp_sambamon"}, strings.Fields(tt.args)...), &stdout, &stderr, env)
-		if code != 2 || stdout.Len() != 0 || stderr.String() != tt.stderr {
-			t.Errorf("clp_sambamon %s: status %d, stdout %q, stderr %q; want 2 and %q", tt.args, code, stdout.String(), stderr.String(), tt.stderr)
-		}
+		env, log := cmdtest.FsmonEnv(t)
+		cmdtest.Expect(t, "clp_sambamon", run, strings.Fields(tt.args), env, 2, "", tt.stderr)
 		legacy := strings.TrimSuffix(tt.stderr, "\n")
 		if msg11 := "Invalid parameter in the clp_sambamon."; strings.HasPrefix(legacy, msg11) {
 			legacy = msg11
@@ -68,7 +54,7 @@ func TestInvalidParameterSaysWhich(t *testing.T) {
 // -stop with no watcher has nothing to do: status 0, as stop.sh needs and the man page says. The
 // help used to promise status 4 for it.
 func TestStopWithoutWatcher(t *testing.T) {
-	env, log := world(t)
+	env, log := cmdtest.FsmonEnv(t)
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"clp_sambamon", "nosuch", "-stop"}, &stdout, &stderr, env); code != 0 || stdout.Len()+stderr.Len() != 0 {
 		t.Errorf("-stop of no watcher: status %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
@@ -136,9 +122,9 @@ func TestPasswordSources(t *testing.T) {
 			got, _ = passwordOf(v, env)
 			return nil, &fsmoncmd.UsageError{Err: errors.New("test: no watch")}
 		}
-		env, _ := world(t, EnvPassword, tt.env)
+		env, _ := cmdtest.FsmonEnv(t, EnvPassword, tt.env)
 		if tt.env == "" {
-			env, _ = world(t)
+			env, _ = cmdtest.FsmonEnv(t)
 		}
 		var stderr bytes.Buffer
 		fsmoncmd.Run(s, append([]string{"clp_sambamon", "w", "-s", "share"}, strings.Fields(tt.args)...), io.Discard, &stderr, env)
@@ -170,7 +156,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	for _, l := range commandtest.Combine(forms, contexts) {
 		lines = append(lines, append([]string{"w"}, l...))
 	}
-	env, log := world(t)
+	env, log := cmdtest.FsmonEnv(t)
 	commandtest.Secrets(t, "clp_sambamon", run, env, lines, filepath.Dir(log))
 
 	// From the environment and from a file, with a watch that runs and fails.
@@ -178,7 +164,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte(s+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env, log = world(t, EnvPassword, s)
+	env, log = cmdtest.FsmonEnv(t, EnvPassword, s)
 	commandtest.Secrets(t, "clp_sambamon", run, env, [][]string{
 		append([]string{"w"}, contexts[0]...),
 		append([]string{"w", "--password-file", pwFile}, contexts[0]...),
@@ -189,28 +175,13 @@ func TestSecretsNeverShown(t *testing.T) {
 	}
 }
 
-// fuzzSpec is clp_sambamon without its watch: a fuzzed line that would watch is refused instead
-// of probing for ever.
-func fuzzSpec() fsmoncmd.Spec {
-	s := spec()
-	s.Build = func(fsmoncmd.Values, func(string) string) (fsmon.Probe, error) {
-		return nil, &fsmoncmd.UsageError{Err: errors.New("fuzzing: no watch")}
-	}
-	return s
-}
-
+// A fuzzed line that would watch is refused instead of probing for ever.
 func FuzzArgs(f *testing.F) {
-	env, _ := world(f)
-	run := func(args []string, stdout, stderr io.Writer, env func(string) string) int {
-		return fsmoncmd.Run(fuzzSpec(), args, stdout, stderr, env)
-	}
-	commandtest.Fuzz(f, spec().Table(), run, env)
+	env, _ := cmdtest.FsmonEnv(f)
+	commandtest.Fuzz(f, spec().Table(), cmdtest.FsmonWithoutWatch(spec()), env)
 }
 
 func FuzzSecret(f *testing.F) {
-	env, _ := world(f)
-	run := func(args []string, stdout, stderr io.Writer, env func(string) string) int {
-		return fsmoncmd.Run(fuzzSpec(), args, stdout, stderr, env)
-	}
-	commandtest.FuzzSecret(f, spec().Table(), run, env, []string{"-p", commandtest.Secret}, "w")
+	env, _ := cmdtest.FsmonEnv(f)
+	commandtest.FuzzSecret(f, spec().Table(), cmdtest.FsmonWithoutWatch(spec()), env, []string{"-p", commandtest.Secret}, "w")
 }

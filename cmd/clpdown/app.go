@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -29,7 +28,7 @@ the [os] commands of the configuration. Prints "Command succeeded." on success; 
 prints one line on stderr, and the exit status says why (see clpdown(8)).`,
 		Flags: []command.Flag{
 			{Names: []string{"-r"}, Help: "reboot the machine instead of shutting it down"},
-			{Names: []string{"-h"}, Arg: "hostname", Kind: command.Value, Help: "send the request to hostname (default: this server)"},
+			command.HostFlag(),
 		},
 		UsageCode: exitOption,
 		Refusal:   command.InvalidOption,
@@ -46,9 +45,8 @@ func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 	if c.NArg() > 0 {
 		return command.Fail(exitOption, "Invalid option. clpdown takes no argument %q (see clpdown --help).", c.Args().First())
 	}
-	host := c.String("h")
-	if c.IsSet("h") && (host == "" || strings.HasPrefix(host, "-")) {
-		return command.Fail(exitOption, "Invalid option. -h needs a host name, not %q.", host)
+	if err := command.CheckHost(c, exitOption); err != nil {
+		return err
 	}
 	if err := command.RequireRoot(); err != nil {
 		return err
@@ -60,7 +58,7 @@ func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 	// No deadline of its own: clpd bounds the stop by its api_timeout.
 	ctx, cancel := command.APIContext(0)
 	defer cancel()
-	res, err := api.NewClient(command.Socket(env)).Cluster(ctx, api.ClusterRequest{Op: op, Host: host})
+	res, err := api.NewClient(command.Socket(env)).Cluster(ctx, api.ClusterRequest{Op: op, Host: c.String("h")})
 	if err != nil {
 		return command.Fail(exitCode(api.Code(err)), "%v", err)
 	}

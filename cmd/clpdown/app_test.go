@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 
 	"clpkit/internal/cmdtest"
@@ -19,141 +17,91 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// fakeClpd is the daemon side of the tests: it records the cluster requests it gets and answers
-// each with the result of its server (err in the result) or with a failure of the whole request.
+// fakeClpd is the daemon side of the tests: rec records the cluster requests it gets and
+// answers each as the case sets, the answer being the error its server's result carries. clpd
+// relays a request for a host to a copy with that host, so that the request recorded keeps the
+// host the command asked for, which is what these tests check.
 type fakeClpd struct {
 	cmdtest.Unused
-	mu        sync.Mutex
-	reqs      []api.ClusterRequest
-	resultErr *status.OpError // the server's result carries it
-	err       error           // the request fails with it
-}
-
-func (f *fakeClpd) Cluster(_ context.Context, r api.ClusterRequest) ([]api.ServerResult, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.reqs = append(f.reqs, r)
-	if f.err != nil {
-		return nil, f.err
-	}
-	server := r.Host
-	if server == "" {
-		server = "server1"
-	}
-	return []api.ServerResult{{Server: server, Error: f.resultErr}}, nil
-}
-
-// set prepares the answer of the next request and forgets the requests seen so far.
-func (f *fakeClpd) set(resultErr *status.OpError, err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.reqs, f.resultErr, f.err = nil, resultErr, err
-}
-
-func (f *fakeClpd) requests() []api.ClusterRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.reqs
-}
-
-// viaHost is the fake as clpd relays a request for host to it: the request it records keeps the
-// host the command asked for, which is what these tests check.
-type viaHost struct {
-	*fakeClpd
+	rec  *cmdtest.Recorder[api.ClusterRequest, *status.OpError]
 	host string
 }
 
-func (v viaHost) Cluster(ctx context.Context, r api.ClusterRequest) ([]api.ServerResult, error) {
-	r.Host = v.host
-	return v.fakeClpd.Cluster(ctx, r)
+func (f *fakeClpd) Cluster(ctx context.Context, r api.ClusterRequest) ([]api.ServerResult, error) {
+	r.Host = f.host
+	resultErr, err := f.rec.Take(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return []api.ServerResult{{Server: cmp.Or(r.Host, "server1"), Error: resultErr}}, nil
 }
 
-// serve runs clpd's API over f on a Unix socket and returns the socket. As clpd does, the relay
-// refuses a host that is no server of the cluster ("nosuch").
-func serve(t *testing.T, f *fakeClpd) string {
+// serve runs clpd's API over a fake on a Unix socket and returns the fake's recorder and the
+// socket. As clpd does, the relay refuses a host that is no server of the cluster ("nosuch").
+func serve(t *testing.T) (*cmdtest.Recorder[api.ClusterRequest, *status.OpError], string) {
 	t.Helper()
+	rec := cmdtest.NewRecorder[api.ClusterRequest, *status.OpError]()
 	relay := func(h string) (api.Service, error) {
 		if h == "nosuch" {
 			return nil, status.ErrInvalidServer(h)
 		}
-		return viaHost{f, h}, nil
+		return &fakeClpd{rec: rec, host: h}, nil
 	}
-	return cmdtest.Serve(t, api.Handler(f, relay), nil)
+	return rec, cmdtest.Serve(t, api.Handler(&fakeClpd{rec: rec}, relay), rec.Release)
 }
 
-const succeeded = "Command succeeded.\n"
-
 func TestRun(t *testing.T) {
-	f := &fakeClpd{}
-	sock := serve(t, f)
-	missing := filepath.Join(t.TempDir(), "none.sock")
-	noDaemon := "Could not connect to the server. Check if the cluster service is active. (clpd does not answer on " + missing + ")\n"
+	rec, sock := serve(t)
+	missing, noDaemon := cmdtest.NoDaemon(t)
 	notStarted := &status.OpError{Code: status.CodeNotStarted, Msg: "The cluster service is not started on server server1. Start it with: clpcl -s"}
 
-	tests := []struct {
-		name      string
-		args      string // split at blanks; '' is an empty argument
-		resultErr *status.OpError
-		err       error
-		socket    string // "" = the fake's
-		code      int
-		stdout    string
-		stderr    string
-		req       *api.ClusterRequest // what clpd must have been asked; nil = nothing
-	}{
+	cmdtest.RunCases(t, "clpdown", run, sock, rec, []cmdtest.Case[api.ClusterRequest, *status.OpError]{
 		// Refused command lines: status 2, one line, nothing asked of clpd.
-		{name: "unknown flag", args: "-x", code: 2, stderr: "clpdown: option -x is not supported yet\n"},
-		{name: "-h is the host, not help", args: "-h", code: 2, stderr: "clpdown: option -h needs its argument hostname (see clpdown --help)\n"},
-		{name: "-h empty", args: "-h ''", code: 2, stderr: "Invalid option. -h needs a host name, not \"\".\n"},
-		{name: "-h swallowing a flag", args: "-h -r", code: 2, stderr: "Invalid option. -h needs a host name, not \"-r\".\n"},
-		{name: "an argument", args: "server2", code: 2, stderr: "Invalid option. clpdown takes no argument \"server2\" (see clpdown --help).\n"},
-		{name: "-r takes no value", args: "-r now", code: 2, stderr: "Invalid option. clpdown takes no argument \"now\" (see clpdown --help).\n"},
-		{name: "host after its flag's place", args: "server2 -h", code: 2, stderr: "clpdown: option -h needs its argument hostname (see clpdown --help)\n"},
-		{name: "an argument before -r", args: "server2 -r", code: 2, stderr: "Invalid option. clpdown takes no argument \"server2\" (see clpdown --help).\n"},
-		{name: "-s of clpstdn", args: "-s", code: 2, stderr: "clpdown: option -s is not supported yet\n"},
+		{Name: "unknown flag", Args: "-x", Code: 2, Stderr: "clpdown: option -x is not supported yet\n"},
+		{Name: "-h is the host, not help", Args: "-h", Code: 2, Stderr: "clpdown: option -h needs its argument hostname (see clpdown --help)\n"},
+		{Name: "-h empty", Args: "-h ''", Code: 2, Stderr: "Invalid option. -h needs a host name, not \"\".\n"},
+		{Name: "-h swallowing a flag", Args: "-h -r", Code: 2, Stderr: "Invalid option. -h needs a host name, not \"-r\".\n"},
+		{Name: "an argument", Args: "server2", Code: 2, Stderr: "Invalid option. clpdown takes no argument \"server2\" (see clpdown --help).\n"},
+		{Name: "-r takes no value", Args: "-r now", Code: 2, Stderr: "Invalid option. clpdown takes no argument \"now\" (see clpdown --help).\n"},
+		{Name: "host after its flag's place", Args: "server2 -h", Code: 2, Stderr: "clpdown: option -h needs its argument hostname (see clpdown --help)\n"},
+		{Name: "an argument before -r", Args: "server2 -r", Code: 2, Stderr: "Invalid option. clpdown takes no argument \"server2\" (see clpdown --help).\n"},
+		{Name: "-s of clpstdn", Args: "-s", Code: 2, Stderr: "clpdown: option -s is not supported yet\n"},
 
 		// Successes.
-		{name: "shut down this server", args: "", stdout: succeeded,
-			req: &api.ClusterRequest{Op: api.ClusterDown}},
-		{name: "reboot this server", args: "-r", stdout: succeeded,
-			req: &api.ClusterRequest{Op: api.ClusterDownReboot}},
-		{name: "shut down another server", args: "-h server2", stdout: succeeded,
-			req: &api.ClusterRequest{Op: api.ClusterDown, Host: "server2"}},
-		{name: "reboot another server, host first", args: "-h server2 -r", stdout: succeeded,
-			req: &api.ClusterRequest{Op: api.ClusterDownReboot, Host: "server2"}},
-		{name: "glued host", args: "-r -h=server2", stdout: succeeded,
-			req: &api.ClusterRequest{Op: api.ClusterDownReboot, Host: "server2"}},
-		{name: "-r given twice", args: "-r -r", stdout: succeeded,
-			req: &api.ClusterRequest{Op: api.ClusterDownReboot}},
+		{Name: "shut down this server", Args: "", Stdout: cmdtest.Succeeded,
+			Req: &api.ClusterRequest{Op: api.ClusterDown}},
+		{Name: "reboot this server", Args: "-r", Stdout: cmdtest.Succeeded,
+			Req: &api.ClusterRequest{Op: api.ClusterDownReboot}},
+		{Name: "shut down another server", Args: "-h server2", Stdout: cmdtest.Succeeded,
+			Req: &api.ClusterRequest{Op: api.ClusterDown, Host: "server2"}},
+		{Name: "reboot another server, host first", Args: "-h server2 -r", Stdout: cmdtest.Succeeded,
+			Req: &api.ClusterRequest{Op: api.ClusterDownReboot, Host: "server2"}},
+		{Name: "glued host", Args: "-r -h=server2", Stdout: cmdtest.Succeeded,
+			Req: &api.ClusterRequest{Op: api.ClusterDownReboot, Host: "server2"}},
+		{Name: "-r given twice", Args: "-r -r", Stdout: cmdtest.Succeeded,
+			Req: &api.ClusterRequest{Op: api.ClusterDownReboot}},
 
 		// Failures and their statuses.
-		{name: "no clpd", args: "", socket: missing, code: 3, stderr: noDaemon},
-		{name: "no clpd, reboot", args: "-r -h server2", socket: missing, code: 3, stderr: noDaemon},
-		{name: "cluster service not started", args: "-r", resultErr: notStarted, code: 3,
-			stderr: notStarted.Msg + "\n", req: &api.ClusterRequest{Op: api.ClusterDownReboot}},
-		{name: "request refused as not started", args: "", err: notStarted, code: 3,
-			stderr: notStarted.Msg + "\n", req: &api.ClusterRequest{Op: api.ClusterDown}},
-		{name: "the other server does not answer", args: "-h server2", code: 3,
-			err:    &status.OpError{Code: api.CodeNoDaemon, Msg: "Could not connect to the server. Check if the cluster service is active. (clpd does not answer at https://192.0.2.2:29001)"},
-			stderr: "Could not connect to the server. Check if the cluster service is active. (clpd does not answer at https://192.0.2.2:29001)\n",
-			req:    &api.ClusterRequest{Op: api.ClusterDown, Host: "server2"}},
-		{name: "a group could not be stopped", args: "", resultErr: status.ErrStopFailed("failover1"), code: 4,
-			stderr: status.ErrStopFailed("failover1").Msg + "\n", req: &api.ClusterRequest{Op: api.ClusterDown}},
-		{name: "unknown server", args: "-h nosuch", code: 4, stderr: status.ErrInvalidServer("nosuch").Msg + "\n"},
-		{name: "clpd timed out", args: "-r", err: status.ErrTimeout(), code: 4, stderr: status.ErrTimeout().Msg + "\n",
-			req: &api.ClusterRequest{Op: api.ClusterDownReboot}},
-		{name: "busy", args: "", resultErr: &status.OpError{Code: status.CodeBusy, Msg: "Busy."}, code: 4, stderr: "Busy.\n",
-			req: &api.ClusterRequest{Op: api.ClusterDown}},
-		{name: "internal error", args: "", err: errors.New("store unreachable"), code: 4, stderr: "store unreachable\n",
-			req: &api.ClusterRequest{Op: api.ClusterDown}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f.set(tt.resultErr, tt.err)
-			cmdtest.Expect(t, "clpdown", run, cmdtest.SplitArgs(tt.args), cmdtest.EnvWith(cmp.Or(tt.socket, sock)), tt.code, tt.stdout, tt.stderr)
-			cmdtest.Asked(t, f.requests(), tt.req, tt.socket == "")
-		})
-	}
+		{Name: "no clpd", Args: "", Socket: missing, Code: 3, Stderr: noDaemon},
+		{Name: "no clpd, reboot", Args: "-r -h server2", Socket: missing, Code: 3, Stderr: noDaemon},
+		{Name: "cluster service not started", Args: "-r", Answer: notStarted, Code: 3,
+			Stderr: notStarted.Msg + "\n", Req: &api.ClusterRequest{Op: api.ClusterDownReboot}},
+		{Name: "request refused as not started", Args: "", Err: notStarted, Code: 3,
+			Stderr: notStarted.Msg + "\n", Req: &api.ClusterRequest{Op: api.ClusterDown}},
+		{Name: "the other server does not answer", Args: "-h server2", Code: 3,
+			Err:    &status.OpError{Code: api.CodeNoDaemon, Msg: "Could not connect to the server. Check if the cluster service is active. (clpd does not answer at https://192.0.2.2:29001)"},
+			Stderr: "Could not connect to the server. Check if the cluster service is active. (clpd does not answer at https://192.0.2.2:29001)\n",
+			Req:    &api.ClusterRequest{Op: api.ClusterDown, Host: "server2"}},
+		{Name: "a group could not be stopped", Args: "", Answer: status.ErrStopFailed("failover1"), Code: 4,
+			Stderr: status.ErrStopFailed("failover1").Msg + "\n", Req: &api.ClusterRequest{Op: api.ClusterDown}},
+		{Name: "unknown server", Args: "-h nosuch", Code: 4, Stderr: status.ErrInvalidServer("nosuch").Msg + "\n"},
+		{Name: "clpd timed out", Args: "-r", Err: status.ErrTimeout(), Code: 4, Stderr: status.ErrTimeout().Msg + "\n",
+			Req: &api.ClusterRequest{Op: api.ClusterDownReboot}},
+		{Name: "busy", Args: "", Answer: &status.OpError{Code: status.CodeBusy, Msg: "Busy."}, Code: 4, Stderr: "Busy.\n",
+			Req: &api.ClusterRequest{Op: api.ClusterDown}},
+		{Name: "internal error", Args: "", Err: errors.New("store unreachable"), Code: 4, Stderr: "store unreachable\n",
+			Req: &api.ClusterRequest{Op: api.ClusterDown}},
+	})
 }
 
 // TestNotRoot runs clpdown as an unprivileged user. When the tests run as root, a copy of the

@@ -27,7 +27,7 @@ line on stderr and exits 1.`,
 			{Names: []string{"-t"}, Help: "stop the group (every group when none is named)"},
 			{Names: []string{"-m"}, Help: "move the group to another server"},
 			{Names: []string{"-n"}, Arg: "group_name", Kind: command.Value, Help: "print the server that runs the group (nothing when it runs nowhere)"},
-			{Names: []string{"-h"}, Arg: "hostname", Kind: command.Value, Help: "send the request to hostname (default: this server)"},
+			command.HostFlag(),
 			{Names: []string{"-a"}, Arg: "hostname", Kind: command.Value, Help: "destination of -m (default: next Online server of the failover policy)"},
 			{Names: []string{"-f"}, Help: "with -s, accepted for compatibility: a group another server holds is never\n" +
 				"started here (it would run twice); with -t, stop the group on the server\n" +

@@ -58,7 +58,7 @@ func TestStopForceElsewhere(t *testing.T) {
 	env := cmdtest.EnvWith(sock)
 
 	cmdtest.Expect(t, "clpgrp", run, []string{"-t", "g"}, env, 1, "", status.ErrStartedOther().Msg+"\n")
-	cmdtest.Expect(t, "clpgrp", run, []string{"-t", "g", "-f"}, env, 0, "Command succeeded.\n", "")
+	cmdtest.Expect(t, "clpgrp", run, []string{"-t", "g", "-f"}, env, 0, cmdtest.Succeeded, "")
 	want := []api.GroupRequest{
 		{Group: "g"},
 		{Group: "g", Force: true},

@@ -1,10 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"strings"
 	"testing"
 
+	"clpkit/internal/cmdtest"
 	"clpkit/internal/command/commandtest"
 )
 
@@ -18,13 +17,8 @@ func TestDocs(t *testing.T) {
 // 0.29 s wait.
 func TestApitoRange(t *testing.T) {
 	for _, v := range []string{"0", "86401", "18446744074", "-5", "99999999999999999999"} {
-		var out, errOut bytes.Buffer
-		args := append(strings.Fields("clpgrp -s g"), "--apito", v)
-		code := run(args, &out, &errOut, func(string) string { return "" })
-		want := "Invalid option. --apito takes a number of seconds from 1 to 86400, not " + v + ".\n"
-		if code != 1 || out.Len() != 0 || errOut.String() != want {
-			t.Errorf("%s: exit %d, stderr %q, want 1 and %q", strings.Join(args, " "), code, errOut.String(), want)
-		}
+		cmdtest.Expect(t, "clpgrp", run, []string{"-s", "g", "--apito", v}, func(string) string { return "" },
+			1, "", "Invalid option. --apito takes a number of seconds from 1 to 86400, not "+v+".\n")
 	}
 }
 

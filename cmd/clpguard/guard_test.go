@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"clpkit/internal/cmdtest"
 	"clpkit/pkg/cgroup"
 	"clpkit/pkg/guard"
 	"clpkit/pkg/procwatch"
@@ -34,7 +35,7 @@ func TestGuard(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("clpguard kills cgroups and sets oom_score_adj: not root")
 	}
-	bin := buildGuard(t)
+	bin := cmdtest.Build(t, "clpguard")
 	for _, tc := range []struct {
 		name string
 		f    func(*testing.T, string)
@@ -84,19 +85,6 @@ func TestUsage(t *testing.T) {
 			t.Errorf("%q: status %d, stdout %q, stderr %q; want %d, %q..., %q", tc.args, code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderr)
 		}
 	}
-}
-
-func buildGuard(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("the go tool is not on PATH, so clpguard cannot be built")
-	}
-	bin := filepath.Join(t.TempDir(), "clpguard")
-	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // guardProc is one clpguard process of a test.
@@ -239,6 +227,14 @@ func testCgroup(t *testing.T) cgroup.Cgroup {
 	return cg
 }
 
+// guarded is what most tests start from: a cgroup of the test's own with two daemons in it, and
+// a clpguard started from bin.
+func guarded(t *testing.T, bin string) (cgroup.Cgroup, []procwatch.Identity, *guardProc) {
+	t.Helper()
+	cg := testCgroup(t)
+	return cg, daemons(t, cg), startGuard(t, bin)
+}
+
 // daemons starts, in cg, a shell that leaves two sleeps behind, one in a session of its own,
 // and returns them once the shell has exited.
 func daemons(t *testing.T, cg cgroup.Cgroup) []procwatch.Identity {
@@ -343,9 +339,7 @@ func status(t *testing.T, g *guardProc) guard.Reply {
 }
 
 func testFence(t *testing.T, bin string) {
-	cg := testCgroup(t)
-	ids := daemons(t, cg)
-	g := startGuard(t, bin)
+	cg, ids, g := guarded(t, bin)
 	c := g.client(t)
 	fenceAt := guard.Now() + 300*time.Millisecond
 	if rep := arm(t, c, fenceAt, []string{cg.Path}, nil); !rep.Armed || rep.FenceAt != fenceAt || rep.Fenced {
@@ -374,9 +368,7 @@ func testFence(t *testing.T, bin string) {
 }
 
 func testRenew(t *testing.T, bin string) {
-	cg := testCgroup(t)
-	ids := daemons(t, cg)
-	g := startGuard(t, bin)
+	cg, ids, g := guarded(t, bin)
 	c := g.client(t)
 	end := guard.Now() + time.Second
 	var late time.Duration // how far past the deadline in force a renewal was sent
@@ -407,9 +399,7 @@ func testRenew(t *testing.T, bin string) {
 }
 
 func testDisarm(t *testing.T, bin string) {
-	cg := testCgroup(t)
-	ids := daemons(t, cg)
-	g := startGuard(t, bin)
+	cg, ids, g := guarded(t, bin)
 	c := g.client(t)
 	fenceAt := guard.Now() + time.Second
 	arm(t, c, fenceAt, []string{cg.Path}, nil)
@@ -430,9 +420,7 @@ func testDisarm(t *testing.T, bin string) {
 
 // The clpd-SIGKILL case: a connection arms, then vanishes without reading the reply.
 func testDropped(t *testing.T, bin string) {
-	cg := testCgroup(t)
-	ids := daemons(t, cg)
-	g := startGuard(t, bin)
+	cg, ids, g := guarded(t, bin)
 	conn, err := net.Dial("unix", g.socket)
 	if err != nil {
 		t.Fatal(err)
@@ -454,9 +442,7 @@ func testDropped(t *testing.T, bin string) {
 }
 
 func testPast(t *testing.T, bin string) {
-	cg := testCgroup(t)
-	ids := daemons(t, cg)
-	g := startGuard(t, bin)
+	cg, ids, g := guarded(t, bin)
 	rep := arm(t, g.client(t), guard.Now()-time.Millisecond, []string{cg.Path}, nil)
 	if rep.Armed || !rep.Fenced || !slices.Equal(rep.Killed, []string{cg.Path}) {
 		t.Fatalf("the reply to an arm already past is %+v; want fenced", rep)
@@ -469,14 +455,7 @@ func testPast(t *testing.T, bin string) {
 // Without cgroup v2, clpd names process groups; the guard kills them whole.
 func testPGIDs(t *testing.T, bin string) {
 	sh := exec.Command("sh", "-c", "sleep 1000 & sleep 1001 & wait")
-	sh.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := sh.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-sh.Process.Pid, syscall.SIGKILL)
-		_ = sh.Wait()
-	})
+	cmdtest.StartGroup(t, sh)
 	pgid := sh.Process.Pid
 	var ids []procwatch.Identity
 	deadline := time.Now().Add(5 * time.Second)
@@ -539,9 +518,7 @@ func testSecond(t *testing.T, bin string) {
 }
 
 func testExit(t *testing.T, bin string) {
-	cg := testCgroup(t)
-	ids := daemons(t, cg)
-	g := startGuard(t, bin)
+	cg, ids, g := guarded(t, bin)
 	c := g.client(t)
 	if fi, err := os.Stat(g.socket); err != nil || fi.Mode().Perm() != 0o600 || fi.Mode().Type() != os.ModeSocket {
 		t.Errorf("the socket: %v, %v; want a socket of mode 0600", fi.Mode(), err)
@@ -587,9 +564,7 @@ func testExit(t *testing.T, bin string) {
 }
 
 func testForcedExit(t *testing.T, bin string) {
-	cg := testCgroup(t)
-	ids := daemons(t, cg)
-	g := startGuard(t, bin)
+	cg, ids, g := guarded(t, bin)
 	c := g.client(t)
 	arm(t, c, guard.Now()+time.Hour, []string{cg.Path}, nil)
 	if rep, err := c.Exit(ctx5(t), true); err != nil || !rep.OK {
@@ -607,9 +582,7 @@ func testForcedExit(t *testing.T, bin string) {
 }
 
 func testSIGTERM(t *testing.T, bin string) {
-	cg := testCgroup(t)
-	ids := daemons(t, cg)
-	g := startGuard(t, bin)
+	cg, ids, g := guarded(t, bin)
 	fenceAt := guard.Now() + time.Second
 	arm(t, g.client(t), fenceAt, []string{cg.Path}, nil)
 	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -692,9 +665,7 @@ func testBadRequests(t *testing.T, bin string) {
 }
 
 func testConcurrent(t *testing.T, bin string) {
-	cg := testCgroup(t)
-	ids := daemons(t, cg)
-	g := startGuard(t, bin)
+	cg, ids, g := guarded(t, bin)
 	var wg sync.WaitGroup
 	errs := make(chan error, 200)
 	for range 8 {
@@ -813,7 +784,7 @@ func TestWatchdogDevice(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the watchdog needs root: not root")
 	}
-	g := startGuard(t, buildGuard(t), "--watchdog", "/dev/watchdog", "--watchdog-timeout", "30")
+	g := startGuard(t, cmdtest.Build(t, "clpguard"), "--watchdog", "/dev/watchdog", "--watchdog-timeout", "30")
 	if _, err := g.client(t).Exit(ctx5(t), false); err != nil {
 		t.Fatal(err)
 	}

@@ -13,24 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"clpkit/internal/cmdtest"
 	"clpkit/pkg/alert"
 )
-
-// buildBinary compiles clplogcmd into a temporary directory, so that the tests below run the
-// command as scripts do: a real process, real argv, real exit status.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("the go tool is not on PATH, so the binary cannot be built")
-	}
-	bin := filepath.Join(t.TempDir(), "clplogcmd")
-	out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 type procResult struct {
 	code           int
@@ -64,7 +49,7 @@ func runBinary(t *testing.T, bin, logPath string, args ...string) procResult {
 
 // TestBinary builds the command once and runs it as a real process in every subtest.
 func TestBinary(t *testing.T) {
-	bin := buildBinary(t)
+	bin := cmdtest.Build(t, "clplogcmd")
 	t.Run("cases", func(t *testing.T) { testBinaryCases(t, bin) })
 	t.Run("concurrent", func(t *testing.T) { testBinaryConcurrent(t, bin) })
 }

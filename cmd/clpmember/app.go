@@ -33,7 +33,7 @@ one line on stderr, and the exit status says why (see clpmember(8)).`,
 		Flags: []command.Flag{
 			{Names: []string{"--peer-url"}, Arg: "url", Kind: command.Value, Help: "the new member's etcd peer URL (default: the one this server's\nconfiguration gives the server or witness named)"},
 			{Names: []string{"--force"}, Help: "remove the member of a server whose cluster service runs"},
-			{Names: []string{"-h"}, Arg: "hostname", Kind: command.Value, Help: "send the request to hostname (default: this server)"},
+			command.HostFlag(),
 		},
 		UsageCode: exitOption,
 		Refusal:   command.InvalidOption,
@@ -52,9 +52,10 @@ func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 	if len(args) > 0 {
 		r.Op = args[0]
 	}
+	if err := command.CheckHost(c, exitOption); err != nil {
+		return err
+	}
 	switch {
-	case c.IsSet("h") && (r.Host == "" || strings.HasPrefix(r.Host, "-")):
-		return command.Fail(exitOption, "Invalid option. -h needs a host name, not %q.", r.Host)
 	case r.Op != api.MemberList && r.Op != api.MemberAdd && r.Op != api.MemberRemove:
 		return command.Fail(exitOption, "Invalid option. %q is not an operation: use list, add or remove (see clpmember --help).", r.Op)
 	case r.Op == api.MemberList && len(args) > 1:

@@ -49,7 +49,7 @@ status says why (see clpmonctrl(8)).`,
 			{Names: []string{"-r"}, Help: "resume monitoring (every monitor when no -m is given)"},
 			{Names: []string{"-c"}, Help: "clear the recovery counters: recovery script, restart, failover and\nfinal action (every monitor when no -m is given)"},
 			{Names: []string{"-v"}, Help: "show the recovery counters against their thresholds"},
-			{Names: []string{"-h"}, Arg: "hostname", Kind: command.Value, Help: "send the request to hostname (default: this server)"},
+			command.HostFlag(),
 			{Names: []string{"-m"}, Arg: "monitor_name", Kind: command.List, Help: "operate on this monitor only; repeat it for several (-m mon1 -m mon2)"},
 			{Names: []string{"-w"}, Arg: "wait_time", Kind: command.Number, Min: 1, Max: maxWait, Takes: "a number of seconds",
 				Default: strconv.Itoa(defaultWait), Help: "with -s or -r: wait at most wait_time seconds, 1 to 65535, for the\nmonitors to be suspended or resumed (default 5)"},
@@ -83,8 +83,8 @@ func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 			return command.Fail(exitOption, "Invalid option. -m needs a monitor name, not %q.", m)
 		}
 	}
-	if h := c.String("h"); c.IsSet("h") && (h == "" || strings.HasPrefix(h, "-")) {
-		return command.Fail(exitOption, "Invalid option. -h needs a host name, not %q.", h)
+	if err := command.CheckHost(c, exitOption); err != nil {
+		return err
 	}
 	if c.NArg() > 0 {
 		return command.Fail(exitOption, "Invalid option. clpmonctrl takes no argument %q: give each monitor with its own -m (-m mon1 -m mon2).", c.Args().First())

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,38 +17,27 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// fakeClpd is the daemon side of the tests: its recorder records the requests it gets and
-// answers each as set, or, blocking, waits until the client gives up.
+// fakeClpd is the daemon side of the tests: rec records the requests it gets and answers each
+// as the case sets. clpd relays a request for a host to a copy with that host, so that the
+// request recorded keeps the host the command asked for, which is what these tests check.
 type fakeClpd struct {
 	cmdtest.Unused
-	rec *cmdtest.Recorder[api.MonitorRequest, []status.Monitor]
-}
-
-func (f *fakeClpd) Monitors(ctx context.Context, r api.MonitorRequest) ([]status.Monitor, error) {
-	return f.rec.Take(ctx, r)
-}
-
-func (f *fakeClpd) set(answer []status.Monitor, err error, block bool) { f.rec.Set(answer, err, block) }
-
-func (f *fakeClpd) requests() []api.MonitorRequest { return f.rec.Requests() }
-
-// viaHost is the fake as clpd relays a request for host to it: the request it records keeps the
-// host the command asked for, which is what these tests check.
-type viaHost struct {
-	*fakeClpd
+	rec  *cmdtest.Recorder[api.MonitorRequest, []status.Monitor]
 	host string
 }
 
-func (v viaHost) Monitors(ctx context.Context, r api.MonitorRequest) ([]status.Monitor, error) {
-	r.Host = v.host
-	return v.fakeClpd.Monitors(ctx, r)
+func (f *fakeClpd) Monitors(ctx context.Context, r api.MonitorRequest) ([]status.Monitor, error) {
+	r.Host = f.host
+	return f.rec.Take(ctx, r)
 }
 
-// serve runs clpd's API over f on a Unix socket and returns the socket.
-func serve(t *testing.T, f *fakeClpd) string {
+// serve runs clpd's API over a fake on a Unix socket and returns the fake's recorder and the
+// socket.
+func serve(t *testing.T) (*cmdtest.Recorder[api.MonitorRequest, []status.Monitor], string) {
 	t.Helper()
-	f.rec = cmdtest.NewRecorder[api.MonitorRequest, []status.Monitor]()
-	return cmdtest.Serve(t, api.Handler(f, func(h string) (api.Service, error) { return viaHost{f, h}, nil }), f.rec.Release)
+	rec := cmdtest.NewRecorder[api.MonitorRequest, []status.Monitor]()
+	relay := func(h string) (api.Service, error) { return &fakeClpd{rec: rec, host: h}, nil }
+	return rec, cmdtest.Serve(t, api.Handler(&fakeClpd{rec: rec}, relay), rec.Release)
 }
 
 // counters are the thresholds of a monitor that restarts once, fails over once, then stops.
@@ -105,114 +92,92 @@ const showServer2 = `Monitor0 [pidw1 : Normal]
 =================================================================
 `
 
-const succeeded = "Command succeeded.\n"
-
 func TestRun(t *testing.T) {
-	f := &fakeClpd{}
-	sock := serve(t, f)
-	missing := filepath.Join(t.TempDir(), "none.sock")
-	noDaemon := "Could not connect to the server. Check if the cluster service is active. (clpd does not answer on " + missing + ")\n"
+	rec, sock := serve(t)
+	missing, noDaemon := cmdtest.NoDaemon(t)
 	timeout := status.ErrTimeout().Msg + "\n"
 	oneOf := "Invalid option. Give exactly one of -s, -r, -c or -v (see clpmonctrl --help).\n"
 
-	tests := []struct {
-		name     string
-		args     string // split at blanks; '' is an empty argument
-		monitors []status.Monitor
-		err      error
-		block    bool
-		socket   string // "" = the fake's
-		code     int
-		stdout   string
-		stderr   string
-		req      *api.MonitorRequest // what clpd must have been asked; nil = nothing
-	}{
+	cmdtest.RunCases(t, "clpmonctrl", run, sock, rec, []cmdtest.Case[api.MonitorRequest, []status.Monitor]{
 		// Refused command lines: status 2, one line, nothing asked of clpd.
-		{name: "no operation", args: "", code: 2, stderr: oneOf},
-		{name: "only -m", args: "-m pidw1", code: 2, stderr: oneOf},
-		{name: "-s and -r", args: "-s -r", code: 2, stderr: oneOf},
-		{name: "-c and -v", args: "-c -v", code: 2, stderr: oneOf},
-		{name: "all four", args: "-s -r -c -v", code: 2, stderr: oneOf},
-		{name: "unknown flag", args: "-s -x", code: 2, stderr: "clpmonctrl: option -x is not supported yet\n"},
-		{name: "-h is the host, not help", args: "-h", code: 2, stderr: "clpmonctrl: option -h needs its argument hostname (see clpmonctrl --help)\n"},
-		{name: "-m without a name", args: "-s -m", code: 2, stderr: "clpmonctrl: option -m needs its argument monitor_name (see clpmonctrl --help)\n"},
-		{name: "-m swallowing a flag", args: "-s -m -w 5", code: 2, stderr: "Invalid option. -m needs a monitor name, not \"-w\".\n"},
-		{name: "-m empty", args: "-s -m ''", code: 2, stderr: "Invalid option. -m needs a monitor name, not \"\".\n"},
-		{name: "-h swallowing a flag", args: "-s -h -m pidw1", code: 2, stderr: "Invalid option. -h needs a host name, not \"-m\".\n"},
-		{name: "-h empty", args: "-r -h ''", code: 2, stderr: "Invalid option. -h needs a host name, not \"\".\n"},
-		{name: "bare monitor name", args: "-s pidw1", code: 2, stderr: "Invalid option. clpmonctrl takes no argument \"pidw1\": give each monitor with its own -m (-m mon1 -m mon2).\n"},
-		{name: "two names after one -m", args: "-s -m pidw1 genw1", code: 2, stderr: "Invalid option. clpmonctrl takes no argument \"genw1\": give each monitor with its own -m (-m mon1 -m mon2).\n"},
-		{name: "-w with -c", args: "-c -w 5", code: 2, stderr: "Invalid option. -w goes with -s or -r only.\n"},
-		{name: "-w with -v", args: "-v -m pidw1 -w 5", code: 2, stderr: "Invalid option. -w goes with -s or -r only.\n"},
-		{name: "-w 0", args: "-s -w 0", code: 2, stderr: "Invalid option. -w takes a number of seconds from 1 to 65535, not 0.\n"},
-		{name: "-w negative", args: "-s -w -1", code: 2, stderr: "Invalid option. -w takes a number of seconds from 1 to 65535, not -1.\n"},
-		{name: "-w too long", args: "-r -w 65536", code: 2, stderr: "Invalid option. -w takes a number of seconds from 1 to 65535, not 65536.\n"},
-		{name: "-w not a number", args: "-s -w abc", code: 2, stderr: "Invalid option. -w takes a number of seconds from 1 to 65535, not \"abc\".\n"},
-		{name: "-w overflowing", args: "-s -w 99999999999999999999", code: 2, stderr: "Invalid option. -w takes a number of seconds from 1 to 65535, not 99999999999999999999.\n"},
-		{name: "-w without a value", args: "-s -w", code: 2, stderr: "clpmonctrl: option -w needs its argument wait_time (see clpmonctrl --help)\n"},
+		{Name: "no operation", Args: "", Code: 2, Stderr: oneOf},
+		{Name: "only -m", Args: "-m pidw1", Code: 2, Stderr: oneOf},
+		{Name: "-s and -r", Args: "-s -r", Code: 2, Stderr: oneOf},
+		{Name: "-c and -v", Args: "-c -v", Code: 2, Stderr: oneOf},
+		{Name: "all four", Args: "-s -r -c -v", Code: 2, Stderr: oneOf},
+		{Name: "unknown flag", Args: "-s -x", Code: 2, Stderr: "clpmonctrl: option -x is not supported yet\n"},
+		{Name: "-h is the host, not help", Args: "-h", Code: 2, Stderr: "clpmonctrl: option -h needs its argument hostname (see clpmonctrl --help)\n"},
+		{Name: "-m without a name", Args: "-s -m", Code: 2, Stderr: "clpmonctrl: option -m needs its argument monitor_name (see clpmonctrl --help)\n"},
+		{Name: "-m swallowing a flag", Args: "-s -m -w 5", Code: 2, Stderr: "Invalid option. -m needs a monitor name, not \"-w\".\n"},
+		{Name: "-m empty", Args: "-s -m ''", Code: 2, Stderr: "Invalid option. -m needs a monitor name, not \"\".\n"},
+		{Name: "-h swallowing a flag", Args: "-s -h -m pidw1", Code: 2, Stderr: "Invalid option. -h needs a host name, not \"-m\".\n"},
+		{Name: "-h empty", Args: "-r -h ''", Code: 2, Stderr: "Invalid option. -h needs a host name, not \"\".\n"},
+		{Name: "bare monitor name", Args: "-s pidw1", Code: 2, Stderr: "Invalid option. clpmonctrl takes no argument \"pidw1\": give each monitor with its own -m (-m mon1 -m mon2).\n"},
+		{Name: "two names after one -m", Args: "-s -m pidw1 genw1", Code: 2, Stderr: "Invalid option. clpmonctrl takes no argument \"genw1\": give each monitor with its own -m (-m mon1 -m mon2).\n"},
+		{Name: "-w with -c", Args: "-c -w 5", Code: 2, Stderr: "Invalid option. -w goes with -s or -r only.\n"},
+		{Name: "-w with -v", Args: "-v -m pidw1 -w 5", Code: 2, Stderr: "Invalid option. -w goes with -s or -r only.\n"},
+		{Name: "-w 0", Args: "-s -w 0", Code: 2, Stderr: "Invalid option. -w takes a number of seconds from 1 to 65535, not 0.\n"},
+		{Name: "-w negative", Args: "-s -w -1", Code: 2, Stderr: "Invalid option. -w takes a number of seconds from 1 to 65535, not -1.\n"},
+		{Name: "-w too long", Args: "-r -w 65536", Code: 2, Stderr: "Invalid option. -w takes a number of seconds from 1 to 65535, not 65536.\n"},
+		{Name: "-w not a number", Args: "-s -w abc", Code: 2, Stderr: "Invalid option. -w takes a number of seconds from 1 to 65535, not \"abc\".\n"},
+		{Name: "-w overflowing", Args: "-s -w 99999999999999999999", Code: 2, Stderr: "Invalid option. -w takes a number of seconds from 1 to 65535, not 99999999999999999999.\n"},
+		{Name: "-w without a value", Args: "-s -w", Code: 2, Stderr: "clpmonctrl: option -w needs its argument wait_time (see clpmonctrl --help)\n"},
 
 		// Successes.
-		{name: "suspend all", args: "-s", stdout: succeeded, monitors: shown,
-			req: &api.MonitorRequest{Op: api.MonitorSuspend}},
-		{name: "suspend one", args: "-s -m pidw1", stdout: succeeded,
-			req: &api.MonitorRequest{Op: api.MonitorSuspend, Monitors: []string{"pidw1"}}},
-		{name: "suspend on a host, legacy order", args: "-s -h node1 -m mdw1", stdout: succeeded,
-			req: &api.MonitorRequest{Op: api.MonitorSuspend, Monitors: []string{"mdw1"}, Host: "node1"}},
-		{name: "resume several, flags in any order", args: "-m pidw1 -w 65535 -r -m genw1 -h server2", stdout: succeeded,
-			req: &api.MonitorRequest{Op: api.MonitorResume, Monitors: []string{"pidw1", "genw1"}, Host: "server2"}},
-		{name: "resume with -w 1", args: "-r -w 1", stdout: succeeded,
-			req: &api.MonitorRequest{Op: api.MonitorResume}},
-		{name: "glued values", args: "-s -m=pidw1 -w=3", stdout: succeeded,
-			req: &api.MonitorRequest{Op: api.MonitorSuspend, Monitors: []string{"pidw1"}}},
-		{name: "a comma belongs to the name", args: "-c -m a,b", stdout: succeeded,
-			req: &api.MonitorRequest{Op: api.MonitorClear, Monitors: []string{"a,b"}}},
-		{name: "clear all", args: "-c", stdout: succeeded,
-			req: &api.MonitorRequest{Op: api.MonitorClear}},
-		{name: "show", args: "-v", monitors: shown, stdout: showGolden,
-			req: &api.MonitorRequest{Op: api.MonitorShow}},
-		{name: "show the counters of -h", args: "-v -h server2 -m pidw1", monitors: shown[:1], stdout: showServer2,
-			req: &api.MonitorRequest{Op: api.MonitorShow, Monitors: []string{"pidw1"}, Host: "server2"}},
-		{name: "show no monitor", args: "-v", stdout: strings.Repeat("=", 65) + "\n",
-			req: &api.MonitorRequest{Op: api.MonitorShow}},
+		{Name: "suspend all", Args: "-s", Stdout: cmdtest.Succeeded, Answer: shown,
+			Req: &api.MonitorRequest{Op: api.MonitorSuspend}},
+		{Name: "suspend one", Args: "-s -m pidw1", Stdout: cmdtest.Succeeded,
+			Req: &api.MonitorRequest{Op: api.MonitorSuspend, Monitors: []string{"pidw1"}}},
+		{Name: "suspend on a host, legacy order", Args: "-s -h node1 -m mdw1", Stdout: cmdtest.Succeeded,
+			Req: &api.MonitorRequest{Op: api.MonitorSuspend, Monitors: []string{"mdw1"}, Host: "node1"}},
+		{Name: "resume several, flags in any order", Args: "-m pidw1 -w 65535 -r -m genw1 -h server2", Stdout: cmdtest.Succeeded,
+			Req: &api.MonitorRequest{Op: api.MonitorResume, Monitors: []string{"pidw1", "genw1"}, Host: "server2"}},
+		{Name: "resume with -w 1", Args: "-r -w 1", Stdout: cmdtest.Succeeded,
+			Req: &api.MonitorRequest{Op: api.MonitorResume}},
+		{Name: "glued values", Args: "-s -m=pidw1 -w=3", Stdout: cmdtest.Succeeded,
+			Req: &api.MonitorRequest{Op: api.MonitorSuspend, Monitors: []string{"pidw1"}}},
+		{Name: "a comma belongs to the name", Args: "-c -m a,b", Stdout: cmdtest.Succeeded,
+			Req: &api.MonitorRequest{Op: api.MonitorClear, Monitors: []string{"a,b"}}},
+		{Name: "clear all", Args: "-c", Stdout: cmdtest.Succeeded,
+			Req: &api.MonitorRequest{Op: api.MonitorClear}},
+		{Name: "show", Args: "-v", Answer: shown, Stdout: showGolden,
+			Req: &api.MonitorRequest{Op: api.MonitorShow}},
+		{Name: "show the counters of -h", Args: "-v -h server2 -m pidw1", Answer: shown[:1], Stdout: showServer2,
+			Req: &api.MonitorRequest{Op: api.MonitorShow, Monitors: []string{"pidw1"}, Host: "server2"}},
+		{Name: "show no monitor", Args: "-v", Stdout: strings.Repeat("=", 65) + "\n",
+			Req: &api.MonitorRequest{Op: api.MonitorShow}},
 
 		// Refusals of clpd and their statuses.
-		{name: "monitor not registered", args: "-s -m nosuch", err: status.ErrInvalidMonitor("nosuch"), code: 5,
-			stderr: "Specified monitor resource is not registered. (nosuch)\n",
-			req:    &api.MonitorRequest{Op: api.MonitorSuspend, Monitors: []string{"nosuch"}}},
-		{name: "show an unregistered monitor", args: "-v -m nosuch", err: status.ErrInvalidMonitor("nosuch"), code: 5,
-			stderr: "Specified monitor resource is not registered. (nosuch)\n",
-			req:    &api.MonitorRequest{Op: api.MonitorShow, Monitors: []string{"nosuch"}}},
-		{name: "cluster service not started", args: "-r", code: 10,
-			err:    &status.OpError{Code: status.CodeNotStarted, Msg: "The cluster service is not started on server server1. Start it with: clpcl -s"},
-			stderr: "The cluster service is not started on server server1. Start it with: clpcl -s\n",
-			req:    &api.MonitorRequest{Op: api.MonitorResume}},
-		{name: "no clpd", args: "-s", socket: missing, code: 10, stderr: noDaemon},
-		{name: "no clpd for -v", args: "-v", socket: missing, code: 10, stderr: noDaemon},
-		{name: "cluster suspended", args: "-c", code: 11,
-			err:    &status.OpError{Code: status.CodeSuspended, Msg: "The cluster is suspended. Resume it with: clpcl --resume"},
-			stderr: "The cluster is suspended. Resume it with: clpcl --resume\n",
-			req:    &api.MonitorRequest{Op: api.MonitorClear}},
-		{name: "clpd timed out", args: "-s", err: status.ErrTimeout(), code: 90, stderr: timeout,
-			req: &api.MonitorRequest{Op: api.MonitorSuspend}},
-		{name: "-w ran out", args: "-s -m pidw1 -w 1", block: true, code: 90, stderr: timeout,
-			req: &api.MonitorRequest{Op: api.MonitorSuspend, Monitors: []string{"pidw1"}}},
-		{name: "unknown server", args: "-s -h nosuch", err: status.ErrInvalidServer("nosuch"), code: 4,
-			stderr: status.ErrInvalidServer("nosuch").Msg + "\n",
-			req:    &api.MonitorRequest{Op: api.MonitorSuspend, Host: "nosuch"}},
-		{name: "busy", args: "-r", err: &status.OpError{Code: status.CodeBusy, Msg: "Busy."}, code: 4, stderr: "Busy.\n",
-			req: &api.MonitorRequest{Op: api.MonitorResume}},
-		{name: "internal error", args: "-v", err: errors.New("store unreachable"), code: 255, stderr: "store unreachable\n",
-			req: &api.MonitorRequest{Op: api.MonitorShow}},
-		{name: "refusal without a code", args: "-s", err: &status.OpError{Msg: "Something odd."}, code: 255, stderr: "Something odd.\n",
-			req: &api.MonitorRequest{Op: api.MonitorSuspend}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f.set(tt.monitors, tt.err, tt.block)
-			cmdtest.Expect(t, "clpmonctrl", run, cmdtest.SplitArgs(tt.args), cmdtest.EnvWith(cmp.Or(tt.socket, sock)), tt.code, tt.stdout, tt.stderr)
-			cmdtest.Asked(t, f.requests(), tt.req, tt.socket == "")
-		})
-	}
+		{Name: "monitor not registered", Args: "-s -m nosuch", Err: status.ErrInvalidMonitor("nosuch"), Code: 5,
+			Stderr: "Specified monitor resource is not registered. (nosuch)\n",
+			Req:    &api.MonitorRequest{Op: api.MonitorSuspend, Monitors: []string{"nosuch"}}},
+		{Name: "show an unregistered monitor", Args: "-v -m nosuch", Err: status.ErrInvalidMonitor("nosuch"), Code: 5,
+			Stderr: "Specified monitor resource is not registered. (nosuch)\n",
+			Req:    &api.MonitorRequest{Op: api.MonitorShow, Monitors: []string{"nosuch"}}},
+		{Name: "cluster service not started", Args: "-r", Code: 10,
+			Err:    &status.OpError{Code: status.CodeNotStarted, Msg: "The cluster service is not started on server server1. Start it with: clpcl -s"},
+			Stderr: "The cluster service is not started on server server1. Start it with: clpcl -s\n",
+			Req:    &api.MonitorRequest{Op: api.MonitorResume}},
+		{Name: "no clpd", Args: "-s", Socket: missing, Code: 10, Stderr: noDaemon},
+		{Name: "no clpd for -v", Args: "-v", Socket: missing, Code: 10, Stderr: noDaemon},
+		{Name: "cluster suspended", Args: "-c", Code: 11,
+			Err:    &status.OpError{Code: status.CodeSuspended, Msg: "The cluster is suspended. Resume it with: clpcl --resume"},
+			Stderr: "The cluster is suspended. Resume it with: clpcl --resume\n",
+			Req:    &api.MonitorRequest{Op: api.MonitorClear}},
+		{Name: "clpd timed out", Args: "-s", Err: status.ErrTimeout(), Code: 90, Stderr: timeout,
+			Req: &api.MonitorRequest{Op: api.MonitorSuspend}},
+		{Name: "-w ran out", Args: "-s -m pidw1 -w 1", Block: true, Code: 90, Stderr: timeout,
+			Req: &api.MonitorRequest{Op: api.MonitorSuspend, Monitors: []string{"pidw1"}}},
+		{Name: "unknown server", Args: "-s -h nosuch", Err: status.ErrInvalidServer("nosuch"), Code: 4,
+			Stderr: status.ErrInvalidServer("nosuch").Msg + "\n",
+			Req:    &api.MonitorRequest{Op: api.MonitorSuspend, Host: "nosuch"}},
+		{Name: "busy", Args: "-r", Err: &status.OpError{Code: status.CodeBusy, Msg: "Busy."}, Code: 4, Stderr: "Busy.\n",
+			Req: &api.MonitorRequest{Op: api.MonitorResume}},
+		{Name: "internal error", Args: "-v", Err: errors.New("store unreachable"), Code: 255, Stderr: "store unreachable\n",
+			Req: &api.MonitorRequest{Op: api.MonitorShow}},
+		{Name: "refusal without a code", Args: "-s", Err: &status.OpError{Msg: "Something odd."}, Code: 255, Stderr: "Something odd.\n",
+			Req: &api.MonitorRequest{Op: api.MonitorSuspend}},
+	})
 }
 
 // TestNotRoot runs clpmonctrl as an unprivileged user. When the tests run as root, a copy of the

@@ -35,17 +35,21 @@ var cluster = status.Cluster{
 }
 
 // fakeClpd is the daemon side of the tests: it answers the status with cluster (or statusErr),
-// and records the move and clprexec requests it gets, answering each with moveErr or, with
-// block, waiting until the client gives up.
+// and its recorders record the move and clprexec requests it gets and answer them as set. clpd
+// relays a request for a host to a copy with that host, so that the request recorded keeps the
+// host the command asked for, which is what these tests check.
 type fakeClpd struct {
 	cmdtest.Unused
+	*answers
+	host string
+}
+
+// answers are what the fake and its relayed copies share.
+type answers struct {
 	mu        sync.Mutex
-	reqs      []api.GroupRequest
-	rexecs    []api.RexecRequest
 	statusErr error
-	moveErr   error
-	block     bool
-	release   chan struct{} // closed when the test ends, so that no handler outlives it
+	moves     *cmdtest.Recorder[api.GroupRequest, struct{}]
+	rexecs    *cmdtest.Recorder[api.RexecRequest, api.RexecResult]
 }
 
 func (f *fakeClpd) Status(context.Context) (status.Cluster, error) {
@@ -56,73 +60,39 @@ func (f *fakeClpd) Status(context.Context) (status.Cluster, error) {
 	}
 	return cluster, nil
 }
+
 func (f *fakeClpd) MoveGroup(ctx context.Context, r api.GroupRequest) error {
-	f.mu.Lock()
-	f.reqs = append(f.reqs, r)
-	err, block := f.moveErr, f.block
-	f.mu.Unlock()
-	if block {
-		select {
-		case <-ctx.Done():
-		case <-f.release:
-		}
-		return status.ErrTimeout()
-	}
+	r.Host = f.host
+	_, err := f.moves.Take(ctx, r)
 	return err
 }
 
 func (f *fakeClpd) Rexec(ctx context.Context, r api.RexecRequest) (api.RexecResult, error) {
-	f.mu.Lock()
-	f.rexecs = append(f.rexecs, r)
-	err := f.moveErr
-	f.mu.Unlock()
-	return api.RexecResult{}, err
+	r.Host = f.host
+	return f.rexecs.Take(ctx, r)
 }
 
-// set prepares the answers of the next command and forgets the requests seen so far.
-func (f *fakeClpd) set(statusErr, moveErr error, block bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.reqs, f.rexecs, f.statusErr, f.moveErr, f.block = nil, nil, statusErr, moveErr, block
+// set prepares the answers of the next command and forgets the requests seen so far: moveErr
+// answers both kinds of request, and block holds a move until the client gives up.
+func (a *answers) set(statusErr, moveErr error, block bool) {
+	a.mu.Lock()
+	a.statusErr = statusErr
+	a.mu.Unlock()
+	a.moves.Set(struct{}{}, moveErr, block)
+	a.rexecs.Set(api.RexecResult{}, moveErr, false)
 }
 
-func (f *fakeClpd) requests() ([]api.GroupRequest, []api.RexecRequest) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.reqs, f.rexecs
-}
-
-// viaHost is the fake as clpd relays a request for host to it: the request it records keeps the
-// host the command asked for, which is what these tests check.
-type viaHost struct {
-	*fakeClpd
-	host string
-}
-
-func (v viaHost) MoveGroup(ctx context.Context, r api.GroupRequest) error {
-	r.Host = v.host
-	return v.fakeClpd.MoveGroup(ctx, r)
-}
-
-func (v viaHost) Rexec(ctx context.Context, r api.RexecRequest) (api.RexecResult, error) {
-	r.Host = v.host
-	return v.fakeClpd.Rexec(ctx, r)
-}
-
-// serve runs clpd's API over f on a Unix socket and returns the socket.
-func serve(t *testing.T, f *fakeClpd) string {
+// serve runs clpd's API over a fake on a Unix socket and returns its answers and the socket.
+func serve(t *testing.T) (*answers, string) {
 	t.Helper()
-	f.release = make(chan struct{})
-	return cmdtest.Serve(t, api.Handler(f, func(h string) (api.Service, error) { return viaHost{f, h}, nil }), func() { close(f.release) })
+	a := &answers{moves: cmdtest.NewRecorder[api.GroupRequest, struct{}](), rexecs: cmdtest.NewRecorder[api.RexecRequest, api.RexecResult]()}
+	relay := func(h string) (api.Service, error) { return &fakeClpd{answers: a, host: h}, nil }
+	return a, cmdtest.Serve(t, api.Handler(&fakeClpd{answers: a}, relay), func() { a.moves.Release(); a.rexecs.Release() })
 }
-
-const succeeded = "Command succeeded.\n"
 
 func TestRun(t *testing.T) {
-	f := &fakeClpd{}
-	sock := serve(t, f)
-	missing := filepath.Join(t.TempDir(), "none.sock")
-	noDaemon := "Could not connect to the server. Check if the cluster service is active. (clpd does not answer on " + missing + ")\n"
+	f, sock := serve(t)
+	missing, noDaemon := cmdtest.NoDaemon(t)
 	remoteDown := &status.OpError{Code: api.CodeNoDaemon, Msg: "Could not connect to the server. Check if the cluster service is active. (clpd does not answer at https://192.0.2.2:29001)"}
 	noCerts := &status.OpError{Code: status.CodeInvalidServer, Msg: "Could not connect to server server2: this server has no cluster certificates in /etc/clpkit/tls; create them with clpd --make-certs and copy them to every server."}
 	notRunning := &status.OpError{Code: status.CodeAlreadyStopped, Msg: "The group is not running on server server1: only a running group can be moved."}
@@ -194,36 +164,36 @@ func TestRun(t *testing.T) {
 			stderr: "clprexec: cannot open the log file of -o: open /nonexistent/dir/rexec.log: no such file or directory\n"},
 
 		// --script, --notice and --clear: the request goes to the server of -h.
-		{name: "--script, as the Hyper-V Replica kit runs it", args: "--script check.sh -h 192.0.2.2", stdout: succeeded,
+		{name: "--script, as the Hyper-V Replica kit runs it", args: "--script check.sh -h 192.0.2.2", stdout: cmdtest.Succeeded,
 			rexec: rexec(api.RexecRequest{Op: api.RexecScript, Script: "check.sh", Timeout: 30, Host: "server2"})},
-		{name: "--script with every option", args: "--script check.sh -h 192.0.2.2 -p 29002 -w 10 -o LOG", logBefore: "-", stdout: succeeded,
+		{name: "--script with every option", args: "--script check.sh -h 192.0.2.2 -p 29002 -w 10 -o LOG", logBefore: "-", stdout: cmdtest.Succeeded,
 			log: "Command succeeded.\n", rexec: rexec(api.RexecRequest{Op: api.RexecScript, Script: "check.sh", Timeout: 10, Host: "server2"})},
 		{name: "--script that fails there", args: "--script check.sh -h 192.0.2.2 -o LOG", moveErr: scriptFailed, logBefore: "-", code: 4,
 			stderr: scriptFailed.Msg + "\n", log: scriptFailed.Msg + "\n", rexec: rexec(api.RexecRequest{Op: api.RexecScript, Script: "check.sh", Timeout: 30, Host: "server2"})},
-		{name: "--notice to a monitor", args: "--notice mrw1 -h 192.0.2.2 -k cat.key", stdout: succeeded,
+		{name: "--notice to a monitor", args: "--notice mrw1 -h 192.0.2.2 -k cat.key", stdout: cmdtest.Succeeded,
 			rexec: rexec(api.RexecRequest{Op: api.RexecNotice, Monitor: "mrw1", Category: "cat", Keyword: "key", Host: "server2"})},
-		{name: "--notice by category", args: "--notice -h 192.0.2.1 -k cat", stdout: succeeded,
+		{name: "--notice by category", args: "--notice -h 192.0.2.1 -k cat", stdout: cmdtest.Succeeded,
 			rexec: rexec(api.RexecRequest{Op: api.RexecNotice, Category: "cat", Host: "server1"})},
 		{name: "--notice to no such monitor", args: "--notice mrw9 -h 192.0.2.2", moveErr: noMonitor, code: 4,
 			stderr: noMonitor.Msg + "\n", rexec: rexec(api.RexecRequest{Op: api.RexecNotice, Monitor: "mrw9", Host: "server2"})},
-		{name: "--clear", args: "--clear mrw1 -h server2", stdout: succeeded,
+		{name: "--clear", args: "--clear mrw1 -h server2", stdout: cmdtest.Succeeded,
 			rexec: rexec(api.RexecRequest{Op: api.RexecClear, Monitor: "mrw1", Host: "server2"})},
 
 		// Successes, and the resolution of -h.
-		{name: "script of mkazuyuki", args: "--failover failover1 -h 192.0.2.2", stdout: succeeded, req: move("failover1", "server2")},
-		{name: "the local server's address", args: "--failover failover2 -h 192.0.2.1", stdout: succeeded, req: move("failover2", "server1")},
-		{name: "a server name", args: "--failover failover1 -h server2", stdout: succeeded, req: move("failover1", "server2")},
-		{name: "IPv6 address", args: "--failover failover1 -h 2001:db8::3", stdout: succeeded, req: move("failover1", "server3")},
-		{name: "IPv6 address, another spelling", args: "--failover failover1 -h 2001:0db8:0:0::3", stdout: succeeded, req: move("failover1", "server3")},
-		{name: "group after the options", args: "-h 192.0.2.2 -w 60 --failover failover1", stdout: succeeded, req: move("failover1", "server2")},
-		{name: "group of -r", args: "--failover -h 192.0.2.2 -r exec1", stdout: succeeded, req: move("failover1", "server2")},
-		{name: "group and its resource", args: "--failover failover2 -r exec2 -h 192.0.2.1", stdout: succeeded, req: move("failover2", "server1")},
-		{name: "-p is ignored", args: "--failover failover1 -h 192.0.2.2 -p 29002", stdout: succeeded, req: move("failover1", "server2")},
-		{name: "glued values", args: "--failover failover1 -h=192.0.2.2 -w=1", stdout: succeeded, req: move("failover1", "server2")},
+		{name: "script of mkazuyuki", args: "--failover failover1 -h 192.0.2.2", stdout: cmdtest.Succeeded, req: move("failover1", "server2")},
+		{name: "the local server's address", args: "--failover failover2 -h 192.0.2.1", stdout: cmdtest.Succeeded, req: move("failover2", "server1")},
+		{name: "a server name", args: "--failover failover1 -h server2", stdout: cmdtest.Succeeded, req: move("failover1", "server2")},
+		{name: "IPv6 address", args: "--failover failover1 -h 2001:db8::3", stdout: cmdtest.Succeeded, req: move("failover1", "server3")},
+		{name: "IPv6 address, another spelling", args: "--failover failover1 -h 2001:0db8:0:0::3", stdout: cmdtest.Succeeded, req: move("failover1", "server3")},
+		{name: "group after the options", args: "-h 192.0.2.2 -w 60 --failover failover1", stdout: cmdtest.Succeeded, req: move("failover1", "server2")},
+		{name: "group of -r", args: "--failover -h 192.0.2.2 -r exec1", stdout: cmdtest.Succeeded, req: move("failover1", "server2")},
+		{name: "group and its resource", args: "--failover failover2 -r exec2 -h 192.0.2.1", stdout: cmdtest.Succeeded, req: move("failover2", "server1")},
+		{name: "-p is ignored", args: "--failover failover1 -h 192.0.2.2 -p 29002", stdout: cmdtest.Succeeded, req: move("failover1", "server2")},
+		{name: "glued values", args: "--failover failover1 -h=192.0.2.2 -w=1", stdout: cmdtest.Succeeded, req: move("failover1", "server2")},
 		{name: "-o creates the log", args: "--failover failover1 -h 192.0.2.2 -o LOG", logBefore: "-",
-			stdout: succeeded, log: "Command succeeded.\n", req: move("failover1", "server2")},
+			stdout: cmdtest.Succeeded, log: "Command succeeded.\n", req: move("failover1", "server2")},
 		{name: "-o appends to the log", args: "--failover failover1 -o LOG -h 192.0.2.2", logBefore: "earlier line\n",
-			stdout: succeeded, log: "earlier line\nCommand succeeded.\n", req: move("failover1", "server2")},
+			stdout: cmdtest.Succeeded, log: "earlier line\nCommand succeeded.\n", req: move("failover1", "server2")},
 
 		// -h that is no server of this cluster: status 3, nothing moved.
 		{name: "address of another cluster", args: "--failover failover1 -h 192.0.2.9", code: 3, stderr: notOfCluster("192.0.2.9")},
@@ -290,9 +260,8 @@ func TestRun(t *testing.T) {
 					t.Errorf("log file %q (%v), want %q", b, err, tt.log)
 				}
 			}
-			moves, rexecs := f.requests()
-			cmdtest.Asked(t, moves, tt.req, true)
-			cmdtest.Asked(t, rexecs, tt.rexec, true)
+			cmdtest.Asked(t, f.moves.Requests(), tt.req, true)
+			cmdtest.Asked(t, f.rexecs.Requests(), tt.rexec, true)
 		})
 	}
 }

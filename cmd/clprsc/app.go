@@ -38,7 +38,7 @@ exit status says why (see clprsc(8)).`,
 			{Names: []string{"-s"}, Arg: "resource_name", Kind: command.Value, Help: "start the resource; its group must run on the server or be able to\nstart there"},
 			{Names: []string{"-t"}, Arg: "resource_name", Kind: command.Value, Help: "stop the resource"},
 			{Names: []string{"-n"}, Arg: "resource_name", Kind: command.Value, Help: "print the server that runs the resource (nothing when it runs nowhere)"},
-			{Names: []string{"-h"}, Arg: "hostname", Kind: command.Value, Help: "send the request to hostname (default: this server)"},
+			command.HostFlag(),
 			{Names: []string{"-f"}, Help: "with -s, also start the resources it depends on; with -t, also stop\nthe resources that depend on it"},
 			command.APITimeoutFlag(),
 		},
@@ -69,8 +69,8 @@ func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 	if rsc == "" || strings.HasPrefix(rsc, "-") {
 		return command.Fail(exitOption, "Invalid option. -%s needs a resource name, not %q.", flag, rsc)
 	}
-	if h := c.String("h"); c.IsSet("h") && (h == "" || strings.HasPrefix(h, "-")) {
-		return command.Fail(exitOption, "Invalid option. -h needs a host name, not %q.", h)
+	if err := command.CheckHost(c, exitOption); err != nil {
+		return err
 	}
 	if c.NArg() > 0 {
 		return command.Fail(exitOption, "Invalid option. clprsc takes no argument %q: the resource name follows -s, -t or -n.", c.Args().First())

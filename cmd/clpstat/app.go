@@ -13,6 +13,7 @@ import (
 	"clpkit/compat"
 	"clpkit/internal/command"
 	"clpkit/pkg/api"
+	"clpkit/pkg/status"
 )
 
 // spec is clpstat's flag table; man/clpstat.8 documents the same synopsis and options.
@@ -70,8 +71,37 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 	return spec().Run(args, stdout, stderr, func(c *cli.Context) error { return action(c, stdout, env) })
 }
 
-// optional lists the options whose name argument is optional, in the order of the displays.
-func optional() []string { return []string{"sv", "hb", "grp", "rsc", "mon"} }
+// itemDisplay is a configuration display of the items of one kind, all of them or those its
+// option names: the option (its name argument is optional), the renderer, and what the message
+// of a name the cluster does not have says (the renderer wraps unknown for it).
+type itemDisplay struct {
+	option  string
+	write   func(io.Writer, status.Cluster, string) error
+	unknown error
+	what    string
+	list    string
+}
+
+// itemDisplays are the displays of one kind of item, in the order of the displays.
+func itemDisplays() []itemDisplay {
+	return []itemDisplay{
+		{"sv", compat.WriteServerConfig, compat.ErrUnknownServer, "server", "clpstat --sv"},
+		{"hb", compat.WriteHeartbeatConfig, compat.ErrUnknownHeartbeat, "heartbeat resource", "clpstat --hb"},
+		{"grp", compat.WriteGroupConfig, compat.ErrUnknownGroup, "group", "clpstat --grp"},
+		{"rsc", compat.WriteResourceConfig, compat.ErrUnknownResource, "group resource", "clpstat --rsc"},
+		{"mon", compat.WriteMonitorConfig, compat.ErrUnknownMonitor, "monitor resource", "clpstat -m"},
+	}
+}
+
+// chosenItemDisplay is the item display the command line asks for, or nil.
+func chosenItemDisplay(c *cli.Context) *itemDisplay {
+	for _, d := range itemDisplays() {
+		if c.IsSet(d.option) {
+			return &d
+		}
+	}
+	return nil
+}
 
 // displays are the options that each choose a display, in the order the "cannot be combined"
 // message names them.
@@ -114,26 +144,6 @@ func conflict(c *cli.Context) error {
 	return nil
 }
 
-// unknownName is the message of a configuration display asked for a name the cluster does not
-// have, by the error the renderer wrapped.
-func unknownName() []struct {
-	err  error
-	what string
-	list string
-} {
-	return []struct {
-		err  error
-		what string
-		list string
-	}{
-		{compat.ErrUnknownServer, "server", "clpstat --sv"},
-		{compat.ErrUnknownHeartbeat, "heartbeat resource", "clpstat --hb"},
-		{compat.ErrUnknownGroup, "group", "clpstat --grp"},
-		{compat.ErrUnknownResource, "group resource", "clpstat --rsc"},
-		{compat.ErrUnknownMonitor, "monitor resource", "clpstat -m"},
-	}
-}
-
 func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 	if c.NArg() > 0 {
 		return command.Fail(1, "Invalid option. clpstat takes no argument %q (see clpstat --help).", c.Args().First())
@@ -156,6 +166,7 @@ func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 		return command.Fail(1, "%v", err)
 	}
 	w := bufio.NewWriter(stdout)
+	item := chosenItemDisplay(c)
 	switch {
 	case c.IsSet("o"):
 		err = compat.WriteJSON(w, st)
@@ -171,30 +182,14 @@ func action(c *cli.Context, stdout io.Writer, env func(string) string) error {
 		err = compat.WriteConfig(w, st, c.Bool("detail"))
 	case c.Bool("cl"):
 		err = compat.WriteClusterConfig(w, st, c.Bool("detail"))
-	case c.IsSet("sv"):
-		err = compat.WriteServerConfig(w, st, c.String("sv"))
-	case c.IsSet("hb"):
-		err = compat.WriteHeartbeatConfig(w, st, c.String("hb"))
-	case c.IsSet("grp"):
-		err = compat.WriteGroupConfig(w, st, c.String("grp"))
-	case c.IsSet("rsc"):
-		err = compat.WriteResourceConfig(w, st, c.String("rsc"))
-	case c.IsSet("mon"):
-		err = compat.WriteMonitorConfig(w, st, c.String("mon"))
+	case item != nil:
+		err = item.write(w, st, c.String(item.option))
 	default:
 		err = compat.WriteStatus(w, st, compat.StatusOptions{Long: c.Bool("long"), Local: c.Bool("local")})
 	}
-	for _, u := range unknownName() {
-		if errors.Is(err, u.err) {
-			// Nothing was written, so stdout stays empty.
-			name := ""
-			for _, o := range optional() {
-				if c.IsSet(o) {
-					name = c.String(o)
-				}
-			}
-			return command.Fail(1, "Invalid %s name %q: the cluster's %ss are listed by %s.", u.what, name, u.what, u.list)
-		}
+	if item != nil && errors.Is(err, item.unknown) {
+		// Nothing was written, so stdout stays empty.
+		return command.Fail(1, "Invalid %s name %q: the cluster's %ss are listed by %s.", item.what, c.String(item.option), item.what, item.list)
 	}
 	if err == nil {
 		err = w.Flush()

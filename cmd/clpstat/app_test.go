@@ -2,20 +2,18 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
+	"context"
 	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/urfave/cli/v2"
 
+	"clpkit/internal/cmdtest"
 	"clpkit/internal/command"
+	"clpkit/pkg/api"
 	"clpkit/pkg/status"
 )
 
@@ -99,46 +97,45 @@ func TestBadCommandLines(t *testing.T) {
 		"--cl x":                `Invalid option. clpstat takes no argument "x" (see clpstat --help).`,
 		"-i server1":            `Invalid option. clpstat takes no argument "server1" (see clpstat --help).`,
 	} {
-		var stdout, stderr bytes.Buffer
-		code := run(append([]string{"clpstat"}, strings.Fields(args)...), &stdout, &stderr, func(string) string { return "" })
-		if code != 1 || stdout.Len() != 0 || stderr.String() != want+"\n" {
-			t.Errorf("clpstat %s: exit %d, stdout %q, stderr %q; want 1, nothing, %q", args, code, stdout.String(), stderr.String(), want)
-		}
+		cmdtest.Expect(t, "clpstat", run, strings.Fields(args), func(string) string { return "" }, 1, "", want+"\n")
 	}
 }
 
-// fakeClpd answers GET /v1/status with c on a socket in a temporary directory and returns the
+// statusOnly is a clpd that answers the status with c, for itself and for the server of -h.
+type statusOnly struct {
+	cmdtest.Unused
+	c status.Cluster
+}
+
+func (f statusOnly) Status(context.Context) (status.Cluster, error) { return f.c, nil }
+
+// fakeClpd answers the status with c on a socket in a temporary directory and returns the
 // environment that points clpstat at it.
 func fakeClpd(t *testing.T, c status.Cluster) func(string) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "clpstat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "clpd.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet || r.URL.Path != "/v1/status" {
-			http.NotFound(w, r)
-			return
+	f := statusOnly{c: c}
+	return cmdtest.EnvWith(cmdtest.Serve(t, api.Handler(f, func(string) (api.Service, error) { return f, nil }), nil))
+}
+
+// display is a command line of clpstat and its whole output.
+type display struct {
+	args   string
+	code   int
+	stdout string // "" when it must be empty
+	stderr string
+}
+
+// expectDisplays runs clpstat on each command line against env and reports any difference from
+// the exit status and the exact output expected.
+func expectDisplays(t *testing.T, env func(string) string, displays []display) {
+	t.Helper()
+	for _, tc := range displays {
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"clpstat"}, strings.Fields(tc.args)...), &stdout, &stderr, env)
+		if code != tc.code || stdout.String() != tc.stdout || stderr.String() != tc.stderr {
+			t.Errorf("clpstat %s: exit %d\nstdout:\n%s\nstderr: %q\nwant exit %d\nstdout:\n%s\nstderr: %q",
+				tc.args, code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderr)
 		}
-		if err := json.NewEncoder(w).Encode(c); err != nil {
-			t.Error(err)
-		}
-	}))
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return func(k string) string {
-		if k == command.EnvSocket {
-			return sock
-		}
-		return ""
 	}
 }
 
@@ -164,12 +161,7 @@ func TestMonitorDisplays(t *testing.T) {
 		t.Skip("clpstat runs only as root")
 	}
 	env := fakeClpd(t, cluster())
-	for _, tc := range []struct {
-		args   string
-		code   int
-		stdout string // "" when it must be empty
-		stderr string
-	}{
+	expectDisplays(t, env, []display{
 		{"-m", 0, ` ===================  MONITOR RESOURCE STATUS  ===================
   Cluster : cluster1
   *server0 : server1
@@ -199,14 +191,7 @@ func TestMonitorDisplays(t *testing.T) {
  =====================================================================
 `, ""},
 		{"--mon nosuch", 1, "", `Invalid monitor resource name "nosuch": the cluster's monitor resources are listed by clpstat -m.` + "\n"},
-	} {
-		var stdout, stderr bytes.Buffer
-		code := run(append([]string{"clpstat"}, strings.Fields(tc.args)...), &stdout, &stderr, env)
-		if code != tc.code || stdout.String() != tc.stdout || stderr.String() != tc.stderr {
-			t.Errorf("clpstat %s: exit %d\nstdout:\n%s\nstderr: %q\nwant exit %d\nstdout:\n%s\nstderr: %q",
-				tc.args, code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderr)
-		}
-	}
+	})
 
 	// --mon alone shows both monitors; --mon before another option takes no name.
 	for _, args := range []string{"--mon", "--mon -h server1", "-h server1 --mon"} {
@@ -266,12 +251,7 @@ func TestHeartbeatAndConfigDisplays(t *testing.T) {
 		t.Skip("clpstat runs only as root")
 	}
 	env := fakeClpd(t, witnessCluster())
-	for _, tc := range []struct {
-		args   string
-		code   int
-		stdout string // "" when it must be empty
-		stderr string
-	}{
+	expectDisplays(t, env, []display{
 		{"-n", 0, ` ==================  HEARTBEAT RESOURCE STATUS  ==================
   Cluster : cluster1
   *server0 : node1
@@ -325,14 +305,7 @@ func TestHeartbeatAndConfigDisplays(t *testing.T) {
 		{"--grp nosuch", 1, "", `Invalid group name "nosuch": the cluster's groups are listed by clpstat --grp.` + "\n"},
 		{"--rsc nosuch -h node1", 1, "", `Invalid group resource name "nosuch": the cluster's group resources are listed by clpstat --rsc.` + "\n"},
 		{"--mon nosuch", 1, "", `Invalid monitor resource name "nosuch": the cluster's monitor resources are listed by clpstat -m.` + "\n"},
-	} {
-		var stdout, stderr bytes.Buffer
-		code := run(append([]string{"clpstat"}, strings.Fields(tc.args)...), &stdout, &stderr, env)
-		if code != tc.code || stdout.String() != tc.stdout || stderr.String() != tc.stderr {
-			t.Errorf("clpstat %s: exit %d\nstdout:\n%s\nstderr: %q\nwant exit %d\nstdout:\n%s\nstderr: %q",
-				tc.args, code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderr)
-		}
-	}
+	})
 
 	// The displays without a name show every item; -i shows them all, in order.
 	for args, want := range map[string][]string{

@@ -10,23 +10,17 @@ import (
 	"testing"
 
 	"clpkit/compat"
+	"clpkit/internal/cmdtest"
 	"clpkit/pkg/psaver"
 )
 
 // TestRefusals runs padmin in-process where no pcheck answers or the command line is wrong.
 func TestRefusals(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	dump := write("ps.dmp", "pname  = /usr/bin/java\n")
-	pf := write("pfile", "IPCKEY 0x2a\nSHM_DUMP_FILE "+dump+"\n/usr/bin/java:/x:y\n")
-	noDump := write("pfile2", "IPCKEY 0x2b\n")
-	bad := write("pfile3", "IPCKEY zz\n")
+	dump := cmdtest.WriteFile(t, dir, "ps.dmp", "pname  = /usr/bin/java\n", 0o644)
+	pf := cmdtest.WriteFile(t, dir, "pfile", "IPCKEY 0x2a\nSHM_DUMP_FILE "+dump+"\n/usr/bin/java:/x:y\n", 0o644)
+	noDump := cmdtest.WriteFile(t, dir, "pfile2", "IPCKEY 0x2b\n", 0o644)
+	bad := cmdtest.WriteFile(t, dir, "pfile3", "IPCKEY zz\n", 0o644)
 	runDir := filepath.Join(dir, "run")
 	sock := filepath.Join(runDir, "0x0000002a.sock")
 	tests := []struct {
@@ -50,12 +44,7 @@ func TestRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := func(k string) string { return map[string]string{psaver.EnvRunDir: runDir}[k] }
-			var stdout, stderr bytes.Buffer
-			code := run(append([]string{"padmin"}, tt.args...), &stdout, &stderr, env)
-			if code != tt.code || stderr.String() != tt.stderr+"\n" || stdout.Len() != 0 {
-				t.Errorf("exit %d, stderr %q, stdout %q\nwant exit %d, stderr %q", code, stderr.String(), stdout.String(), tt.code, tt.stderr)
-			}
+			cmdtest.Expect(t, "padmin", run, tt.args, cmdtest.Env(map[string]string{psaver.EnvRunDir: runDir}), tt.code, "", tt.stderr+"\n")
 		})
 	}
 }
@@ -64,14 +53,7 @@ func TestRefusals(t *testing.T) {
 // before it on every call.
 func TestNoSyslogWarning(t *testing.T) {
 	dir := t.TempDir()
-	script := filepath.Join(dir, "start.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	pfile := filepath.Join(dir, "pfile")
-	if err := os.WriteFile(pfile, []byte("IPCKEY 0x2c\n/nonexistent/java:"+script+":86400:1000:continue\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	pfile := cmdtest.WriteFile(t, dir, "pfile", "IPCKEY 0x2c\n/nonexistent/java:"+cmdtest.RestartScript(t, dir)+":86400:1000:continue\n", 0o644)
 	runDir := filepath.Join(dir, "run")
 	cfg, err := compat.LoadPfile(pfile)
 	if err != nil {
@@ -95,10 +77,8 @@ func TestNoSyslogWarning(t *testing.T) {
 	srv := &psaver.Server{Engine: eng, Pfile: cfg.Pfile, PID: os.Getpid(), Load: func() (psaver.Config, error) { return compat.LoadPfile(pfile) }}
 	wg.Go(func() { _ = srv.Serve(ctx, inst.Listener) })
 
-	env := func(k string) string {
-		return map[string]string{psaver.EnvRunDir: runDir, psaver.EnvSyslogSocket: filepath.Join(dir, "no-syslog"),
-			"CLPKIT_ALERT_LOG": filepath.Join(dir, "none.log")}[k]
-	}
+	env := cmdtest.Env(map[string]string{psaver.EnvRunDir: runDir, psaver.EnvSyslogSocket: filepath.Join(dir, "no-syslog"),
+		"CLPKIT_ALERT_LOG": filepath.Join(dir, "none.log")})
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"padmin", "-f", pfile, "-c", "stop"}, &stdout, &stderr, env)
 	want := "]: Command execute. [stop] pfile='" + pfile + "'\n"

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"clpkit/internal/cmdtest"
+	"clpkit/internal/syslogtest"
 	"clpkit/pkg/psaver"
 )
 
@@ -21,52 +21,16 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// listenSyslog is a syslog daemon for one test (a unixgram socket in a temporary directory).
-func listenSyslog(t *testing.T) (string, chan string) {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "log")
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: p, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	ch := make(chan string, 100)
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			n, err := c.Read(buf)
-			if err != nil {
-				return
-			}
-			ch <- string(buf[:n])
-		}
-	}()
-	return p, ch
-}
-
 // TestRefusals runs pcheck in-process on command lines and pfiles it must refuse: one line on
 // stderr, the documented status, nothing on stdout, and the same line in syslog for pfile and
 // instance problems (under a cluster monitor, syslog is where the operator looks).
 func TestRefusals(t *testing.T) {
 	dir := t.TempDir()
-	script := filepath.Join(dir, "start.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	pfile := func(name, text string, mode os.FileMode) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, mode); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	good := pfile("pfile_good", "IPCKEY 0x77\n/usr/bin/java:"+script+":86400:3:exit\n", 0o644)
-	badGrace := pfile("pfile_grace", "IPCKEY 0x78\n\n/usr/bin/java:"+script+":8640O:3:exit\n", 0o644)
-	loose := pfile("pfile_loose", "IPCKEY 0x79\n/usr/bin/java:"+script+":86400:3:exit\n", 0o666)
-	badAct := pfile("pfile_act", "IPCKEY 0x7a\n/usr/bin/java:"+script+":86400:3:reboot\n", 0o644)
+	script := cmdtest.RestartScript(t, dir)
+	good := cmdtest.WriteFile(t, dir, "pfile_good", "IPCKEY 0x77\n/usr/bin/java:"+script+":86400:3:exit\n", 0o644)
+	badGrace := cmdtest.WriteFile(t, dir, "pfile_grace", "IPCKEY 0x78\n\n/usr/bin/java:"+script+":8640O:3:exit\n", 0o644)
+	loose := cmdtest.WriteFile(t, dir, "pfile_loose", "IPCKEY 0x79\n/usr/bin/java:"+script+":86400:3:exit\n", 0o666)
+	badAct := cmdtest.WriteFile(t, dir, "pfile_act", "IPCKEY 0x7a\n/usr/bin/java:"+script+":86400:3:reboot\n", 0o644)
 	runDir := filepath.Join(dir, "run")
 
 	// Another pcheck holds the good pfile.
@@ -97,15 +61,9 @@ func TestRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sock, logged := listenSyslog(t)
-			env := func(k string) string {
-				return map[string]string{psaver.EnvSyslogSocket: sock, psaver.EnvRunDir: runDir, "CLPKIT_ALERT_LOG": filepath.Join(dir, "none.log")}[k]
-			}
-			var stdout, stderr bytes.Buffer
-			code := run(append([]string{"pcheck"}, tt.args...), &stdout, &stderr, env)
-			if code != tt.code || stderr.String() != tt.stderr+"\n" || stdout.Len() != 0 {
-				t.Errorf("exit %d, stderr %q, stdout %q\nwant exit %d, stderr %q", code, stderr.String(), stdout.String(), tt.code, tt.stderr)
-			}
+			sock, logged := syslogtest.Listen(t, "")
+			env := cmdtest.Env(map[string]string{psaver.EnvSyslogSocket: sock, psaver.EnvRunDir: runDir, "CLPKIT_ALERT_LOG": filepath.Join(dir, "none.log")})
+			cmdtest.Expect(t, "pcheck", run, tt.args, env, tt.code, "", tt.stderr+"\n")
 			select {
 			case msg := <-logged:
 				if !tt.logged {
@@ -126,24 +84,15 @@ func TestRefusals(t *testing.T) {
 // on every call, before the refusal the man page documents.
 func TestRefusalWithoutSyslog(t *testing.T) {
 	dir := t.TempDir()
-	script := filepath.Join(dir, "start.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	pfile := filepath.Join(dir, "pfile")
-	if err := os.WriteFile(pfile, []byte("IPCKEY 0x7b\n/usr/bin/java:"+script+":86400:3:exit\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	pfile := cmdtest.WriteFile(t, dir, "pfile", "IPCKEY 0x7b\n/usr/bin/java:"+cmdtest.RestartScript(t, dir)+":86400:3:exit\n", 0o644)
 	runDir := filepath.Join(dir, "run")
 	held, err := psaver.Claim(runDir, pfile, 0x7b, 4321)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	env := func(k string) string {
-		return map[string]string{psaver.EnvSyslogSocket: filepath.Join(dir, "no-syslog"), psaver.EnvRunDir: runDir,
-			"CLPKIT_ALERT_LOG": filepath.Join(dir, "none.log")}[k]
-	}
+	env := cmdtest.Env(map[string]string{psaver.EnvSyslogSocket: filepath.Join(dir, "no-syslog"), psaver.EnvRunDir: runDir,
+		"CLPKIT_ALERT_LOG": filepath.Join(dir, "none.log")})
 	for _, tt := range []struct{ args, stderr string }{
 		{"-f " + pfile, "pcheck: " + pfile + " is already watched by pcheck (pid 4321)\n"},
 		{"-f " + filepath.Join(dir, "none"), "pcheck: " + filepath.Join(dir, "none") + ": no such file or directory\n"},
@@ -160,14 +109,7 @@ func TestRefusalWithoutSyslog(t *testing.T) {
 // while it runs.
 func TestSyslogWarningOnce(t *testing.T) {
 	dir := t.TempDir()
-	script := filepath.Join(dir, "start.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	pfile := filepath.Join(dir, "pfile")
-	if err := os.WriteFile(pfile, []byte("IPCKEY 0x7c\nMONITOR_INTERVAL 1\n/nonexistent/java:"+script+":86400:1000:continue\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	pfile := cmdtest.WriteFile(t, dir, "pfile", "IPCKEY 0x7c\nMONITOR_INTERVAL 1\n/nonexistent/java:"+cmdtest.RestartScript(t, dir)+":86400:1000:continue\n", 0o644)
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ package clustertest
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -23,9 +22,17 @@ import (
 // Build compiles every command of the module into dir and returns dir.
 func Build(tb testing.TB, dir string) string {
 	tb.Helper()
+	if err := BuildCommands(dir, "./cmd/..."); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}
+
+// BuildCommands compiles the given command packages of the module (as "./cmd/pcheck") into dir.
+func BuildCommands(dir string, pkgs ...string) error {
 	root, err := moduleRoot()
 	if err != nil {
-		tb.Fatal(err)
+		return err
 	}
 	args := []string{"build", "-o", dir + "/"}
 	// CLPKIT_RACE=1 builds the daemon and commands with the race detector, so the end-to-end
@@ -33,12 +40,12 @@ func Build(tb testing.TB, dir string) string {
 	if os.Getenv("CLPKIT_RACE") != "" {
 		args = append(args, "-race")
 	}
-	cmd := exec.Command("go", append(args, "./cmd/...")...)
+	cmd := exec.Command("go", append(args, pkgs...)...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("building commands: %v\n%s", err, out)
+		return fmt.Errorf("building commands: %v\n%s", err, out)
 	}
-	return dir
+	return nil
 }
 
 func moduleRoot() (string, error) {
@@ -109,7 +116,24 @@ func NewTimed(tb testing.TB, bin, dir, groups, timing string) *Cluster {
 	tb.Helper()
 	c := newCluster("server1", dir, bin)
 	c.EtcdURL = fmt.Sprintf("https://127.0.0.1:%d", FreePort(tb))
-	cfg := fmt.Sprintf(`[cluster]
+	cfg := c.configHead(timing) + fmt.Sprintf(`[[server]]
+name = "server1"
+address = "127.0.0.1"
+comment = "Primary server"
+etcd_client_url = %q
+etcd_peer_url = "https://127.0.0.1:%d"
+
+%s`, c.EtcdURL, FreePort(tb), groups)
+	if err := os.WriteFile(c.Config, []byte(cfg), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// configHead is the beginning of a configuration of c's server: the cluster's name, the given
+// [timing] table, and the [paths] every test cluster has.
+func (c *Cluster) configHead(timing string) string {
+	return fmt.Sprintf(`[cluster]
 name = "cluster1"
 
 %s
@@ -119,18 +143,7 @@ log_dir = "log"
 run_dir = "run"
 cgroup = %q
 
-[[server]]
-name = "server1"
-address = "127.0.0.1"
-comment = "Primary server"
-etcd_client_url = %q
-etcd_peer_url = "https://127.0.0.1:%d"
-
-%s`, timing, c.Cgroup, c.EtcdURL, FreePort(tb), groups)
-	if err := os.WriteFile(c.Config, []byte(cfg), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	return c
+`, timing, c.Cgroup)
 }
 
 // Env is the environment every command of this cluster runs with.
@@ -225,18 +238,7 @@ func (c *Cluster) Output() string { return c.out.String() }
 // status.
 func (c *Cluster) Run(tb testing.TB, name string, args ...string) (string, string, int) {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(c.Bin, name), args...)
-	cmd.Env = c.Env()
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		tb.Fatalf("running %s: %v", name, err)
-	}
-	return so.String(), se.String(), cmd.ProcessState.ExitCode()
+	return Exec(tb, "", c.Env(), append([]string{filepath.Join(c.Bin, name)}, args...)...)
 }
 
 // MustRun is Run that fails the test unless the command exits 0.
@@ -293,24 +295,8 @@ func NewMulti(tb testing.TB, bin, dir, endpoint string, servers []string, groups
 		}
 		c := newCluster(s, sd, bin)
 		// Script paths in groups are relative to dir, the configuration sits in dir/<server>.
-		cfg := fmt.Sprintf(`[cluster]
-name = "cluster1"
-
-[timing]
-heartbeat_interval = "100ms"
-heartbeat_timeout = "1s"
-
-[store]
-mode = "external"
-endpoints = [%q]
-
-[paths]
-data_dir = "data"
-log_dir = "log"
-run_dir = "run"
-cgroup = %q
-
-%s%s`, endpoint, c.Cgroup, decl.String(), strings.ReplaceAll(groups, `"scripts/`, `"../scripts/`))
+		cfg := c.configHead("[timing]\nheartbeat_interval = \"100ms\"\nheartbeat_timeout = \"1s\"\n") +
+			fmt.Sprintf("[store]\nmode = \"external\"\nendpoints = [%q]\n\n%s%s", endpoint, decl.String(), strings.ReplaceAll(groups, `"scripts/`, `"../scripts/`))
 		if err := os.WriteFile(c.Config, []byte(cfg), 0o644); err != nil {
 			tb.Fatal(err)
 		}

@@ -30,15 +30,7 @@ func TestEtcdServer(t *testing.T) {
 		t.Fatalf("URL %q, running %v", s.URL(), s.Running())
 	}
 
-	cfg, err := pki.ClientConfig(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{s.URL()}, TLS: cfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	cli, cfg := tlsClient(t, s, f)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st, err := cli.Status(ctx, s.URL())
@@ -128,15 +120,7 @@ func TestEtcdCluster(t *testing.T) {
 	defer cancel()
 	var clis []*clientv3.Client
 	for i, s := range servers {
-		cfg, err := pki.ClientConfig(opts[i].TLS)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cli, err := clientv3.New(clientv3.Config{Endpoints: []string{s.URL()}, TLS: cfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cli.Close()
+		cli, _ := tlsClient(t, s, opts[i].TLS)
 		clis = append(clis, cli)
 	}
 	if r, err := clis[2].MemberList(ctx); err != nil || len(r.Members) != 3 {
@@ -179,4 +163,20 @@ func TestEtcdCluster(t *testing.T) {
 	if r, err := clis[leader].Get(ctx, "/clpkit/c1/k"); err != nil || len(r.Kvs) != 1 || string(r.Kvs[0].Value) != "2" {
 		t.Fatalf("Get on the restarted member: %v, %v", r, err)
 	}
+}
+
+// tlsClient is a client of s with the certificates files, closed when the test ends, and the
+// TLS configuration it has.
+func tlsClient(t *testing.T, s *EtcdServer, files pki.Files) (*clientv3.Client, *tls.Config) {
+	t.Helper()
+	cfg, err := pki.ClientConfig(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{s.URL()}, TLS: cfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli, cfg
 }

@@ -25,11 +25,9 @@ type Leftover struct {
 func Leftovers(dirs ...string) []Leftover {
 	self := os.Getpid()
 	ours := regexp.MustCompile(`/clpkit-test/([^/]*-)?` + strconv.Itoa(self) + `-`)
-	entries, _ := os.ReadDir("/proc")
 	var out []Leftover
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
+	for _, pid := range PIDs() {
+		if pid == self {
 			continue
 		}
 		why := ""

@@ -1,9 +1,12 @@
-// Package cmdtest holds what the commands' tests share: splitting a test command line, and running
-// a command's test binary as an unprivileged user to see its "Log in as root." path.
+// Package cmdtest holds what the commands' tests share: splitting a test command line, running a
+// command's test binary as an unprivileged user to see its "Log in as root." path, a fake clpd and
+// the table of command lines run against it, and the environments, files and processes the
+// tests set up.
 package cmdtest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -17,7 +20,10 @@ import (
 	"syscall"
 	"testing"
 
+	"clpkit/internal/fsmoncmd"
+	"clpkit/pkg/alert"
 	"clpkit/pkg/api"
+	"clpkit/pkg/fsmon"
 	"clpkit/pkg/status"
 )
 
@@ -89,28 +95,15 @@ func unprivilegedCopy(t *testing.T, name string) string {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	exe, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
 	bin := filepath.Join(dir, name+".test")
-	if err := copyFile(self, bin); err != nil {
+	if err := os.WriteFile(bin, exe, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return bin
-}
-
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // Serve runs h (clpd's API over a test's fake service) on a Unix socket in a temporary
@@ -156,6 +149,45 @@ func Expect(t *testing.T, name string, run Run, args []string, env func(string) 
 	if got != code || so.String() != stdout || se.String() != stderr {
 		t.Errorf("%s %s:\nstatus %d, want %d\nstdout %q\nwant   %q\nstderr %q\nwant   %q",
 			name, strings.Join(args, " "), got, code, so.String(), stdout, se.String(), stderr)
+	}
+}
+
+// Succeeded is what a command prints when clpd carried out its request.
+const Succeeded = "Command succeeded.\n"
+
+// NoDaemon is a socket no clpd answers on, in a directory of t, and what a command says when it
+// is pointed at it.
+func NoDaemon(t *testing.T) (sock, msg string) {
+	sock = filepath.Join(t.TempDir(), "none.sock")
+	return sock, "Could not connect to the server. Check if the cluster service is active. (clpd does not answer on " + sock + ")\n"
+}
+
+// Case is a command line run against a test's fake clpd, whose Recorder takes requests R and
+// answers them with Answer and Err, or, with Block, keeps them waiting until the client gives up.
+type Case[R, A any] struct {
+	Name   string
+	Args   string // split at blanks; '' is an empty argument
+	Answer A
+	Err    error
+	Block  bool
+	Socket string // "" = the fake's
+	Code   int
+	Stdout string
+	Stderr string
+	Req    *R // what clpd must have been asked; nil = nothing
+}
+
+// RunCases runs each case as a subtest: the command name reaches the clpd on sock, whose
+// requests rec takes, unless the case names another Socket. Each case must end with its exit
+// status and exact output, and clpd must have been asked its Req alone.
+func RunCases[R, A any](t *testing.T, name string, run Run, sock string, rec *Recorder[R, A], cases []Case[R, A]) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.Name, func(t *testing.T) {
+			rec.Set(tt.Answer, tt.Err, tt.Block)
+			Expect(t, name, run, SplitArgs(tt.Args), EnvWith(cmp.Or(tt.Socket, sock)), tt.Code, tt.Stdout, tt.Stderr)
+			Asked(t, rec.Requests(), tt.Req, tt.Socket == "")
+		})
 	}
 }
 
@@ -270,3 +302,82 @@ func (r *Recorder[R, A]) Requests() []R {
 
 // Release ends the requests still blocked, so that no handler outlives its test.
 func (r *Recorder[R, A]) Release() { close(r.release) }
+
+// Env is an environment that holds vars and nothing else.
+func Env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// WriteFile writes text to the file name in dir, with mode whatever the umask, and returns its
+// path.
+func WriteFile(t *testing.T, dir, name, text string, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// RestartScript writes start.sh in dir, a restart script of a pfile entry that does nothing,
+// and returns its path.
+func RestartScript(t *testing.T, dir string) string {
+	t.Helper()
+	return WriteFile(t, dir, "start.sh", "#!/bin/sh\nexit 0\n", 0o755)
+}
+
+// FsmonEnv is an environment of the test's own for clp_nfsmon and clp_sambamon: an alert log,
+// whose path it returns too, a watcher registry, the server name server1, and the extra
+// variables given as name, value pairs.
+func FsmonEnv(tb testing.TB, extra ...string) (func(string) string, string) {
+	dir := tb.TempDir()
+	log := filepath.Join(dir, "alert.log")
+	vars := map[string]string{alert.EnvPath: log, alert.EnvServer: "server1", fsmon.EnvDir: filepath.Join(dir, "fsmon")}
+	for i := 0; i+1 < len(extra); i += 2 {
+		vars[extra[i]] = extra[i+1]
+	}
+	return Env(vars), log
+}
+
+// FsmonWithoutWatch is the fsmon command s with a probe builder that refuses every watch, so
+// that a fuzzed line that would watch is refused instead of probing for ever.
+func FsmonWithoutWatch(s fsmoncmd.Spec) func(args []string, stdout, stderr io.Writer, env func(string) string) int {
+	s.Build = func(fsmoncmd.Values, func(string) string) (fsmon.Probe, error) {
+		return nil, &fsmoncmd.UsageError{Err: errors.New("fuzzing: no watch")}
+	}
+	return func(args []string, stdout, stderr io.Writer, env func(string) string) int {
+		return fsmoncmd.Run(s, args, stdout, stderr, env)
+	}
+}
+
+// Build compiles the command of the test's package (the current directory) into a temporary
+// directory, so that a test runs it as scripts do, and returns the binary; it skips the test
+// without the go tool.
+func Build(t *testing.T, name string) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go tool is not on PATH, so " + name + " cannot be built")
+	}
+	bin := filepath.Join(t.TempDir(), name)
+	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// StartGroup starts cmd in a process group of its own, killed whole when the test ends.
+func StartGroup(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+}

@@ -115,6 +115,20 @@ type Spec struct {
 // InvalidOption is the Refusal of CLUSTERPRO's commands.
 const InvalidOption = "Invalid option. "
 
+// HostFlag is -h of the commands whose request this server's clpd relays to another server.
+func HostFlag() Flag {
+	return Flag{Names: []string{"-h"}, Arg: "hostname", Kind: Value, Help: "send the request to hostname (default: this server)"}
+}
+
+// CheckHost refuses, with status code, a -h (HostFlag) without a host: empty, or an option it
+// took for one.
+func CheckHost(c *cli.Context, code int) error {
+	if h := c.String("h"); c.IsSet("h") && (h == "" || strings.HasPrefix(h, "-")) {
+		return Fail(code, InvalidOption+"-h needs a host name, not %q.", h)
+	}
+	return nil
+}
+
 // helpFlag and versionFlag end every table's Options; Run answers them itself.
 func helpFlag() Flag { return Flag{Names: []string{"--help"}, Help: "show this help"} }
 func versionFlag() Flag {
@@ -319,16 +333,7 @@ func (s Spec) number(f Flag, typed, value string) (int, error) {
 
 // isInteger reports whether s is written as a whole number, however large.
 func isInteger(s string) bool {
-	s = strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+")
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+	return compat.AllDigits(strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+"))
 }
 
 // Int returns the value of the Number flag name: what was given (parse checked it), else its

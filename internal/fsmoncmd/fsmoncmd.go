@@ -42,6 +42,14 @@ type Spec struct {
 	Build func(v Values, env func(string) string) (fsmon.Probe, error)
 }
 
+// Probe is the probe of a watch that runs probe against target: a watch needs only its error.
+func Probe[T, R any](probe func(context.Context, T) (R, error), target T) fsmon.Probe {
+	return func(ctx context.Context) error {
+		_, err := probe(ctx, target)
+		return err
+	}
+}
+
 // operations is the heading of the --help section of the forms that act on a running watcher.
 const operations = "Operations on the running watcher monitor_id"
 

@@ -3,13 +3,14 @@ package alert
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"clpkit/internal/syslogtest"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -132,33 +133,20 @@ func TestNewStandardWritesTheFile(t *testing.T) {
 	}
 }
 
-// listenSyslog starts a unixgram socket standing in for /dev/log.
-func listenSyslog(t *testing.T) (string, *net.UnixConn) {
+// readDatagram waits for the next message the syslog socket received.
+func readDatagram(t *testing.T, c <-chan string) string {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "log")
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
+	select {
+	case m := <-c:
+		return m
+	case <-time.After(5 * time.Second):
+		t.Fatal("no syslog message within 5s")
+		return ""
 	}
-	t.Cleanup(func() { c.Close() })
-	return sock, c
-}
-
-func readDatagram(t *testing.T, c *net.UnixConn) string {
-	t.Helper()
-	buf := make([]byte, 65536)
-	if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	n, err := c.Read(buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(buf[:n])
 }
 
 func TestSyslogSink(t *testing.T) {
-	sock, c := listenSyslog(t)
+	sock, c := syslogtest.Listen(t, "")
 	s, err := DialSyslog("unixgram", sock)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"clpkit/pkg/mountinfo"
 )
 
 // ErrNoV2 says that the machine (or this process's mount namespace) has no cgroup v2 mounted, or
@@ -42,20 +44,14 @@ func parseMountinfo(r io.Reader) (string, error) {
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	first := ""
 	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		sep := -1
-		// The optional fields end at a lone "-"; it cannot come before field 7.
-		for i := 6; i < len(f); i++ {
-			if f[i] == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 0 || sep+1 >= len(f) || f[sep+1] != "cgroup2" {
+		// A line the parser refuses is no cgroup2 mount: skip it rather than fail, since
+		// the mount we look for may come after it.
+		e, err := mountinfo.ParseLine(sc.Text())
+		if err != nil || e.FSType != "cgroup2" {
 			continue
 		}
-		mount := unescapeOctal(f[4])
-		if f[3] == "/" {
+		mount := e.Point
+		if e.Root == "/" {
 			return mount, nil
 		}
 		if first == "" {
@@ -70,26 +66,6 @@ func parseMountinfo(r io.Reader) (string, error) {
 	}
 	return first, nil
 }
-
-// unescapeOctal undoes the \ooo escapes the kernel writes for blanks, tabs, newlines and
-// backslashes in mountinfo paths ("/mnt/my\040cgroup").
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(c byte) bool { return c >= '0' && c <= '7' }
 
 // Self returns this process's cgroup v2 path relative to the v2 mount ("/" for the root, else
 // "/clpkit/g1" and the like), from the "0::" line of <procRoot>/self/cgroup. The error wraps

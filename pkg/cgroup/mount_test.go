@@ -12,10 +12,7 @@ import (
 // Each directory of testdata is a /proc root with a self/mountinfo and a self/cgroup taken from
 // one kind of machine.
 func TestFindV2(t *testing.T) {
-	for _, tc := range []struct {
-		root, want string
-		err        error
-	}{
+	testProcReader(t, "FindV2", FindV2, []procCase{
 		// systemd's hybrid layout: v1 controllers, v2 (no controllers) at unified.
 		{root: "hybrid", want: "/sys/fs/cgroup/unified"},
 		{root: "v2", want: "/sys/fs/cgroup"},
@@ -26,44 +23,40 @@ func TestFindV2(t *testing.T) {
 		// A container that sees only its own subtree still finds it.
 		{root: "nested", want: "/sys/fs/cgroup"},
 		{root: "missing", err: fs.ErrNotExist},
-	} {
-		t.Run(tc.root, func(t *testing.T) {
-			got, err := FindV2(filepath.Join("testdata", tc.root))
-			if tc.err != nil {
-				if !errors.Is(err, tc.err) {
-					t.Fatalf("FindV2 = %q, %v; want an error wrapping %v", got, err, tc.err)
-				}
-				return
-			}
-			if err != nil || got != tc.want {
-				t.Fatalf("FindV2 = %q, %v; want %q", got, err, tc.want)
-			}
-		})
-	}
+	})
 }
 
 func TestSelf(t *testing.T) {
-	for _, tc := range []struct {
-		root, want string
-		err        error
-	}{
+	testProcReader(t, "Self", Self, []procCase{
 		{root: "hybrid", want: "/system.slice/clpd.service"},
 		{root: "v2", want: "/system.slice/clpd.service"},
 		{root: "v1", err: ErrNoV2},
 		{root: "escaped", want: "/"},
 		{root: "nested", want: "/"},
 		{root: "missing", err: fs.ErrNotExist},
-	} {
+	})
+}
+
+// procCase is what a reader of one testdata /proc root returns: want, or an error wrapping err.
+type procCase struct {
+	root, want string
+	err        error
+}
+
+// testProcReader runs read, named name in messages, on the testdata /proc root of each case.
+func testProcReader(t *testing.T, name string, read func(procRoot string) (string, error), cases []procCase) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(tc.root, func(t *testing.T) {
-			got, err := Self(filepath.Join("testdata", tc.root))
+			got, err := read(filepath.Join("testdata", tc.root))
 			if tc.err != nil {
 				if !errors.Is(err, tc.err) {
-					t.Fatalf("Self = %q, %v; want an error wrapping %v", got, err, tc.err)
+					t.Fatalf("%s = %q, %v; want an error wrapping %v", name, got, err, tc.err)
 				}
 				return
 			}
 			if err != nil || got != tc.want {
-				t.Fatalf("Self = %q, %v; want %q", got, err, tc.want)
+				t.Fatalf("%s = %q, %v; want %q", name, got, err, tc.want)
 			}
 		})
 	}

@@ -57,31 +57,35 @@ func (m *machine) adopt(previous int64, groups []adoptedGroup) []action {
 			}
 			r := g.res[j]
 			r.state, r.ev, r.detail = ar.rec.State, ar.rec.Event, ar.rec.Detail
-			if ar.start != nil {
-				r.startInfo = ar.start.info
-				if ar.start.alive {
-					r.start = m.newJob(i, j, jobStart)
-					w := actWatch{job: r.start, info: ar.start.info}
-					if r.cfg.StartMode != config.ModeAsync {
-						w.timeout = r.cfg.StartTimeout
-					}
-					out = append(out, w)
-				}
-			}
-			if ar.stop != nil {
-				r.stopInfo = ar.stop.info
-				if ar.stop.alive {
-					r.stop = m.newJob(i, j, jobStop)
-					w := actWatch{job: r.stop, info: ar.stop.info}
-					if r.cfg.StopMode != config.ModeAsync {
-						w.timeout = r.cfg.StopTimeout
-					}
-					out = append(out, w)
-				}
-			}
+			out = append(out, m.adoptScript(i, r, jobStart, ar.start)...)
+			out = append(out, m.adoptScript(i, r, jobStop, ar.stop)...)
 		}
 	}
 	return out
+}
+
+// adoptScript takes over r's start or stop script that the previous daemon left (aj; nil when it
+// left none): its info, and while it still runs, a job of this daemon and a watch on it. An
+// asynchronous script runs as long as its resource is Online, so only a synchronous one is watched
+// with a timeout.
+func (m *machine) adoptScript(group int, r *rsc, kind jobKind, aj *adoptedJob) []action {
+	if aj == nil {
+		return nil
+	}
+	info, job, mode, timeout := &r.startInfo, &r.start, r.cfg.StartMode, r.cfg.StartTimeout
+	if kind == jobStop {
+		info, job, mode, timeout = &r.stopInfo, &r.stop, r.cfg.StopMode, r.cfg.StopTimeout
+	}
+	*info = aj.info
+	if !aj.alive {
+		return nil
+	}
+	*job = m.newJob(group, r.idx, kind)
+	w := actWatch{job: *job, info: aj.info}
+	if mode != config.ModeAsync {
+		w.timeout = timeout
+	}
+	return []action{w}
 }
 
 func anyRecord(rs []*adoptedRes) bool {

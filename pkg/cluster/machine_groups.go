@@ -222,14 +222,7 @@ func (m *machine) request(now time.Duration, r *request, emit func(...action)) {
 			return
 		}
 	}
-	if m.svc == svcJoining {
-		// The service is on its way up (clpd has just started): the request waits for the join
-		// instead of failing a script that called clpgrp right after starting clpd.
-		m.deferred = append(m.deferred, r)
-		return
-	}
-	if err := m.admit(g); err != nil {
-		refuse(err)
+	if !m.admitNow(g, r, emit) {
 		return
 	}
 	switch r.kind {
@@ -278,12 +271,7 @@ func (m *machine) resourceRequest(r *request, emit func(...action)) {
 		return
 	}
 	g := m.groups[gi]
-	if m.svc == svcJoining {
-		m.deferred = append(m.deferred, r)
-		return
-	}
-	if err := m.admit(g); err != nil {
-		refuse(err)
+	if !m.admitNow(g, r, emit) {
 		return
 	}
 	rs := g.cfg.Resources
@@ -303,11 +291,9 @@ func (m *machine) resourceRequest(r *request, emit func(...action)) {
 			return
 		}
 		only := dependencies(rs, ri)
-		for j, need := range only {
-			if need && j != ri && g.res[j].state != status.Online && !r.force {
-				refuse(&status.OpError{Code: status.CodeBusy, Msg: fmt.Sprintf("Resource %s depends on %s, which is not Online. Start it first, or use -f.", res.cfg.Name, rs[j].Name)})
-				return
-			}
+		if j := g.firstNotIn(only, ri, status.Online); j >= 0 && !r.force {
+			refuse(&status.OpError{Code: status.CodeBusy, Msg: fmt.Sprintf("Resource %s depends on %s, which is not Online. Start it first, or use -f.", res.cfg.Name, rs[j].Name)})
+			return
 		}
 		g.failovers = 0
 		if g.token != 0 {
@@ -326,15 +312,40 @@ func (m *machine) resourceRequest(r *request, emit func(...action)) {
 			return
 		}
 		only := dependants(rs, ri)
-		for j, up := range only {
-			if up && j != ri && g.res[j].state != status.Offline && !r.force {
-				refuse(&status.OpError{Code: status.CodeBusy, Msg: fmt.Sprintf("Resource %s is needed by %s, which is not Offline. Stop it first, or use -f.", res.cfg.Name, rs[j].Name)})
-				return
-			}
+		if j := g.firstNotIn(only, ri, status.Offline); j >= 0 && !r.force {
+			refuse(&status.OpError{Code: status.CodeBusy, Msg: fmt.Sprintf("Resource %s is needed by %s, which is not Offline. Stop it first, or use -f.", res.cfg.Name, rs[j].Name)})
+			return
 		}
 		m.stopOp(g, FactorGroupStop, true, nil, "", []*request{r}, nil, emit)
 		g.op.only = only
 	}
+}
+
+// firstNotIn is the first resource of set, other than ri, whose state is not want; -1 when every one
+// is. clprsc without -f acts on one resource only when the ones it needs (or that need it) already
+// are where the operation would take them.
+func (g *grp) firstNotIn(set []bool, ri int, want status.State) int {
+	for j, in := range set {
+		if in && j != ri && g.res[j].state != want {
+			return j
+		}
+	}
+	return -1
+}
+
+// admitNow tells whether r, an operation on g, goes ahead now. While the service is on its way up
+// (clpd has just started) r waits for the join instead of failing a script that called clpgrp
+// right after starting clpd; an operation admit refuses is answered with its error.
+func (m *machine) admitNow(g *grp, r *request, emit func(...action)) bool {
+	if m.svc == svcJoining {
+		m.deferred = append(m.deferred, r)
+		return false
+	}
+	if err := m.admit(g); err != nil {
+		emit(actReply{r: r, err: err})
+		return false
+	}
+	return true
 }
 
 // admit decides whether a group operation may begin now.

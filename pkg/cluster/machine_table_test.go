@@ -51,27 +51,17 @@ func stateCases() []stateCase {
 			return h, sp.job
 		}},
 		{"up, online", func(t *testing.T) (*harness, jobID) {
-			h := newHarness(t, "s1")
-			h.up("s1", "s2")
-			h.startG1()
-			h.ack()
-			return h, 0
+			return runningG1(t), 0
 		}},
 		{"up, stopping", func(t *testing.T) (*harness, jobID) {
-			h := newHarness(t, "s1")
-			h.up("s1", "s2")
-			h.startG1()
-			h.ack()
+			h := runningG1(t)
 			h.req(reqStopGroup, "g1")
 			sp := one[actSpawn](h, h.last)
 			h.step(evSpawned{job: sp.job})
 			return h, sp.job
 		}},
 		{"leaving", func(t *testing.T) (*harness, jobID) {
-			h := newHarness(t, "s1")
-			h.up("s1", "s2")
-			h.startG1()
-			h.ack()
+			h := runningG1(t)
 			h.step(evRequest{r: &request{kind: reqServiceStop, reply: make(chan reply, 1)}})
 			sp := one[actSpawn](h, h.last)
 			h.step(evSpawned{job: sp.job})

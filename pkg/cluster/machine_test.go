@@ -187,6 +187,27 @@ func (h *harness) ack() {
 	}
 }
 
+// runningG1 is s1 of a two-server cluster with g1 started and the lease renewed since.
+func runningG1(t *testing.T) *harness {
+	t.Helper()
+	h := newHarness(t, "s1")
+	h.up("s1", "s2")
+	h.startG1()
+	h.ack()
+	return h
+}
+
+// runStops runs g1's next n stop scripts to their end, each the one spawn of the step before.
+func (h *harness) runStops(n int) {
+	h.t.Helper()
+	for range n {
+		sp := one[actSpawn](h, h.last)
+		h.step(evSpawned{job: sp.job})
+		h.step(evExited{job: sp.job})
+		h.step(evReaped{group: 0, res: sp.res})
+	}
+}
+
 // startGroup takes g1 through a whole start on s1 and returns the request.
 func (h *harness) startG1() *request {
 	h.t.Helper()
@@ -358,10 +379,7 @@ func TestFenceWithoutBudgetSkipsCleanup(t *testing.T) {
 
 // Lease loss during a stop: the stop's caller hears of it, the group is killed.
 func TestFenceDuringStop(t *testing.T) {
-	h := newHarness(t, "s1")
-	h.up("s1", "s2")
-	h.startG1()
-	h.ack()
+	h := runningG1(t)
 	r := h.req(reqStopGroup, "g1")
 	stop := one[actSpawn](h, h.last)
 	if stop.kind != jobStop || stop.res != 1 || stop.ev.PID != 2000 || stop.ev.Factor != FactorGroupStop {
@@ -380,10 +398,7 @@ func TestFenceDuringStop(t *testing.T) {
 
 // Lease loss during a move: the mover's caller hears of it.
 func TestFenceDuringMove(t *testing.T) {
-	h := newHarness(t, "s1")
-	h.up("s1", "s2")
-	h.startG1()
-	h.ack()
+	h := runningG1(t)
 	r := &request{kind: reqMoveGroup, group: "g1", dest: "s2", reply: make(chan reply, 1)}
 	h.step(evRequest{r: r})
 	if got := alerts(h.last); len(got) == 0 || got[0] != "rc 50 Moving group g1 has started." {
@@ -418,18 +433,10 @@ func TestFenceDuringMove(t *testing.T) {
 }
 
 func TestMoveCompletes(t *testing.T) {
-	h := newHarness(t, "s1")
-	h.up("s1", "s2")
-	h.startG1()
-	h.ack()
+	h := runningG1(t)
 	r := &request{kind: reqMoveGroup, group: "g1", reply: make(chan reply, 1)}
 	h.step(evRequest{r: r})
-	for i := 0; i < 2; i++ {
-		sp := one[actSpawn](h, h.last)
-		h.step(evSpawned{job: sp.job})
-		h.step(evExited{job: sp.job})
-		h.step(evReaped{group: 0, res: sp.res})
-	}
+	h.runStops(2)
 	h.step(evReleased{group: 0, token: 42})
 	h.step(evView{snap: snap([]string{"s1", "s2"}, map[string]store.Owner{"g1": {Server: "s2", Token: 50}}, map[string]store.Marker{"g1": {Server: "s2", State: store.MarkerOnline}})})
 	if err := h.replied(r).err; err != nil {
@@ -447,10 +454,7 @@ func TestMoveCompletes(t *testing.T) {
 // A request while the service stops is refused; the shutdown stops groups in reverse order, then
 // revokes the lease and the daemon may exit.
 func TestRequestDuringShutdown(t *testing.T) {
-	h := newHarness(t, "s1")
-	h.up("s1", "s2")
-	h.startG1()
-	h.ack()
+	h := runningG1(t)
 	stop := &request{kind: reqServiceStop, factor: FactorServerShutdown, exiting: true, reply: make(chan reply, 1)}
 	h.step(evRequest{r: stop})
 	first := one[actSpawn](h, h.last)
@@ -536,10 +540,7 @@ func TestNoSpawnNearDeadline(t *testing.T) {
 }
 
 func TestSuspend(t *testing.T) {
-	h := newHarness(t, "s1")
-	h.up("s1", "s2")
-	h.startG1()
-	h.ack()
+	h := runningG1(t)
 	s := &request{kind: reqSuspend, from: "s1", reply: make(chan reply, 1)}
 	h.step(evRequest{r: s})
 	if h.replied(s).err != nil || !h.m.suspended {
@@ -824,10 +825,7 @@ func TestStatusWhenCutOff(t *testing.T) {
 // was frozen, or came back just too late): the daemon fences, hands the groups over with a fresh
 // lease, and starts nothing on the old one.
 func TestGuardFencedBehindOurBack(t *testing.T) {
-	h := newHarness(t, "s1")
-	h.up("s1", "s2")
-	h.startG1()
-	h.ack()
+	h := runningG1(t)
 	acts := h.step(evGuardFenced{})
 	one[actKill](h, acts)
 	if h.m.svc != svcFencing {
@@ -942,17 +940,9 @@ func TestLostTakeoverRaceIsQuiet(t *testing.T) {
 // A release that finds the owner key no longer this server's (someone deleted it, or the lease
 // ended meanwhile) ends the stop: there is nothing left to release, and it is not retried.
 func TestReleaseOfALostGroup(t *testing.T) {
-	h := newHarness(t, "s1")
-	h.up("s1", "s2")
-	h.startG1()
-	h.ack()
+	h := runningG1(t)
 	r := h.req(reqStopGroup, "g1")
-	for i := 0; i < 2; i++ {
-		sp := one[actSpawn](h, h.last)
-		h.step(evSpawned{job: sp.job})
-		h.step(evExited{job: sp.job})
-		h.step(evReaped{group: 0, res: sp.res})
-	}
+	h.runStops(2)
 	one[actRelease](h, h.last)
 	h.step(evReleased{group: 0, token: 42, fenced: true, err: store.ErrFenced})
 	if err := h.replied(r).err; err != nil {

@@ -143,12 +143,7 @@ func (e *Engine) watchMonitor(ctx context.Context, cfg *config.Monitor, w monito
 	go func() {
 		t := time.NewTicker(cfg.Interval * time.Duration(cfg.Retry+1))
 		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		for wait(ctx, t.C) {
 			mu.Lock()
 			err := last
 			mu.Unlock()
@@ -197,10 +192,8 @@ func (e *Engine) poll(ctx context.Context, cfg *config.Monitor, p monitor.Probe,
 				post(err)
 			}
 		}
-		select {
-		case <-ctx.Done():
+		if !wait(ctx, t.C) {
 			return
-		case <-t.C:
 		}
 	}
 }
@@ -213,12 +206,7 @@ func (e *Engine) watchLoop(ctx context.Context, cfg *config.Monitor, post func(e
 	t := time.NewTicker(cfg.Interval)
 	defer t.Stop()
 	failing := false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	for wait(ctx, t.C) {
 		lag := e.d.Clock.Now() - time.Duration(e.beat.Load())
 		switch {
 		case lag > cfg.Timeout && !failing:
@@ -340,10 +328,15 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
+	return wait(ctx, t.C)
+}
+
+// wait blocks until c delivers (a ticker's or a timer's next tick); false when ctx ends first.
+func wait(ctx context.Context, c <-chan time.Time) bool {
 	select {
 	case <-ctx.Done():
 		return false
-	case <-t.C:
+	case <-c:
 		return true
 	}
 }

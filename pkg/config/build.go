@@ -130,6 +130,28 @@ func (p *parser) build(raw map[string]any) *Config {
 	return c
 }
 
+// unique records name, read from t's "name" key, in names (name to the line it was first given
+// at), or reports it with format (given the name and that line) when it is there already.
+func (t *table) unique(names map[string]int, name, format string) {
+	if line, dup := names[name]; dup {
+		t.errorf("name", format, name, line)
+		return
+	}
+	names[name] = t.keyLine("name")
+}
+
+// count reads a retry count or threshold into *dst, leaving *dst alone when the key is absent
+// or wrong.
+func (t *table) count(key string, dst *int) {
+	if n, ok := t.intRange(key, 0, maxRetry); ok {
+		*dst = n
+	}
+}
+
+// finalActions are what activation_final_action and a monitor's final_action may be;
+// deactivation_final_action takes all but stop-group.
+var finalActions = []string{ActionNone, ActionStopGroup, ActionStopCluster, ActionShutdown, ActionReboot}
+
 func (t *table) required(key, example string) {
 	t.errorf("", "%s is required: add %s = %s to this %s table", t.keyName(key), key, example, t.header)
 }
@@ -176,15 +198,13 @@ func isAlnum(c byte) bool {
 
 func (p *parser) cluster(top *table) Cluster {
 	var cl Cluster
-	m, ok := top.sub("cluster")
+	t, ok := p.section(top, "cluster", clusterKeys())
 	if !ok {
 		if !top.has("cluster") {
 			p.errorf(0, `[cluster] table is missing: add [cluster] with name = "..."`)
 		}
 		return cl
 	}
-	t := p.table(m, "cluster", "cluster", "[cluster]", clusterKeys())
-	t.checkUnknown()
 	cl.Name, _ = t.ident("name")
 	cl.Comment, _ = t.str("comment")
 	return cl
@@ -198,12 +218,10 @@ func (p *parser) timing(top *table) Timing {
 		APITimeout:        defaultAPITimeout,
 		StartupWait:       defaultStartupWait,
 	}
-	m, ok := top.sub("timing")
+	t, ok := p.section(top, "timing", timingKeys())
 	if !ok {
 		return tm
 	}
-	t := p.table(m, "timing", "timing", "[timing]", timingKeys())
-	t.checkUnknown()
 	valid := true
 	read := func(key string, dst *time.Duration) {
 		if d, ok := t.duration(key); ok {
@@ -281,12 +299,10 @@ func (p *parser) store(top *table, tm Timing) Store {
 	if tm.HeartbeatTimeout < 2*time.Second {
 		st.ElectionTimeout = defaultElectionShort
 	}
-	m, ok := top.sub("store")
+	t, ok := p.section(top, "store", storeKeys())
 	if !ok {
 		return st
 	}
-	t := p.table(m, "store", "store", "[store]", storeKeys())
-	t.checkUnknown()
 	modeOK := true
 	if mode, ok := t.enum("mode", storeEmbedded, storeExternal); ok {
 		st.Mode = mode
@@ -349,12 +365,10 @@ func isLoopbackURL(s string) bool {
 
 func (p *parser) tls(top *table, ps Paths) TLS {
 	out := TLS{Dir: filepath.Join(ps.DataDir, "pki")}
-	m, ok := top.sub("tls")
+	t, ok := p.section(top, "tls", tlsKeys())
 	if !ok {
 		return out
 	}
-	t := p.table(m, "tls", "tls", "[tls]", tlsKeys())
-	t.checkUnknown()
 	if s, ok := t.str("dir"); ok {
 		if s == "" {
 			t.errorf("dir", "tls.dir must not be empty: remove it to use <data_dir>/pki")
@@ -367,12 +381,10 @@ func (p *parser) tls(top *table, ps Paths) TLS {
 
 func (p *parser) fencing(top *table, tm Timing) Fencing {
 	f := Fencing{Guard: true, Watchdog: watchdogAuto, WatchdogDevice: defaultWatchdogDevice, WatchdogTimeout: defaultWatchdogTime}
-	m, ok := top.sub("fencing")
+	t, ok := p.section(top, "fencing", fencingKeys())
 	if !ok {
 		return f
 	}
-	t := p.table(m, "fencing", "fencing", "[fencing]", fencingKeys())
-	t.checkUnknown()
 	if b, ok := t.boolean("guard"); ok {
 		f.Guard = b
 	}
@@ -414,13 +426,11 @@ func isHTTPURL(s string) bool {
 
 func (p *parser) paths(top *table) Paths {
 	ps := Paths{DataDir: defaultDataDir, LogDir: defaultLogDir, RunDir: defaultRunDir}
-	m, ok := top.sub("paths")
+	t, ok := p.section(top, "paths", pathsKeys())
 	if !ok {
 		ps.ScriptDir = filepath.Join(ps.DataDir, "trnreq")
 		return ps
 	}
-	t := p.table(m, "paths", "paths", "[paths]", pathsKeys())
-	t.checkUnknown()
 	ps.DataDir = p.dirPath(t, "data_dir", defaultDataDir)
 	ps.LogDir = p.dirPath(t, "log_dir", defaultLogDir)
 	ps.RunDir = p.dirPath(t, "run_dir", defaultRunDir)
@@ -461,11 +471,7 @@ func (p *parser) servers(top *table, embedded bool) ([]Server, *Server) {
 		t.checkUnknown()
 		s := Server{Line: t.line}
 		if name, ok := t.ident("name"); ok {
-			if line, dup := names[name]; dup {
-				t.errorf("name", "server.name %q is already used at line %d: give each server a unique name", name, line)
-			} else {
-				names[name] = t.keyLine("name")
-			}
+			t.unique(names, name, "server.name %q is already used at line %d: give each server a unique name")
 			s.Name = name
 		}
 		s.Comment, _ = t.str("comment")
@@ -477,9 +483,7 @@ func (p *parser) servers(top *table, embedded bool) ([]Server, *Server) {
 		tables = append(tables, t)
 	}
 	var witness *Server
-	if m, ok := top.sub("witness"); ok {
-		t := p.table(m, "witness", "witness", "[witness]", serverKeys())
-		t.checkUnknown()
+	if t, ok := p.section(top, "witness", serverKeys()); ok {
 		w := Server{Line: t.line}
 		if name, ok := t.ident("name"); ok {
 			if line, dup := names[name]; dup {
@@ -583,11 +587,7 @@ func (p *parser) groups(top *table, c *Config) ([]Group, []resourceRef) {
 		t.checkUnknown()
 		g := Group{Line: t.line, AutoStart: true}
 		if name, ok := t.ident("name"); ok {
-			if line, dup := names[name]; dup {
-				t.errorf("name", "group.name %q is already used at line %d: give each group a unique name", name, line)
-			} else {
-				names[name] = t.keyLine("name")
-			}
+			t.unique(names, name, "group.name %q is already used at line %d: give each group a unique name")
 			g.Name = name
 		}
 		g.Comment, _ = t.str("comment")
@@ -611,11 +611,7 @@ func (p *parser) groups(top *table, c *Config) ([]Group, []resourceRef) {
 			rt.checkUnknown()
 			r := p.resource(rt, g.Name, c.Paths.LogDir)
 			if r.Name != "" {
-				if line, dup := resNames[r.Name]; dup {
-					rt.errorf("name", "group.resource.name %q is already used at line %d: resource names must be unique across the cluster", r.Name, line)
-				} else {
-					resNames[r.Name] = rt.keyLine("name")
-				}
+				rt.unique(resNames, r.Name, "group.resource.name %q is already used at line %d: resource names must be unique across the cluster")
 			}
 			g.Resources = append(g.Resources, r)
 			refs = append(refs, resourceRef{group: i, index: j, t: rt})
@@ -722,18 +718,12 @@ func (p *parser) resource(t *table, group, logDir string) Resource {
 	} else if group != "" && r.Name != "" {
 		r.Log = filepath.Join(logDir, group+"."+r.Name+".log")
 	}
-	if n, ok := t.intRange("activation_retry", 0, maxRetry); ok {
-		r.ActivationRetry = n
-	}
-	if n, ok := t.intRange("activation_failover_threshold", 0, maxRetry); ok {
-		r.ActivationFailover = n
-	}
-	if v, ok := t.enum("activation_final_action", ActionNone, ActionStopGroup, ActionStopCluster, ActionShutdown, ActionReboot); ok {
+	t.count("activation_retry", &r.ActivationRetry)
+	t.count("activation_failover_threshold", &r.ActivationFailover)
+	if v, ok := t.enum("activation_final_action", finalActions...); ok {
 		r.ActivationFinalAction = v
 	}
-	if n, ok := t.intRange("deactivation_retry", 0, maxRetry); ok {
-		r.DeactivationRetry = n
-	}
+	t.count("deactivation_retry", &r.DeactivationRetry)
 	// Stopping the group is no way out of a failed stop: the group is already stopping.
 	if v, ok := t.enum("deactivation_final_action", ActionNone, ActionStopCluster, ActionShutdown, ActionReboot); ok {
 		r.DeactivationFinalAction = v
@@ -938,9 +928,7 @@ func (p *parser) diskResource(t *table, r *Resource) {
 	if v, ok := t.enum("fsck", FsckAlways, FsckNever, FsckOnError); ok {
 		r.Fsck = v
 	}
-	if n, ok := t.intRange("unmount_retry", 0, maxRetry); ok {
-		r.UnmountRetry = n
-	}
+	t.count("unmount_retry", &r.UnmountRetry)
 	if b, ok := t.boolean("kill_users"); ok {
 		r.KillUsers = b
 	}

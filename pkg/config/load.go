@@ -4,14 +4,14 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"clpkit/pkg/bounded"
 )
 
 // Error is a problem in a configuration file. Line is 1-based; 0 when the problem belongs to the
@@ -36,8 +36,8 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		abs = path
 	}
-	data, err := readBounded(abs, MaxSize)
-	if errors.Is(err, errTooLarge) {
+	data, err := bounded.ReadFile(abs, MaxSize)
+	if _, ok := errors.AsType[*bounded.TooLargeError](err); ok {
 		return nil, &Error{File: abs, Msg: fmt.Sprintf("the configuration is larger than %d KiB: point -c at the cluster's TOML file", MaxSize>>10)}
 	}
 	if err != nil {
@@ -53,26 +53,6 @@ func Load(path string) (*Config, error) {
 // MaxSize bounds a configuration file: a real one is a few KiB, and reading /dev/zero or a
 // runaway file must end with a clear error, not with the memory of the machine.
 const MaxSize = 1 << 20
-
-var errTooLarge = errors.New("file too large")
-
-// readBounded reads at most limit bytes of path; a longer file (or an endless one) is
-// errTooLarge.
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, errTooLarge
-	}
-	return data, nil
-}
 
 // Parse decodes and validates a configuration. file names it in errors, and relative paths in it
 // are resolved against file's directory. On failure the error is the *Error with the lowest line

@@ -66,12 +66,10 @@ const (
 
 func (p *parser) osTable(top *table) OS {
 	o := OS{Shutdown: []string{"/sbin/shutdown", "-h", "now"}, Reboot: []string{"/sbin/shutdown", "-r", "now"}}
-	m, ok := top.sub("os")
+	t, ok := p.section(top, "os", osKeys())
 	if !ok {
 		return o
 	}
-	t := p.table(m, "os", "os", "[os]", osKeys())
-	t.checkUnknown()
 	for _, k := range []struct {
 		key string
 		dst *[]string
@@ -98,11 +96,7 @@ func (p *parser) monitors(top *table, c *Config) []Monitor {
 		t.checkUnknown()
 		m := p.monitor(t, c)
 		if m.Name != "" {
-			if line, dup := names[m.Name]; dup {
-				t.errorf("name", "monitor.name %q is already used at line %d: give each monitor a unique name", m.Name, line)
-			} else {
-				names[m.Name] = t.keyLine("name")
-			}
+			t.unique(names, m.Name, "monitor.name %q is already used at line %d: give each monitor a unique name")
 		}
 		out = append(out, m)
 	}
@@ -134,9 +128,7 @@ func (p *parser) monitor(t *table, c *Config) Monitor {
 	if d, ok := t.duration("timeout"); ok {
 		m.Timeout = d
 	}
-	if n, ok := t.intRange("retry", 0, maxRetry); ok {
-		m.Retry = n
-	}
+	t.count("retry", &m.Retry)
 	if t.has("start_wait") {
 		if s, ok := t.m["start_wait"].(int64); ok && s == 0 {
 			m.StartWait = 0
@@ -210,16 +202,10 @@ func (p *parser) monitorRecovery(t *table, c *Config, m *Monitor) {
 	if d, ok := t.duration("recovery_script_timeout"); ok {
 		m.RecoveryScriptTimeout = d
 	}
-	if n, ok := t.intRange("recovery_script_threshold", 0, maxRetry); ok {
-		m.RecoveryThreshold = n
-	}
-	if n, ok := t.intRange("restart_threshold", 0, maxRetry); ok {
-		m.RestartThreshold = n
-	}
-	if n, ok := t.intRange("failover_threshold", 0, maxRetry); ok {
-		m.FailoverThreshold = n
-	}
-	if v, ok := t.enum("final_action", ActionNone, ActionStopGroup, ActionStopCluster, ActionShutdown, ActionReboot); ok {
+	t.count("recovery_script_threshold", &m.RecoveryThreshold)
+	t.count("restart_threshold", &m.RestartThreshold)
+	t.count("failover_threshold", &m.FailoverThreshold)
+	if v, ok := t.enum("final_action", finalActions...); ok {
 		m.FinalAction = v
 	}
 	if m.RecoveryThreshold > 0 && m.RecoveryScript == "" && !t.has("recovery_script") {

@@ -28,6 +28,18 @@ func (p *parser) table(m map[string]any, path, name, header string, keys []strin
 	return &table{p: p, m: m, path: path, name: name, header: header, keys: keys, line: p.lines.Find(path)}
 }
 
+// section opens the file's [name] table, knowing keys, and reports the keys it does not know;
+// false when the file has no such table.
+func (p *parser) section(top *table, name string, keys []string) (*table, bool) {
+	m, ok := top.sub(name)
+	if !ok {
+		return nil, false
+	}
+	t := p.table(m, name, name, "["+name+"]", keys)
+	t.checkUnknown()
+	return t, true
+}
+
 func (t *table) keyLine(key string) int { return t.p.lines.Find(joinPath(t.path, key)) }
 
 func (t *table) keyName(key string) string { return joinPath(t.name, key) }

@@ -294,12 +294,7 @@ func (m *Monitor) TypeName() string {
 
 // Monitor returns the monitor named name, or false.
 func (c *Config) Monitor(name string) (*Monitor, bool) {
-	for i := range c.Monitors {
-		if c.Monitors[i].Name == name {
-			return &c.Monitors[i], true
-		}
-	}
-	return nil, false
+	return byName(c.Monitors, name, func(m *Monitor) string { return m.Name })
 }
 
 // Resource returns the group index and resource named name, or false.
@@ -385,12 +380,7 @@ type Resource struct {
 
 // Group returns the group named name, or false.
 func (c *Config) Group(name string) (*Group, bool) {
-	for i := range c.Groups {
-		if c.Groups[i].Name == name {
-			return &c.Groups[i], true
-		}
-	}
-	return nil, false
+	return byName(c.Groups, name, func(g *Group) string { return g.Name })
 }
 
 // StoreMembers are the members of the embedded store: the servers, then the witness.
@@ -404,9 +394,14 @@ func (c *Config) StoreMembers() []Server {
 
 // Server returns the server named name, or false.
 func (c *Config) Server(name string) (*Server, bool) {
-	for i := range c.Servers {
-		if c.Servers[i].Name == name {
-			return &c.Servers[i], true
+	return byName(c.Servers, name, func(s *Server) string { return s.Name })
+}
+
+// byName returns the element of list that nameOf names name, or false.
+func byName[T any](list []T, name string, nameOf func(*T) string) (*T, bool) {
+	for i := range list {
+		if nameOf(&list[i]) == name {
+			return &list[i], true
 		}
 	}
 	return nil, false

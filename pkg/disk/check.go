@@ -32,11 +32,8 @@ func (d *Disk) Check(ctx context.Context) error {
 	if err := d.validate(); err != nil {
 		return fail(err)
 	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
 	mp := d.target()
-	entries, err := readMountinfo(d.ProcRoot)
+	entries, err := d.mountTable(ctx)
 	if err != nil {
 		return fail(err)
 	}

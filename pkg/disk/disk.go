@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"clpkit/pkg/mountinfo"
 )
 
 // Fsck modes.
@@ -125,11 +127,8 @@ func (d *Disk) MountReport(ctx context.Context) (Report, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
 	mp := d.target()
-	entries, err := readMountinfo(d.ProcRoot)
+	entries, err := d.mountTable(ctx)
 	if err != nil {
 		return fail(err)
 	}
@@ -368,6 +367,15 @@ func (d *Disk) target() string {
 	return mp
 }
 
+// mountTable reads the mount table once it has checked that ctx has not ended: what Check and
+// Mount look at before they act.
+func (d *Disk) mountTable(ctx context.Context) ([]mountinfo.Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return readMountinfo(d.ProcRoot)
+}
+
 // makeMountPoint creates mp when missing and checks that it is a directory.
 func makeMountPoint(mp string) error {
 	fi, err := os.Lstat(mp)
@@ -390,7 +398,7 @@ func makeMountPoint(mp string) error {
 // sameDevice reports whether the mount e is of device: by device number when device is a block
 // device whose number the mount shows (not so for btrfs, whose mounts have anonymous numbers),
 // else by path, symbolic links resolved.
-func sameDevice(e mountEntry, device string) bool {
+func sameDevice(e mountinfo.Entry, device string) bool {
 	var st unix.Stat_t
 	if unix.Stat(device, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK &&
 		unix.Major(st.Rdev) == e.Major && unix.Minor(st.Rdev) == e.Minor {

@@ -31,16 +31,20 @@ func superblock(t *testing.T, dev string) (state, checked string) {
 	return state, checked
 }
 
-// markErrors sets the file system's state to "not clean with errors" and its last check
-// time to 2020, as the kernel would on finding corruption.
-func markErrors(t *testing.T, dev string) {
+// damagedFS is a new loop file system whose state is "not clean with errors" and whose last
+// check time is 2020, as the kernel would leave it on finding corruption.
+func damagedFS(t *testing.T) *loopFS {
 	t.Helper()
+	requireTool(t, "debugfs")
+	requireTool(t, "tune2fs")
+	f := newLoopFS(t)
 	requireTool(t, "dumpe2fs")
-	run(t, "tune2fs", "-T", "20200101", dev)
-	run(t, "debugfs", "-w", "-R", "ssv state 2", dev)
-	if state, checked := superblock(t, dev); state != "not clean with errors" || !strings.Contains(checked, "2020") {
+	run(t, "tune2fs", "-T", "20200101", f.dev)
+	run(t, "debugfs", "-w", "-R", "ssv state 2", f.dev)
+	if state, checked := superblock(t, f.dev); state != "not clean with errors" || !strings.Contains(checked, "2020") {
 		t.Fatalf("after marking: state %q, last checked %q", state, checked)
 	}
+	return f
 }
 
 // writeDevice overwrites the device at off with b.
@@ -68,15 +72,21 @@ func TestFsck(t *testing.T) {
 	requireTool(t, "fsck")
 	requireTool(t, "fsck.ext4")
 	ctx := context.Background()
-
-	t.Run("always on a clean file system", func(t *testing.T) {
-		f := newLoopFS(t)
+	// mount mounts f with fsck mode, and fails the test when that fails.
+	mount := func(t *testing.T, f *loopFS, mode string) (*Disk, Report) {
+		t.Helper()
 		d := f.disk()
-		d.Fsck = FsckAlways
+		d.Fsck = mode
 		rep, err := d.MountReport(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
+		return d, rep
+	}
+
+	t.Run("always on a clean file system", func(t *testing.T) {
+		f := newLoopFS(t)
+		d, rep := mount(t, f, FsckAlways)
 		if rep.Fsck == nil || rep.Fsck.Status != 0 || !slices.Contains(rep.Fsck.Args, "-p") || len(rep.Warnings) != 0 {
 			t.Errorf("report %+v, fsck %+v; want a clean fsck -p", rep, rep.Fsck)
 		}
@@ -86,16 +96,8 @@ func TestFsck(t *testing.T) {
 	})
 
 	t.Run("always repairs a file system with errors", func(t *testing.T) {
-		requireTool(t, "debugfs")
-		requireTool(t, "tune2fs")
-		f := newLoopFS(t)
-		markErrors(t, f.dev)
-		d := f.disk()
-		d.Fsck = FsckAlways
-		rep, err := d.MountReport(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		f := damagedFS(t)
+		d, rep := mount(t, f, FsckAlways)
 		if rep.Fsck == nil || rep.Fsck.Status != 1 || len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "corrected errors (status 1)") {
 			t.Errorf("report %+v, fsck %+v; want fsck status 1 and a warning", rep, rep.Fsck)
 		}
@@ -108,16 +110,8 @@ func TestFsck(t *testing.T) {
 	})
 
 	t.Run("never leaves the file system unchecked", func(t *testing.T) {
-		requireTool(t, "debugfs")
-		requireTool(t, "tune2fs")
-		f := newLoopFS(t)
-		markErrors(t, f.dev)
-		d := f.disk()
-		d.Fsck = FsckNever
-		rep, err := d.MountReport(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		f := damagedFS(t)
+		d, rep := mount(t, f, FsckNever)
 		if rep.Fsck != nil {
 			t.Errorf("fsck ran: %+v", rep.Fsck)
 		}
@@ -132,12 +126,7 @@ func TestFsck(t *testing.T) {
 	t.Run("on-error repairs after a failed mount", func(t *testing.T) {
 		f := newLoopFS(t)
 		breakMagic(t, f.dev)
-		d := f.disk()
-		d.Fsck = FsckOnError
-		rep, err := d.MountReport(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, rep := mount(t, f, FsckOnError)
 		if rep.Fsck == nil || !slices.Contains(rep.Fsck.Args, "-y") || len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "fsck -y repaired it") {
 			t.Errorf("report %+v, fsck %+v; want fsck -y and a warning", rep, rep.Fsck)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -21,10 +20,7 @@ const addPoll = 10 * time.Millisecond
 // and leaves one copy of it. Duplicate address detection is skipped on purpose: InUse is the
 // check to run first, and a tentative address would refuse traffic for a second or more.
 func Add(ctx context.Context, a Address) error {
-	if err := a.valid(); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
+	if err := a.ready(ctx); err != nil {
 		return err
 	}
 	link, err := a.resolve()
@@ -69,10 +65,7 @@ func Add(ctx context.Context, a Address) error {
 // address, so that is not an error either. Only the exact prefix is removed: the same address
 // configured with another prefix length is someone else's.
 func Remove(ctx context.Context, a Address) error {
-	if err := a.valid(); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
+	if err := a.ready(ctx); err != nil {
 		return err
 	}
 	if a.Interface != "" {
@@ -134,10 +127,7 @@ func ifIndex(name string) (int, error) {
 // The link is looked at first: an IPv6 address vanishes with its link, and "link eth0 is down"
 // then names the cause rather than the symptom.
 func Check(ctx context.Context, a Address) error {
-	if err := a.valid(); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
+	if err := a.ready(ctx); err != nil {
 		return err
 	}
 	link, err := a.resolve()
@@ -145,14 +135,8 @@ func Check(ctx context.Context, a Address) error {
 		return err
 	}
 	attrs := link.Attrs()
-	switch {
-	case attrs.Flags&net.FlagUp == 0:
-		return fmt.Errorf("link %s is down (administratively)", attrs.Name)
-	case attrs.RawFlags&unix.IFF_LOWER_UP == 0:
-		return fmt.Errorf("link %s is down (no carrier)", attrs.Name)
-	case attrs.OperState != netlink.OperUp && attrs.OperState != netlink.OperUnknown:
-		// Unknown is what several virtual drivers always say: not a failure.
-		return fmt.Errorf("link %s is down (operational state %s)", attrs.Name, attrs.OperState)
+	if err := CheckLink(link, attrs.Name); err != nil {
+		return err
 	}
 	got, err := a.find(link)
 	if err != nil {
@@ -167,4 +151,12 @@ func Check(ctx context.Context, a Address) error {
 		return fmt.Errorf("address %s on %s is tentative (duplicate address detection is running)", a.Prefix, attrs.Name)
 	}
 	return nil
+}
+
+// ready checks what every operation needs before it touches the network.
+func (a Address) ready(ctx context.Context) error {
+	if err := a.valid(); err != nil {
+		return err
+	}
+	return ctx.Err()
 }

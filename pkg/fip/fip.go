@@ -218,7 +218,7 @@ func connected(addr netip.Addr, iface string) ([]network, error) {
 	}
 	var link netlink.Link
 	if iface != "" {
-		l, err := linkByName(iface)
+		l, err := LinkByName(iface)
 		if err != nil {
 			return nil, err
 		}
@@ -283,22 +283,10 @@ func toPrefix(n *net.IPNet) (netip.Prefix, bool) {
 	return netip.PrefixFrom(addr, bits), true
 }
 
-// linkByName looks a link up, with "link eth0 does not exist" when it does not.
-func linkByName(name string) (netlink.Link, error) {
-	l, err := netlink.LinkByName(name)
-	if err != nil {
-		if _, ok := errors.AsType[netlink.LinkNotFoundError](err); ok {
-			return nil, fmt.Errorf("link %s does not exist", name)
-		}
-		return nil, fmt.Errorf("link %s: %w", name, err)
-	}
-	return l, nil
-}
-
 // resolve finds the link a lives on: the named one, or the one whose connected network holds it.
 func (a Address) resolve() (netlink.Link, error) {
 	if a.Interface != "" {
-		return linkByName(a.Interface)
+		return LinkByName(a.Interface)
 	}
 	addr := a.Prefix.Addr()
 	nets, err := connected(addr, "")

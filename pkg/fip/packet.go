@@ -43,10 +43,7 @@ func allNodesIP() [16]byte { return [16]byte{0: 0xff, 1: 0x02, 15: 0x01} }
 // probe went out ends the listening early and is not an error; one reached before that is,
 // since fewer probes were sent than the answer stands for. The wait ends at once when ctx does.
 func InUse(ctx context.Context, a Address) (net.HardwareAddr, bool, error) {
-	if err := a.valid(); err != nil {
-		return nil, false, err
-	}
-	if err := ctx.Err(); err != nil {
+	if err := a.ready(ctx); err != nil {
 		return nil, false, err
 	}
 	fail := func(err error) (net.HardwareAddr, bool, error) {

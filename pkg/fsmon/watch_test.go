@@ -115,15 +115,22 @@ func TestWatchTimeoutIsAFailure(t *testing.T) {
 	}
 }
 
+// startWatch runs Watch with cfg in the background, recording its events: send to ctl to steer
+// it, and read its outcome from done.
+func startWatch(cfg WatchConfig) (ctl chan<- Control, rec *recorder, done <-chan Outcome) {
+	c := make(chan Control)
+	r := newRecorder()
+	d := make(chan Outcome)
+	go func() {
+		d <- Watch(context.Background(), cfg, c, r.report)
+	}()
+	return c, r, d
+}
+
 func TestWatchControl(t *testing.T) {
 	t.Run("stop abandons a hung probe", func(t *testing.T) {
 		p := &scripted{block: map[int]bool{0: true}, started: make(chan int, 8)}
-		rec := newRecorder()
-		ctl := make(chan Control)
-		done := make(chan Outcome)
-		go func() {
-			done <- Watch(context.Background(), WatchConfig{Interval: time.Hour, Retries: 1, Timeout: time.Hour, Probe: p.probe}, ctl, rec.report)
-		}()
+		ctl, rec, done := startWatch(WatchConfig{Interval: time.Hour, Retries: 1, Timeout: time.Hour, Probe: p.probe})
 		<-p.started
 		ctl <- Stop
 		rec.waitKind(t, Stopping)
@@ -133,12 +140,7 @@ func TestWatchControl(t *testing.T) {
 	})
 	t.Run("pause forgets failures and stops probing; continue probes at once", func(t *testing.T) {
 		p := &scripted{results: []error{errDown}, started: make(chan int, 8)}
-		rec := newRecorder()
-		ctl := make(chan Control)
-		done := make(chan Outcome)
-		go func() {
-			done <- Watch(context.Background(), WatchConfig{Interval: 200 * time.Millisecond, Retries: 2, Timeout: time.Second, Probe: p.probe}, ctl, rec.report)
-		}()
+		ctl, rec, done := startWatch(WatchConfig{Interval: 200 * time.Millisecond, Retries: 2, Timeout: time.Second, Probe: p.probe})
 		<-p.started // failure 1 of 2
 		ctl <- Pause
 		rec.waitKind(t, Paused)
@@ -165,12 +167,7 @@ func TestWatchControl(t *testing.T) {
 	})
 	t.Run("pause abandons a hung probe", func(t *testing.T) {
 		p := &scripted{block: map[int]bool{0: true}, results: []error{nil}, started: make(chan int, 8)}
-		rec := newRecorder()
-		ctl := make(chan Control)
-		done := make(chan Outcome)
-		go func() {
-			done <- Watch(context.Background(), WatchConfig{Interval: time.Hour, Retries: 1, Timeout: time.Hour, Probe: p.probe}, ctl, rec.report)
-		}()
+		ctl, rec, done := startWatch(WatchConfig{Interval: time.Hour, Retries: 1, Timeout: time.Hour, Probe: p.probe})
 		<-p.started
 		ctl <- Pause
 		rec.waitKind(t, Paused)
@@ -183,12 +180,7 @@ func TestWatchControl(t *testing.T) {
 	})
 	t.Run("continue while running is acknowledged", func(t *testing.T) {
 		p := &scripted{results: []error{nil}}
-		rec := newRecorder()
-		ctl := make(chan Control)
-		done := make(chan Outcome)
-		go func() {
-			done <- Watch(context.Background(), WatchConfig{Interval: time.Hour, Retries: 1, Timeout: time.Second, Probe: p.probe}, ctl, rec.report)
-		}()
+		ctl, rec, done := startWatch(WatchConfig{Interval: time.Hour, Retries: 1, Timeout: time.Second, Probe: p.probe})
 		rec.waitKind(t, Watching)
 		ctl <- Continue
 		rec.waitKind(t, Continued)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"clpkit/pkg/peercred"
 )
 
 // BusyError says that another guard already holds the socket.
@@ -210,7 +212,7 @@ func serveConn(ctx context.Context, c *net.UnixConn, e *Engine) {
 		r.OK, r.Error = false, msg
 		return write(r)
 	}
-	if uid, err := peerUID(c); err != nil || (uid != 0 && int(uid) != os.Geteuid()) {
+	if uid, err := peercred.UID(c); err != nil || (uid != 0 && int(uid) != os.Geteuid()) {
 		refuse("permission denied: only root may talk to clpguard")
 		return
 	}
@@ -249,22 +251,4 @@ func doRequest(ctx context.Context, e *Engine, req Request) (Reply, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), requestTimeout)
 	defer cancel()
 	return e.Do(ctx, req)
-}
-
-func peerUID(c *net.UnixConn) (uint32, error) {
-	raw, err := c.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	var cred *unix.Ucred
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, serr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		return 0, err
-	}
-	if serr != nil {
-		return 0, serr
-	}
-	return cred.Uid, nil
 }

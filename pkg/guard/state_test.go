@@ -128,13 +128,7 @@ func TestTargetsCheck(t *testing.T) {
 		{"no v2, process groups only", targets{}, Request{PGIDs: []int{900}}, ""},
 		{"the guard's process group", lim, Request{PGIDs: []int{900, 500}}, "is the guard's own"},
 	} {
-		err := tc.lim.check(tc.req)
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%s: refused: %v", tc.name, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
-		}
+		checkRefusal(t, tc.name, tc.lim.check(tc.req), tc.want)
 	}
 }
 
@@ -165,12 +159,19 @@ func TestDecodeRequest(t *testing.T) {
 		{`null`, `no "op"`},
 	} {
 		_, err := DecodeRequest([]byte(tc.line))
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%s: refused: %v", tc.line, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%s: %v, want an error containing %q", tc.line, err, tc.want)
-		}
+		checkRefusal(t, tc.line, err, tc.want)
+	}
+}
+
+// checkRefusal fails the test unless err is what want says: none for "", else an error whose
+// text contains want. what names the case.
+func checkRefusal(t *testing.T, what string, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Errorf("%s: refused: %v", what, err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Errorf("%s: %v, want an error containing %q", what, err, want)
 	}
 }
 

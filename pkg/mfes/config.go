@@ -14,6 +14,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"clpkit/pkg/bounded"
 	"clpkit/pkg/config"
 )
 
@@ -162,11 +163,11 @@ func Load(path string, explicit bool, cobdirEnv string) (*Config, error) {
 	if err != nil {
 		abs = path
 	}
-	data, err := readLimited(abs, MaxConfigSize)
+	data, err := bounded.ReadFile(abs, MaxConfigSize)
 	if err != nil {
-		var tl *tooLargeError
+		var tl *bounded.TooLargeError
 		if errors.As(err, &tl) {
-			return nil, &ConfigError{File: abs, Msg: fmt.Sprintf("the configuration is larger than %s, more than any mfes.toml needs: check that --config or $%s names the TOML file", size(MaxConfigSize), EnvConfig)}
+			return nil, &ConfigError{File: abs, Msg: fmt.Sprintf("the configuration is larger than %s, more than any mfes.toml needs: check that --config or $%s names the TOML file", bounded.Size(MaxConfigSize), EnvConfig)}
 		}
 		if errors.Is(err, fs.ErrNotExist) && !explicit {
 			c := defaults()

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"clpkit/pkg/bounded"
 )
 
 // The Enterprise Server backend runs the product's own casstart, casstop, mfds and mdump from
@@ -204,7 +206,7 @@ func (m *Manager) esOutput(ctx context.Context, name string, args ...string) (st
 	cmd.WaitDelay = time.Second
 	err = cmd.Run()
 	if out.over {
-		return "", fmt.Errorf("%s printed more than %s", bin, size(maxOutput))
+		return "", fmt.Errorf("%s printed more than %s", bin, bounded.Size(maxOutput))
 	}
 	return out.buf.String(), err
 }

@@ -558,30 +558,29 @@ func (m *Manager) stop(ctx context.Context, svc *Service, what string, o StopOpt
 	waitGone := func(ctx context.Context) (bool, string) {
 		return poll(ctx, func() (bool, string) { return m.gone(ctx, svc, b, tr) })
 	}
-	if !o.Force {
-		// /w bounds the stop request and the wait for its effect together.
-		gctx, cancel := context.WithTimeout(ctx, wait)
-		if err := b.stop(gctx, r); err != nil {
-			m.notice("%s: %v", what, err)
+	// limit bounds a stop request and the wait for its effect together (/w for the first).
+	attempt := func(limit time.Duration, stop func(context.Context, request) error, how string) (bool, string) {
+		actx, cancel := context.WithTimeout(ctx, limit)
+		defer cancel()
+		if err := stop(actx, r); err != nil {
+			m.notice("%s: %s%v", what, how, err)
 		}
-		ok, why := waitGone(gctx)
-		cancel()
+		return waitGone(actx)
+	}
+	stopped := func() error {
+		m.alert(ctx, ev.stopped, alert.Info, "Stopping %s has completed.", what)
+		return nil
+	}
+	if !o.Force {
+		ok, why := attempt(wait, b.stop, "")
 		if ok {
-			m.alert(ctx, ev.stopped, alert.Info, "Stopping %s has completed.", what)
-			return nil
+			return stopped()
 		}
 		m.notice("%s did not stop within %s (%s): forcing it to stop", what, wait, why)
 		m.alert(ctx, ev.forced, alert.Warning, "%s did not stop within %s (%s); forcing it to stop.", capital(what), wait, why)
 	}
-	fctx, cancel := context.WithTimeout(ctx, svc.Timeouts.Force)
-	if err := b.forceStop(fctx, r); err != nil {
-		m.notice("%s: forced stop: %v", what, err)
-	}
-	ok, _ := waitGone(fctx)
-	cancel()
-	if ok {
-		m.alert(ctx, ev.stopped, alert.Info, "Stopping %s has completed.", what)
-		return nil
+	if ok, _ := attempt(svc.Timeouts.Force, b.forceStop, "forced stop: "); ok {
+		return stopped()
 	}
 	if _, ok := b.(systemdBackend); ok {
 		// The unit's cgroup holds processes the pattern may not know.
@@ -607,8 +606,7 @@ func (m *Manager) stop(ctx context.Context, svc *Service, what string, o StopOpt
 		m.alert(ctx, ev.failed, alert.Error, "Stopping %s has failed. (%v)", what, err)
 		return err
 	}
-	m.alert(ctx, ev.stopped, alert.Info, "Stopping %s has completed.", what)
-	return nil
+	return stopped()
 }
 
 func capital(s string) string {

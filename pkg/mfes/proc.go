@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"clpkit/pkg/bounded"
 	"clpkit/pkg/procwatch"
 )
 
@@ -182,14 +183,14 @@ func pidfileProc(procRoot, path string) (proc, bool, error) {
 	if path == "" {
 		return proc{}, false, nil
 	}
-	b, err := readLimited(path, maxPidfile)
+	b, err := bounded.ReadFile(path, maxPidfile)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return proc{}, false, nil
 		}
-		var tl *tooLargeError
+		var tl *bounded.TooLargeError
 		if errors.As(err, &tl) {
-			return proc{}, false, fmt.Errorf("pidfile %s is larger than %s: a pidfile holds one process id; check that the pidfile setting names the service's own pidfile", path, size(maxPidfile))
+			return proc{}, false, fmt.Errorf("pidfile %s is larger than %s: a pidfile holds one process id; check that the pidfile setting names the service's own pidfile", path, bounded.Size(maxPidfile))
 		}
 		return proc{}, false, fmt.Errorf("reading pidfile: %w", err)
 	}

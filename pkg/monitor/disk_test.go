@@ -39,13 +39,7 @@ func TestDisk(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.d.Check(ctxFor(t, 10*time.Second))
-			if c.want == "" {
-				if err != nil {
-					t.Fatalf("Check: %v", err)
-				}
-			} else if err == nil || err.Error() != c.want {
-				t.Fatalf("Check = %v, want %q", err, c.want)
-			}
+			wantCheck(t, err, c.want)
 			// The write leaves nothing behind, and nothing else ever writes.
 			names, err := os.ReadDir(dir)
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -34,6 +35,24 @@ func writeScript(t *testing.T, body string, mode os.FileMode) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// wantCheck fails the test unless err is what a check should have returned: nil when want is
+// "", else an error whose text is exactly want, formatted with args when there are any.
+func wantCheck(t *testing.T, err error, want string, args ...any) {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatalf("Check: %v", err)
+		}
+		return
+	}
+	if len(args) > 0 {
+		want = fmt.Sprintf(want, args...)
+	}
+	if err == nil || err.Error() != want {
+		t.Fatalf("Check = %v, want %q", err, want)
+	}
 }
 
 // dead reports whether pid has ended: gone from /proc, or a zombie nobody reaped yet (the

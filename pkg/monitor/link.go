@@ -2,13 +2,11 @@ package monitor
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net"
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
+
+	"clpkit/pkg/fip"
 )
 
 // Link is miiw: the network interface must exist, be administratively up and have a carrier.
@@ -34,25 +32,11 @@ func (l Link) Check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	link, err := netlink.LinkByName(l.Interface)
+	link, err := fip.LinkByName(l.Interface)
 	if err != nil {
-		if _, ok := errors.AsType[netlink.LinkNotFoundError](err); ok {
-			return fmt.Errorf("link %s does not exist", l.Interface)
-		}
-		return fmt.Errorf("link %s: %w", l.Interface, err)
+		return err
 	}
-	a := link.Attrs()
-	switch {
-	case a.Flags&net.FlagUp == 0:
-		return fmt.Errorf("link %s is down (administratively)", l.Interface)
-	case a.RawFlags&unix.IFF_LOWER_UP == 0:
-		// A veth whose peer is down, or a NIC with its cable pulled.
-		return fmt.Errorf("link %s is down (no carrier)", l.Interface)
-	case a.OperState != netlink.OperUp && a.OperState != netlink.OperUnknown:
-		// Unknown is what loopback and several virtual drivers always say: not a failure.
-		return fmt.Errorf("link %s is down (operational state %s)", l.Interface, a.OperState)
-	}
-	return nil
+	return fip.CheckLink(link, l.Interface)
 }
 
 // Watch follows the link's netlink events and looks the link up again on each, so a change is
@@ -134,14 +118,8 @@ func (l Link) follow(ctx context.Context, updates <-chan netlink.LinkUpdate, los
 
 func (l Link) poll(ctx context.Context, emit func(error)) {
 	emit(l.Check(ctx))
-	t := time.NewTicker(linkPoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			emit(l.Check(ctx))
-		}
-	}
+	every(ctx, linkPoll, func() bool {
+		emit(l.Check(ctx))
+		return true
+	})
 }

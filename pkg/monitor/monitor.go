@@ -93,3 +93,20 @@ func procRoot(p string) string {
 	}
 	return p
 }
+
+// every calls f once a period until ctx ends or f returns false: the polling a watcher falls
+// back to when the kernel cannot tell it of a change.
+func every(ctx context.Context, period time.Duration, f func() bool) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if !f() {
+				return
+			}
+		}
+	}
+}

@@ -237,9 +237,7 @@ func TestLinkCheck(t *testing.T) {
 					break
 				}
 			}
-			if s.want == "" && err != nil || s.want != "" && (err == nil || err.Error() != s.want) {
-				t.Fatalf("Check = %v, want %q", err, s.want)
-			}
+			wantCheck(t, err, s.want)
 		})
 	}
 }

@@ -125,20 +125,14 @@ func (w PIDWatch) Watch(ctx context.Context, report func(error)) {
 		return
 	}
 	report(nil)
-	t := time.NewTicker(procPoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, dead := notRunning(root, w.PID); dead {
-				report(fmt.Errorf("process %d ended", w.PID))
-				<-ctx.Done()
-				return
-			}
+	every(ctx, procPoll, func() bool {
+		_, dead := notRunning(root, w.PID)
+		if dead {
+			report(fmt.Errorf("process %d ended", w.PID))
 		}
-	}
+		return !dead
+	})
+	<-ctx.Done()
 }
 
 // watchPidfd watches through a pidfd, which becomes readable when the process exits (zombie

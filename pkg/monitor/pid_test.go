@@ -87,15 +87,7 @@ func TestPIDFile(t *testing.T) {
 				}
 			}
 			err := PIDFile{Path: p}.Check(ctxFor(t, 5*time.Second))
-			if c.want == "" {
-				if err != nil {
-					t.Fatalf("Check: %v", err)
-				}
-				return
-			}
-			if want := fmt.Sprintf(c.want, p); err == nil || err.Error() != want {
-				t.Fatalf("Check = %v, want %q", err, want)
-			}
+			wantCheck(t, err, c.want, p)
 		})
 	}
 }

@@ -38,15 +38,7 @@ func TestProcess(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.p.Check(ctxFor(t, 5*time.Second))
-			if c.want == "" {
-				if err != nil {
-					t.Fatalf("Check: %v", err)
-				}
-				return
-			}
-			if err == nil || err.Error() != c.want {
-				t.Fatalf("Check = %v, want %q", err, c.want)
-			}
+			wantCheck(t, err, c.want)
 		})
 	}
 	if err := cmd.Process.Kill(); err != nil {

@@ -42,15 +42,7 @@ func TestScriptCheck(t *testing.T) {
 			p := writeScript(t, c.body, c.mode)
 			s := &Script{Path: p, Args: c.args, Env: c.env, NormalValue: c.normal}
 			err := s.Check(ctxFor(t, 10*time.Second))
-			if c.want == "" {
-				if err != nil {
-					t.Fatalf("Check: %v", err)
-				}
-				return
-			}
-			if want := fmt.Sprintf(c.want, p); err == nil || err.Error() != want {
-				t.Fatalf("Check = %v, want %q", err, want)
-			}
+			wantCheck(t, err, c.want, p)
 			if errors.Is(err, ErrTimeout) {
 				t.Errorf("%v must not count as a timeout", err)
 			}

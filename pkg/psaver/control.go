@@ -13,7 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"clpkit/pkg/bounded"
+	"clpkit/pkg/peercred"
 )
 
 // The commands padmin sends.
@@ -116,7 +117,7 @@ func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
 	if err != nil {
 		return
 	}
-	uid, err := peerUID(c)
+	uid, err := peercred.UID(c)
 	if err != nil || !s.allowed(uid) {
 		resp.Error = "permission denied: only root may control pcheck"
 		write()
@@ -170,24 +171,6 @@ func samePfile(a, b string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
-func peerUID(c *net.UnixConn) (uint32, error) {
-	raw, err := c.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	var cred *unix.Ucred
-	var cerr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		return 0, err
-	}
-	if cerr != nil {
-		return 0, cerr
-	}
-	return cred.Uid, nil
-}
-
 // ErrNotRunning is returned by Call when nothing listens on the socket.
 var ErrNotRunning = errors.New("no pcheck is running")
 
@@ -219,7 +202,7 @@ func Call(ctx context.Context, socket string, req Request) (Response, error) {
 	line, err := bufio.NewReader(io.LimitReader(c, maxResponse)).ReadBytes('\n')
 	if err != nil {
 		if len(line) >= maxResponse {
-			return Response{}, fmt.Errorf("pcheck's answer is larger than %s", sizeText(maxResponse))
+			return Response{}, fmt.Errorf("pcheck's answer is larger than %s", bounded.Size(maxResponse))
 		}
 		if ctx.Err() != nil {
 			return Response{}, fmt.Errorf("pcheck did not answer: %w", ctx.Err())

@@ -3,9 +3,9 @@ package psaver
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
+
+	"clpkit/pkg/bounded"
 )
 
 // MaxPfileSize bounds a pfile. The seed's pfiles are a few hundred bytes; a megabyte holds
@@ -24,7 +24,7 @@ type TooLargeError struct {
 }
 
 func (e *TooLargeError) Error() string {
-	return oneLine(fmt.Sprintf("pfile %s is larger than %s", e.Path, sizeText(e.Limit)))
+	return oneLine(fmt.Sprintf("pfile %s is larger than %s", e.Path, bounded.Size(e.Limit)))
 }
 
 // PfileProblem marks the error as a problem of the pfile.
@@ -34,45 +34,11 @@ func (e *TooLargeError) PfileProblem() {}
 // a *TooLargeError, having read no more than MaxPfileSize+1 bytes of it. Other errors are those of
 // os.Open and Read, unwrapped (an *os.PathError).
 func ReadPfile(path string) ([]byte, error) {
-	b, err := readFileMax(path, MaxPfileSize)
-	if errors.Is(err, errTooLarge) {
+	b, err := bounded.ReadFile(path, MaxPfileSize)
+	if _, ok := errors.AsType[*bounded.TooLargeError](err); ok {
 		return nil, &TooLargeError{Path: path, Limit: MaxPfileSize}
 	}
 	return b, err
-}
-
-var errTooLarge = errors.New("file too large")
-
-// readFileMax reads the file at path, or returns errTooLarge when it holds more than max bytes.
-// It reads max+1 bytes at most, whatever the file is.
-func readFileMax(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > max {
-		return nil, errTooLarge
-	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, &os.PathError{Op: "read", Path: path, Err: err}
-	}
-	if int64(len(b)) > max {
-		return nil, errTooLarge
-	}
-	return b, nil
-}
-
-// sizeText writes a limit the way the messages give it: 1 MiB, 64 KiB, 100 bytes.
-func sizeText(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // oneLine replaces control characters (a newline in a path, say) with '?'.

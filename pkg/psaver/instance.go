@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"clpkit/pkg/bounded"
 )
 
 // DefaultRunDir holds pcheck's control sockets and lock files. It replaces ProcessSaver's SysV
@@ -21,11 +23,14 @@ const DefaultRunDir = "/run/clpkit/pcheck"
 const EnvRunDir = "CLPKIT_PCHECK_DIR"
 
 // RunDir returns $CLPKIT_PCHECK_DIR when set, else DefaultRunDir.
-func RunDir(env func(string) string) string {
-	if d := env(EnvRunDir); d != "" {
-		return d
+func RunDir(env func(string) string) string { return envOr(env, EnvRunDir, DefaultRunDir) }
+
+// envOr returns the environment variable name when it is set and not empty, else def.
+func envOr(env func(string) string, name, def string) string {
+	if v := env(name); v != "" {
+		return v
 	}
-	return DefaultRunDir
+	return def
 }
 
 // KeyName is how an IPCKEY is written in file names and messages: 0x and eight hex digits.
@@ -153,7 +158,7 @@ func (in *Instance) Close() {
 
 // readHolder reads the pid and pfile a lock file records; nothing from a file too large to be one.
 func readHolder(path string) (int, string) {
-	b, err := readFileMax(path, maxLockFile)
+	b, err := bounded.ReadFile(path, maxLockFile)
 	if err != nil {
 		return 0, ""
 	}

@@ -24,10 +24,7 @@ const EnvSyslogSocket = "CLPKIT_SYSLOG_SOCKET"
 
 // SyslogSocket returns $CLPKIT_SYSLOG_SOCKET when set, else DefaultSyslogSocket.
 func SyslogSocket(env func(string) string) string {
-	if s := env(EnvSyslogSocket); s != "" {
-		return s
-	}
-	return DefaultSyslogSocket
+	return envOr(env, EnvSyslogSocket, DefaultSyslogSocket)
 }
 
 // Line is one message for the reporter: the text, its syslog priority (facility daemon), and

@@ -3,7 +3,6 @@ package psaver
 import (
 	"bytes"
 	"log/syslog"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,37 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"clpkit/internal/syslogtest"
 	"clpkit/pkg/alert"
 )
-
-// listenSyslog is a syslog daemon for one test: a unixgram socket in a temporary directory whose
-// datagrams arrive on the returned channel.
-func listenSyslog(t *testing.T) (string, chan string) {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "log")
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: p, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	ch := make(chan string, 100)
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			n, err := c.Read(buf)
-			if err != nil {
-				return
-			}
-			ch <- string(buf[:n])
-		}
-	}()
-	return p, ch
-}
 
 // TestReporterWire checks what reaches syslog byte for byte: "<PRI>Mmm dd hh:mm:ss
 // pcheck[PID]: text\n", facility daemon, the priority of the line.
 func TestReporterWire(t *testing.T) {
-	sock, got := listenSyslog(t)
+	sock, got := syslogtest.Listen(t, "")
 	var stderr bytes.Buffer
 	alertPath := filepath.Join(t.TempDir(), "alert.log")
 	if err := os.WriteFile(alertPath, nil, 0o644); err != nil {
@@ -90,7 +66,7 @@ func TestReporterWire(t *testing.T) {
 
 // TestReporterEcho: on a terminal, and without syslog, lines go to stderr too; Log never echoes.
 func TestReporterEcho(t *testing.T) {
-	sock, got := listenSyslog(t)
+	sock, got := syslogtest.Listen(t, "")
 	var stderr bytes.Buffer
 	r, _ := NewReporter("padmin", sock, &stderr, true, "/nonexistent/alert.log", "s")
 	r.Report(Line{Priority: syslog.LOG_INFO, Text: "Command execute. [stop] pfile='/x'"})

@@ -99,13 +99,18 @@ func Environ(env []string, h Host, e Event, scriptPath string) []string {
 		dir = dir[:i]
 	}
 	set := func(k, v string) { out = append(out, k+"="+v) }
-	set("CLP_EVENT", e.Event)
-	set("CLP_SERVER", e.Server)
-	set("CLP_DISK", e.Disk)
-	if e.Factor != "" {
-		set("CLP_FACTOR", e.Factor)
+	// The Windows-era ARMS_* names carry the same values as these, so scripts ported from ARM
+	// keep working.
+	event := func(prefix string) {
+		set(prefix+"EVENT", e.Event)
+		set(prefix+"SERVER", e.Server)
+		set(prefix+"DISK", e.Disk)
+		if e.Factor != "" {
+			set(prefix+"FACTOR", e.Factor)
+		}
+		set(prefix+"GROUPNAME", e.Group)
 	}
-	set("CLP_GROUPNAME", e.Group)
+	event("CLP_")
 	set("CLP_RESOURCENAME", e.Resource)
 	set("CLP_PRIORITY", strconv.Itoa(e.Priority))
 	if e.PID != 0 {
@@ -116,13 +121,6 @@ func Environ(env []string, h Host, e Event, scriptPath string) []string {
 	}
 	out = hostVars(out, h)
 	set("CLP_SCRIPT_PATH", dir)
-	// The Windows-era names carry the same values, so scripts ported from ARM keep working.
-	set("ARMS_EVENT", e.Event)
-	set("ARMS_SERVER", e.Server)
-	set("ARMS_DISK", e.Disk)
-	if e.Factor != "" {
-		set("ARMS_FACTOR", e.Factor)
-	}
-	set("ARMS_GROUPNAME", e.Group)
+	event("ARMS_")
 	return out
 }

@@ -22,6 +22,18 @@ func script(t *testing.T, dir, body string, mode os.FileMode) string {
 	return p
 }
 
+// spawn writes body as a script into dir and spawns it with a plain PATH, its log and its rc
+// file in dir.
+func spawn(t *testing.T, dir, body string, mode os.FileMode) *Job {
+	t.Helper()
+	p := script(t, dir, body, mode)
+	j, err := Spawn("/proc", Spec{Script: p, Env: []string{"PATH=/usr/bin:/bin"}, Log: filepath.Join(dir, "log"), RCFile: filepath.Join(dir, "rc")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
 func TestSpawnExitLogAndDirectory(t *testing.T) {
 	dir := t.TempDir()
 	p := script(t, dir, "pwd; echo oops >&2; exit 7\n", 0o755)
@@ -75,11 +87,7 @@ func TestSpawnKilledFooter(t *testing.T) {
 
 func TestSpawnNonExecutableRunsUnderSh(t *testing.T) {
 	dir := t.TempDir()
-	p := script(t, dir, "exit 0\n", 0o644)
-	j, err := Spawn("/proc", Spec{Script: p, Env: []string{"PATH=/usr/bin:/bin"}, Log: filepath.Join(dir, "log"), RCFile: filepath.Join(dir, "rc")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := spawn(t, dir, "exit 0\n", 0o644)
 	if res := j.Wait(context.Background()); !res.OK() {
 		t.Fatalf("result %+v", res)
 	}
@@ -88,11 +96,7 @@ func TestSpawnNonExecutableRunsUnderSh(t *testing.T) {
 // A timeout kills the whole process group: the script and what it started.
 func TestTimeoutKillsProcessGroup(t *testing.T) {
 	dir := t.TempDir()
-	p := script(t, dir, "sleep 600 &\necho $! > child\nwait\n", 0o755)
-	j, err := Spawn("/proc", Spec{Script: p, Env: []string{"PATH=/usr/bin:/bin"}, Log: filepath.Join(dir, "log"), RCFile: filepath.Join(dir, "rc")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := spawn(t, dir, "sleep 600 &\necho $! > child\nwait\n", 0o755)
 	var child int
 	for i := 0; i < 100 && child == 0; i++ {
 		b, _ := os.ReadFile(filepath.Join(dir, "child"))
@@ -125,11 +129,7 @@ func TestTimeoutKillsProcessGroup(t *testing.T) {
 // A job adopted by a new daemon (not its child) is still waited for, with its exit status.
 func TestAdoptedJob(t *testing.T) {
 	dir := t.TempDir()
-	p := script(t, dir, "sleep 0.3; exit 5\n", 0o755)
-	j, err := Spawn("/proc", Spec{Script: p, Env: []string{"PATH=/usr/bin:/bin"}, Log: filepath.Join(dir, "log"), RCFile: filepath.Join(dir, "rc")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := spawn(t, dir, "sleep 0.3; exit 5\n", 0o755)
 	if j.ScriptPID == 0 || j.ScriptPID == j.Wrapper.PID {
 		t.Fatalf("script pid %d, wrapper %d", j.ScriptPID, j.Wrapper.PID)
 	}

@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"clpkit/internal/clustertest"
 )
 
 // Binary returns the path of a server program, looking in the sbin directories too (a test's PATH
@@ -77,12 +79,8 @@ func ClosedPort(tb testing.TB) int { return FreePort(tb) }
 // children and only they can be signalled together.
 type server struct {
 	name string
-	cmd  *exec.Cmd
+	proc *clustertest.Proc
 	out  *lockedBuffer
-	done chan struct{}
-	mu   sync.Mutex
-	// exited is set once the process has been waited for.
-	exited bool
 }
 
 type lockedBuffer struct {
@@ -104,42 +102,26 @@ func (l *lockedBuffer) String() string {
 
 func startServer(tb testing.TB, name string, argv []string, env []string) *server {
 	tb.Helper()
-	s := &server{name: name, out: &lockedBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(argv[0], argv[1:]...)
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	s.cmd.Env = env
+	s := &server{name: name, out: &lockedBuffer{}}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = s.out, s.out
+	cmd.Env = env
 	// Its own process group: smbd signals its whole group when it exits, which must not be the
 	// test binary's, and Freeze stops every process of the server at once.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		tb.Fatalf("starting %s: %v", name, err)
-	}
-	go func() {
-		_ = s.cmd.Wait()
-		s.mu.Lock()
-		s.exited = true
-		s.mu.Unlock()
-		close(s.done)
-	}()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	s.proc = clustertest.StartProc(tb, cmd)
 	return s
 }
 
 // PID is the server's main process.
-func (s *server) PID() int { return s.cmd.Process.Pid }
+func (s *server) PID() int { return s.proc.Cmd.Process.Pid }
 
 // Running reports whether the server process has not exited.
-func (s *server) Running() bool {
-	select {
-	case <-s.done:
-		return false
-	default:
-		return true
-	}
-}
+func (s *server) Running() bool { return s.proc.Running() }
 
 func (s *server) signalGroup(sig syscall.Signal) {
 	if s.Running() {
-		_ = syscall.Kill(-s.cmd.Process.Pid, sig)
+		_ = syscall.Kill(-s.proc.Cmd.Process.Pid, sig)
 	}
 }
 
@@ -162,7 +144,7 @@ func (s *server) groupStopped() bool {
 	if err != nil {
 		return false
 	}
-	pgid := strconv.Itoa(s.cmd.Process.Pid)
+	pgid := strconv.Itoa(s.proc.Cmd.Process.Pid)
 	for _, p := range procs {
 		if _, err := strconv.Atoi(p.Name()); err != nil {
 			continue
@@ -205,15 +187,15 @@ func (s *server) stop(timeout time.Duration) error {
 		return nil
 	}
 	s.signalGroup(syscall.SIGCONT)
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.proc.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-s.done:
+	case <-s.proc.Done():
 		// The main process is gone; make sure no child of it lingers in the group.
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		_ = syscall.Kill(-s.proc.Cmd.Process.Pid, syscall.SIGKILL)
 		return nil
 	case <-time.After(timeout):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.done
+		_ = syscall.Kill(-s.proc.Cmd.Process.Pid, syscall.SIGKILL)
+		<-s.proc.Done()
 		return fmt.Errorf("%s did not stop within %s of SIGTERM and was killed", s.name, timeout)
 	}
 }

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,28 +12,10 @@ import (
 	"clpkit/internal/clustertest"
 )
 
-const commandGroups = `
-[[group]]
-name = "failover1"
-comment = "Group for tests"
-auto_start = true
-
-[[group.resource]]
-name = "exec1"
-type = "exec"
-start = "scripts/exec1/start.sh"
-stop = "scripts/exec1/stop.sh"
-
-[[group]]
-name = "container-recovery"
-auto_start = false
-
-[[group.resource]]
-name = "exec-with-a-long-name"
-type = "exec"
-start = "scripts/exec1/start.sh"
-stop = "scripts/exec1/stop.sh"
-`
+var commandGroups = group("failover1", `comment = "Group for tests"`, "auto_start = true") +
+	execResource("exec1", "scripts/exec1") +
+	group("container-recovery", "auto_start = false") +
+	execResource("exec-with-a-long-name", "scripts/exec1")
 
 func commandCluster(t *testing.T) *clustertest.Cluster {
 	s := setup(t)
@@ -46,24 +29,31 @@ func commandCluster(t *testing.T) *clustertest.Cluster {
 	return c
 }
 
-// TestClpstatLayout checks the live default block byte for byte.
-func TestClpstatLayout(t *testing.T) {
-	c := commandCluster(t)
-	want := ` ========================  CLUSTER STATUS  ===========================
+// commandStatus is clpstat's default block for commandCluster: server1 and its heartbeat, the
+// group failover1 with where it runs (current) and its resource exec1, each in the given state;
+// container-recovery is Offline.
+func commandStatus(server, heartbeat, group, current, exec1 string) string {
+	return fmt.Sprintf(` ========================  CLUSTER STATUS  ===========================
   Cluster : cluster1
   <server>
-   *server1 .........: Online           Primary server
-      leasehb1       : Normal           etcd Lease Heartbeat
+   *server1 .........: %-17sPrimary server
+      leasehb1       : %-17setcd Lease Heartbeat
   <group>
-    failover1 .......: Online           Group for tests
-      current        : server1
-      exec1          : Online           
+    failover1 .......: %-17sGroup for tests
+      current        : %s
+      exec1          : %-17s
     container-recove : Offline          
       current        : None
       exec-with-a-lo : Offline          
   <monitor>
  =====================================================================
-`
+`, server, heartbeat, group, current, exec1)
+}
+
+// TestClpstatLayout checks the live default block byte for byte.
+func TestClpstatLayout(t *testing.T) {
+	c := commandCluster(t)
+	want := commandStatus("Online", "Normal", "Online", "server1", "Online")
 	if got := c.MustRun(t, "clpstat"); got != want {
 		t.Errorf("clpstat:\n%s\nwant:\n%s", got, want)
 	}
@@ -149,21 +139,7 @@ func TestClpcl(t *testing.T) {
 		t.Fatalf("clpcl -t: %q", out)
 	}
 	// A stopped cluster is still shown, all Offline (like CLUSTERPRO's Sample B), exit 0.
-	want := ` ========================  CLUSTER STATUS  ===========================
-  Cluster : cluster1
-  <server>
-   *server1 .........: Offline          Primary server
-      leasehb1       : Offline          etcd Lease Heartbeat
-  <group>
-    failover1 .......: Offline          Group for tests
-      current        : None
-      exec1          : Offline          
-    container-recove : Offline          
-      current        : None
-      exec-with-a-lo : Offline          
-  <monitor>
- =====================================================================
-`
+	want := commandStatus("Offline", "Offline", "Offline", "None", "Offline")
 	if got := c.MustRun(t, "clpstat"); got != want {
 		t.Errorf("clpstat of a stopped cluster:\n%s\nwant:\n%s", got, want)
 	}

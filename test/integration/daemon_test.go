@@ -20,16 +20,7 @@ func TestSystemdNotify(t *testing.T) {
 	dir := t.TempDir()
 	dumpScript(t, dir, "scripts/exec1/start.sh", "exec1-start", "env | grep -c NOTIFY_SOCKET > "+dir+"/notify-seen; exit 0")
 	clustertest.Script(t, dir, "scripts/exec1/stop.sh", "exit 0\n")
-	c := clustertest.New(t, s.bin, dir, `
-[[group]]
-name = "failover1"
-
-[[group.resource]]
-name = "exec1"
-type = "exec"
-start = "scripts/exec1/start.sh"
-stop = "scripts/exec1/stop.sh"
-`)
+	c := clustertest.New(t, s.bin, dir, group("failover1")+execResource("exec1", "scripts/exec1"))
 	sock := filepath.Join(dir, "notify.sock")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	if err != nil {

@@ -13,47 +13,13 @@ import (
 	"clpkit/pkg/resource"
 )
 
-const envGroups = `
-[[group]]
-name = "failover1"
-servers = ["server1"]
-auto_start = false
-
-[[group.resource]]
-name = "exec1"
-type = "exec"
-start = "scripts/failover1/exec1/start.sh"
-stop = "scripts/failover1/exec1/stop.sh"
-
-[[group]]
-name = "failing"
-auto_start = false
-
-[[group.resource]]
-name = "base"
-type = "exec"
-start = "scripts/failing/base/start.sh"
-stop = "scripts/failing/base/stop.sh"
-
-[[group.resource]]
-name = "bad"
-type = "exec"
-depends = ["base"]
-start = "scripts/failing/bad/start.sh"
-stop = "scripts/failing/bad/stop.sh"
-activation_retry = 2
-
-[[group]]
-name = "async1"
-auto_start = false
-
-[[group.resource]]
-name = "daemon1"
-type = "exec"
-start = "scripts/async1/daemon1/start.sh"
-stop = "scripts/async1/daemon1/stop.sh"
-start_mode = "async"
-`
+var envGroups = group("failover1", `servers = ["server1"]`, "auto_start = false") +
+	execResource("exec1", "scripts/failover1/exec1") +
+	group("failing", "auto_start = false") +
+	execResource("base", "scripts/failing/base") +
+	execResource("bad", "scripts/failing/bad", `depends = ["base"]`, "activation_retry = 2") +
+	group("async1", "auto_start = false") +
+	execResource("daemon1", "scripts/async1/daemon1", `start_mode = "async"`)
 
 // TestScriptEnvironment dumps the environment every script received for a group start, a group
 // stop, a refused move, an activation failure with retries, and an asynchronous start whose stop
@@ -73,34 +39,37 @@ func TestScriptEnvironment(t *testing.T) {
 	c := clustertest.New(t, s.bin, dir, envGroups)
 	c.Start(t)
 
-	base := map[string]string{"CLP_DISK": "SUCCESS", "ARMS_DISK": "SUCCESS", "CLP_PRIORITY": "1", "CLP_SERVER": "HOME", "ARMS_SERVER": "HOME"}
-	with := func(extra map[string]string) map[string]string {
-		m := map[string]string{}
-		for k, v := range base {
-			m[k] = v
-		}
-		for k, v := range extra {
-			m[k] = v
+	// started is what a script of resource res of group g gets for the group's start, and
+	// stopped what its stop.sh then gets; extra are more variables, name then value.
+	started := func(g, res string, extra ...string) map[string]string {
+		m := map[string]string{"CLP_DISK": "SUCCESS", "ARMS_DISK": "SUCCESS", "CLP_PRIORITY": "1", "CLP_SERVER": "HOME", "ARMS_SERVER": "HOME",
+			"CLP_EVENT": "START", "ARMS_EVENT": "START", "CLP_GROUPNAME": g, "ARMS_GROUPNAME": g, "CLP_RESOURCENAME": res}
+		for i := 0; i+1 < len(extra); i += 2 {
+			m[extra[i]] = extra[i+1]
 		}
 		return m
 	}
-	execDir := filepath.Join(dir, "scripts/failover1/exec1")
+	stopped := func(g, res string, extra ...string) map[string]string {
+		return started(g, res, append([]string{"CLP_FACTOR", "GROUPSTOP", "ARMS_FACTOR", "GROUPSTOP"}, extra...)...)
+	}
+	// ranOnce checks that script, whose runs dump as name, ran once, in scripts (relative to
+	// dir) with vars.
+	ranOnce := func(t *testing.T, script, name, scripts string, vars map[string]string) {
+		t.Helper()
+		d := dumps(t, dir, name)
+		if len(d) != 1 {
+			t.Fatalf("%s ran %d times, want 1", script, len(d))
+		}
+		if want := envLines(c, filepath.Join(dir, scripts), vars, selfOf(d[0])); d[0] != want {
+			t.Errorf("%s environment:\n%s\nwant:\n%s", script, d[0], want)
+		}
+	}
 
 	t.Run("group start", func(t *testing.T) {
 		if out := c.MustRun(t, "clpgrp", "-s", "failover1"); out != "Command succeeded.\n" {
 			t.Fatalf("clpgrp -s printed %q", out)
 		}
-		d := dumps(t, dir, "exec1-start")
-		if len(d) != 1 {
-			t.Fatalf("start.sh ran %d times, want 1", len(d))
-		}
-		want := envLines(c, execDir, with(map[string]string{
-			"CLP_EVENT": "START", "ARMS_EVENT": "START", "CLP_GROUPNAME": "failover1", "ARMS_GROUPNAME": "failover1",
-			"CLP_RESOURCENAME": "exec1",
-		}), selfOf(d[0]))
-		if d[0] != want {
-			t.Errorf("start.sh environment:\n%s\nwant:\n%s", d[0], want)
-		}
+		ranOnce(t, "start.sh", "exec1-start", "scripts/failover1/exec1", started("failover1", "exec1"))
 	})
 
 	t.Run("group move on a one-server cluster is refused", func(t *testing.T) {
@@ -118,17 +87,7 @@ func TestScriptEnvironment(t *testing.T) {
 
 	t.Run("group stop", func(t *testing.T) {
 		c.MustRun(t, "clpgrp", "-t", "failover1")
-		d := dumps(t, dir, "exec1-stop")
-		if len(d) != 1 {
-			t.Fatalf("stop.sh ran %d times, want 1", len(d))
-		}
-		want := envLines(c, execDir, with(map[string]string{
-			"CLP_EVENT": "START", "ARMS_EVENT": "START", "CLP_GROUPNAME": "failover1", "ARMS_GROUPNAME": "failover1",
-			"CLP_RESOURCENAME": "exec1", "CLP_FACTOR": "GROUPSTOP", "ARMS_FACTOR": "GROUPSTOP",
-		}), selfOf(d[0]))
-		if d[0] != want {
-			t.Errorf("stop.sh environment:\n%s\nwant:\n%s", d[0], want)
-		}
+		ranOnce(t, "stop.sh", "exec1-stop", "scripts/failover1/exec1", stopped("failover1", "exec1"))
 	})
 
 	t.Run("activation failure with retry", func(t *testing.T) {
@@ -142,26 +101,13 @@ func TestScriptEnvironment(t *testing.T) {
 			t.Fatalf("the failing start.sh ran %d times, want 1 + activation_retry 2 = 3", len(d))
 		}
 		for i, got := range d {
-			want := envLines(c, badDir, with(map[string]string{
-				"CLP_EVENT": "START", "ARMS_EVENT": "START", "CLP_GROUPNAME": "failing", "ARMS_GROUPNAME": "failing",
-				"CLP_RESOURCENAME": "bad",
-			}), selfOf(got))
+			want := envLines(c, badDir, started("failing", "bad"), selfOf(got))
 			if got != want {
 				t.Errorf("attempt %d environment:\n%s\nwant:\n%s", i+1, got, want)
 			}
 		}
 		// The final action (stop the group) stopped what had started, with the start's event.
-		bs := dumps(t, dir, "base-stop")
-		if len(bs) != 1 {
-			t.Fatalf("base stop.sh ran %d times, want 1", len(bs))
-		}
-		want := envLines(c, filepath.Join(dir, "scripts/failing/base"), with(map[string]string{
-			"CLP_EVENT": "START", "ARMS_EVENT": "START", "CLP_GROUPNAME": "failing", "ARMS_GROUPNAME": "failing",
-			"CLP_RESOURCENAME": "base", "CLP_FACTOR": "GROUPSTOP", "ARMS_FACTOR": "GROUPSTOP",
-		}), selfOf(bs[0]))
-		if bs[0] != want {
-			t.Errorf("base stop.sh environment:\n%s\nwant:\n%s", bs[0], want)
-		}
+		ranOnce(t, "base stop.sh", "base-stop", "scripts/failing/base", stopped("failing", "base"))
 		if n := len(dumps(t, dir, "bad-stop")); n != 0 {
 			t.Errorf("the stop.sh of the resource that never started ran %d times", n)
 		}
@@ -188,26 +134,12 @@ func TestScriptEnvironment(t *testing.T) {
 	})
 
 	t.Run("async start and CLP_PID", func(t *testing.T) {
-		c.MustRun(t, "clpgrp", "-s", "async1")
-		clustertest.WaitFor(t, 5*time.Second, "the async start script's dump", func() bool { return len(dumps(t, dir, "daemon1-start")) == 1 })
-		start := dumps(t, dir, "daemon1-start")[0]
-		pid, _ := strconv.Atoi(selfOf(start))
+		pid := startAsync(t, c, dir)
 		if err := syscall.Kill(pid, 0); err != nil {
 			t.Fatalf("the async start script (pid %d) is not running: %v", pid, err)
 		}
 		c.MustRun(t, "clpgrp", "-t", "async1")
-		d := dumps(t, dir, "daemon1-stop")
-		if len(d) != 1 {
-			t.Fatalf("stop.sh ran %d times, want 1", len(d))
-		}
-		want := envLines(c, filepath.Join(dir, "scripts/async1/daemon1"), with(map[string]string{
-			"CLP_EVENT": "START", "ARMS_EVENT": "START", "CLP_GROUPNAME": "async1", "ARMS_GROUPNAME": "async1",
-			"CLP_RESOURCENAME": "daemon1", "CLP_FACTOR": "GROUPSTOP", "ARMS_FACTOR": "GROUPSTOP",
-			"CLP_PID": strconv.Itoa(pid),
-		}), selfOf(d[0]))
-		if d[0] != want {
-			t.Errorf("async stop.sh environment:\n%s\nwant:\n%s", d[0], want)
-		}
+		ranOnce(t, "async stop.sh", "daemon1-stop", "scripts/async1/daemon1", stopped("async1", "daemon1", "CLP_PID", strconv.Itoa(pid)))
 		clustertest.WaitFor(t, 5*time.Second, "the async start script to be gone", func() bool { return clustertest.Gone(pid) })
 	})
 }

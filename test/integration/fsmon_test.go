@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -43,67 +42,23 @@ func newFsmonEnv(t *testing.T, bin string) *fsmonEnv {
 // run runs a command to its end.
 func (e *fsmonEnv) run(t *testing.T, name string, args ...string) (string, string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(e.bin, name), args...)
-	cmd.Env = e.env
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatalf("running %s: %v", name, err)
-	}
-	return so.String(), se.String(), cmd.ProcessState.ExitCode()
+	return clustertest.Exec(t, "", e.env, append([]string{filepath.Join(e.bin, name)}, args...)...)
 }
 
 // watcher is a monitor command running in the background.
 type watcher struct {
-	cmd            *exec.Cmd
+	*clustertest.Proc
 	stdout, stderr bytes.Buffer
-	done           chan struct{}
 }
 
 func (e *fsmonEnv) start(t *testing.T, name string, args ...string) *watcher {
 	t.Helper()
-	w := &watcher{done: make(chan struct{})}
-	w.cmd = exec.Command(filepath.Join(e.bin, name), args...)
-	w.cmd.Env = e.env
-	w.cmd.Stdout, w.cmd.Stderr = &w.stdout, &w.stderr
-	if err := w.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = w.cmd.Wait(); close(w.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-w.done:
-		default:
-			_ = w.cmd.Process.Kill()
-			<-w.done
-		}
-	})
+	w := &watcher{}
+	cmd := exec.Command(filepath.Join(e.bin, name), args...)
+	cmd.Env = e.env
+	cmd.Stdout, cmd.Stderr = &w.stdout, &w.stderr
+	w.Proc = clustertest.StartProc(t, cmd)
 	return w
-}
-
-// wait waits for the watcher to exit and returns its status.
-func (w *watcher) wait(t *testing.T, d time.Duration) int {
-	t.Helper()
-	select {
-	case <-w.done:
-		return w.cmd.ProcessState.ExitCode()
-	case <-time.After(d):
-		t.Fatalf("the watcher did not exit within %s", d)
-		return -1
-	}
-}
-
-func (w *watcher) running() bool {
-	select {
-	case <-w.done:
-		return false
-	default:
-		return true
-	}
 }
 
 // records returns the alert log as "module ID LEVEL text" lines, checking the server field.
@@ -279,7 +234,7 @@ func TestSambamonWatch(t *testing.T) {
 			}
 		}
 		for _, w := range []*watcher{w1, w2} {
-			if code := w.wait(t, 5*time.Second); code != 0 || w.stdout.Len()+w.stderr.Len() != 0 {
+			if code := w.Exit(t, 5*time.Second); code != 0 || w.stdout.Len()+w.stderr.Len() != 0 {
 				t.Errorf("watcher: exit %d, output %q %q", code, w.stdout.String(), w.stderr.String())
 			}
 		}
@@ -307,7 +262,7 @@ func TestSambamonWatch(t *testing.T) {
 		w := e.start(t, "clp_sambamon", "sambawatch", "-s", "share", "-a", smb.Addr(), "-i", "1", "-c", "2", "-r", "5")
 		e.waitRecords(t, 2, 10*time.Second)
 		smb.Stop(t)
-		if code := w.wait(t, 15*time.Second); code != 1 {
+		if code := w.Exit(t, 15*time.Second); code != 1 {
 			t.Errorf("exit %d, want 1", code)
 		}
 		wantRecords(t, e.records(t), smbStarted, smbWatching("share"),
@@ -321,7 +276,7 @@ func TestSambamonWatch(t *testing.T) {
 		smb.Freeze()
 		defer smb.Thaw()
 		start := time.Now()
-		if code := w.wait(t, 15*time.Second); code != 1 {
+		if code := w.Exit(t, 15*time.Second); code != 1 {
 			t.Errorf("exit %d, want 1", code)
 		}
 		// Two probes of 1s (-r) with 1s (-i) between them, after up to 1s of the interval.
@@ -344,7 +299,7 @@ func TestSambamonControl(t *testing.T) {
 	w := e.start(t, "clp_sambamon", args...)
 	e.waitRecords(t, 2, 10*time.Second)
 
-	pid := strconv.Itoa(w.cmd.Process.Pid)
+	pid := strconv.Itoa(w.Cmd.Process.Pid)
 	if so, se, code := e.run(t, "clp_sambamon", "sambawatch", "-disp"); code != 0 || so != pid+"\n" || se != "" {
 		t.Errorf("-disp: exit %d, %q, %q; want %s", code, so, se, pid)
 	}
@@ -368,13 +323,13 @@ func TestSambamonControl(t *testing.T) {
 	e.waitRecords(t, 5, 5*time.Second)
 	smb.Stop(t)
 	time.Sleep(2500 * time.Millisecond) // two intervals: probes would have failed by now
-	if !w.running() {
+	if !w.Running() {
 		t.Fatal("the paused watcher exited")
 	}
 	if so, se, code := e.run(t, "clp_sambamon", "sambawatch", "-continue"); code != 0 || so+se != "" {
 		t.Errorf("-continue: exit %d, %q", code, so+se)
 	}
-	if code := w.wait(t, 10*time.Second); code != 1 {
+	if code := w.Exit(t, 10*time.Second); code != 1 {
 		t.Errorf("exit %d after -continue, want 1", code)
 	}
 	wantRecords(t, e.records(t), smbStarted, smbWatching("share"), smbInUse, smbInUse, smbPaused, smbContinue,
@@ -411,23 +366,23 @@ func TestSambamonKillAndStop(t *testing.T) {
 
 	w := e.start(t, "clp_sambamon", args...)
 	e.waitRecords(t, 2, 10*time.Second)
-	old := strconv.Itoa(w.cmd.Process.Pid)
-	if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	old := strconv.Itoa(w.Cmd.Process.Pid)
+	if err := w.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	w.wait(t, 5*time.Second)
+	w.Exit(t, 5*time.Second)
 	if so, _, code := e.run(t, "clp_sambamon", "sambawatch", "-disp"); code != 0 || so != old+"\n" {
 		t.Errorf("-disp after SIGKILL: exit %d, %q; want the killed pid %s", code, so, old)
 	}
 	// The same ID starts again at once, without -del.
 	w = e.start(t, "clp_sambamon", args...)
 	e.waitRecords(t, 4, 10*time.Second)
-	if so, _, _ := e.run(t, "clp_sambamon", "sambawatch", "-disp"); so != strconv.Itoa(w.cmd.Process.Pid)+"\n" {
+	if so, _, _ := e.run(t, "clp_sambamon", "sambawatch", "-disp"); so != strconv.Itoa(w.Cmd.Process.Pid)+"\n" {
 		t.Errorf("-disp of the new watcher: %q", so)
 	}
 
 	// A watcher that cannot act on -stop (stopped with SIGSTOP): 15 after the wait, status 4.
-	if err := w.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := w.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -439,16 +394,16 @@ func TestSambamonKillAndStop(t *testing.T) {
 		t.Errorf("-stop 1 took %v", d)
 	}
 	// Resumed, it finds the SIGTERM that -stop sent and ends cleanly.
-	_ = w.cmd.Process.Signal(syscall.SIGCONT)
-	if code := w.wait(t, 5*time.Second); code != 0 {
+	_ = w.Cmd.Process.Signal(syscall.SIGCONT)
+	if code := w.Exit(t, 5*time.Second); code != 0 {
 		t.Errorf("exit %d after SIGCONT, want 0", code)
 	}
 
 	// SIGTERM from clpd (the end of an asynchronous start script) stops it like -stop.
 	w = e.start(t, "clp_sambamon", args...)
 	e.waitRecords(t, 8, 10*time.Second)
-	_ = w.cmd.Process.Signal(syscall.SIGTERM)
-	if code := w.wait(t, 5*time.Second); code != 0 {
+	_ = w.Cmd.Process.Signal(syscall.SIGTERM)
+	if code := w.Exit(t, 5*time.Second); code != 0 {
 		t.Errorf("exit %d after SIGTERM, want 0", code)
 	}
 	wantRecords(t, e.records(t),
@@ -465,9 +420,7 @@ func TestFsmonSystemError(t *testing.T) {
 	s := setup(t)
 	e := newFsmonEnv(t, s.bin)
 	file := filepath.Join(e.dir, "not-a-dir")
-	if err := os.WriteFile(file, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	touch(t, file)
 	e.env = append(e.env, "CLPKIT_FSMON_DIR="+file)
 	so, se, code := e.run(t, "clp_nfsmon", "nfswatch", "-d", "/export", "-a", "127.0.0.1")
 	want := "The clp_nfsmon has detected system error (mkdir 20)."
@@ -503,7 +456,7 @@ func TestNfsmon(t *testing.T) {
 			if so, se, code := e.run(t, "clp_nfsmon", "nfswatch", "-stop"); code != 0 || so+se != "" {
 				t.Errorf("-stop: exit %d, %q", code, so+se)
 			}
-			if code := w.wait(t, 5*time.Second); code != 0 {
+			if code := w.Exit(t, 5*time.Second); code != 0 {
 				t.Errorf("%v: exit %d, want 0", extra, code)
 			}
 			wantRecords(t, e.records(t), nfsStarted, nfsWatching(n.Export), nfsStopping(n.Export))
@@ -524,11 +477,11 @@ func TestNfsmon(t *testing.T) {
 		n.Freeze()
 		defer n.Thaw()
 		time.Sleep(2500 * time.Millisecond)
-		if !w.running() {
+		if !w.Running() {
 			t.Fatal("the paused watcher exited")
 		}
 		e.run(t, "clp_nfsmon", "nfswatch", "-continue")
-		if code := w.wait(t, 10*time.Second); code != 1 {
+		if code := w.Exit(t, 10*time.Second); code != 1 {
 			t.Errorf("exit %d, want 1", code)
 		}
 		wantRecords(t, e.records(t), nfsStarted, nfsWatching(n.Export),
@@ -541,7 +494,7 @@ func TestNfsmon(t *testing.T) {
 		w := e.start(t, "clp_nfsmon", append(append([]string{}, base...), "-d", n.Export)...)
 		e.waitRecords(t, 2, 10*time.Second)
 		n.Stop(t)
-		if code := w.wait(t, 10*time.Second); code != 1 {
+		if code := w.Exit(t, 10*time.Second); code != 1 {
 			t.Errorf("exit %d, want 1", code)
 		}
 		wantRecords(t, e.records(t), nfsStarted, nfsWatching(n.Export),
@@ -561,10 +514,7 @@ func TestNfsmon(t *testing.T) {
 // leaves out (fsmonElsewhere), with the same cases and the same expected output.
 func TestMonitorTemplates(t *testing.T) {
 	s := setup(t)
-	root, err := filepath.Abs("../../templates")
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := repoPath(t, "templates")
 	cases := []struct {
 		name  string
 		env   []string

@@ -26,17 +26,22 @@ func setup(t *testing.T) suite {
 
 func buildOnce(t *testing.T) string {
 	t.Helper()
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("clpkit-integration-bin-%d", os.Getpid()))
+	dir := binDir()
 	if _, err := os.Stat(filepath.Join(dir, "clpd")); err == nil {
 		return dir
 	}
 	return clustertest.Build(t, dir)
 }
 
+// binDir is where the package builds the commands; TestMain removes it.
+func binDir() string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("clpkit-integration-bin-%d", os.Getpid()))
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
-	code = clustertest.CheckLeftovers(os.Stderr, code, filepath.Join(os.TempDir(), fmt.Sprintf("clpkit-integration-bin-%d", os.Getpid())))
-	_ = os.RemoveAll(filepath.Join(os.TempDir(), fmt.Sprintf("clpkit-integration-bin-%d", os.Getpid())))
+	code = clustertest.CheckLeftovers(os.Stderr, code, binDir())
+	_ = os.RemoveAll(binDir())
 	os.Exit(code)
 }
 
@@ -97,4 +102,58 @@ func selfOf(dump string) string {
 		}
 	}
 	return ""
+}
+
+// group is the TOML of a [[group]] table: its name, then its other keys, a line each.
+func group(name string, keys ...string) string {
+	return fmt.Sprintf("\n[[group]]\nname = %q\n", name) + tomlLines(keys)
+}
+
+// execResource is the TOML of an exec [[group.resource]] whose scripts are start.sh and stop.sh
+// of the folder scripts (relative to the cluster's directory, or absolute), then its other keys,
+// a line each.
+func execResource(name, scripts string, keys ...string) string {
+	return fmt.Sprintf("\n[[group.resource]]\nname = %q\ntype = \"exec\"\nstart = %q\nstop = %q\n",
+		name, scripts+"/start.sh", scripts+"/stop.sh") + tomlLines(keys)
+}
+
+func tomlLines(keys []string) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	return strings.Join(keys, "\n") + "\n"
+}
+
+// repoPath is the absolute path of rel, a path relative to the module root.
+func repoPath(t *testing.T, rel string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("../..", rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// touch creates the empty file path, most often the file a test's script or monitor waits for.
+func touch(t *testing.T, path string) {
+	t.Helper()
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// copyProgram copies the program src to dst, creating dst's folder: a process started from the
+// copy has a name (and /proc/PID/exe) of its own.
+func copyProgram(t *testing.T, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -74,12 +74,8 @@ func buildStandin(t *testing.T, bin string) string {
 	if _, err := os.Stat(p); err == nil {
 		return p
 	}
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd := exec.Command("go", "build", "-o", p+".tmp", "./testdata/mfes/standin")
-	cmd.Dir = root
+	cmd.Dir = repoPath(t, ".")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building the stand-in region: %v\n%s", err, out)
 	}
@@ -106,17 +102,8 @@ func newMFESRegion(t *testing.T, bin string, o regionOpts) *mfesRegion {
 	}
 	// The directory server runs under its own name, as Micro Focus's mfds32 does, so that
 	// killall finds it by that name.
-	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	mfdsBin := filepath.Join(dir, "bin", o.mfdsName)
-	data, err := os.ReadFile(standin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(mfdsBin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	copyProgram(t, standin, mfdsBin)
 	listen := fmt.Sprintf("-listen 127.0.0.1:%d ", r.port)
 	if o.noListen {
 		listen = ""
@@ -125,16 +112,7 @@ func newMFESRegion(t *testing.T, bin string, o regionOpts) *mfesRegion {
 	if start == "" {
 		start = fmt.Sprintf("exec %s -daemon %s-pidfile %s/esserv1.pid -log %s %s -tag %s", standin, listen, dir, r.accepts, o.standin, r.tag)
 	}
-	timeouts := o.timeouts
-	if timeouts == "" {
-		timeouts = "start = \"20s\"\nstop = \"5s\"\nforce = \"2s\""
-	}
-	cfg := fmt.Sprintf(`state_dir = "state"
-log_dir = "log"
-
-[timeouts]
-%s
-
+	cfg := mfesConfigHead(o.timeouts) + fmt.Sprintf(`
 [mfds]
 address = "127.0.0.1:%d"
 start = "exec %s -daemon -listen 127.0.0.1:%d -pidfile %s/mfds.pid -tag %s"
@@ -148,7 +126,7 @@ start = %q
 stop = "kill $(cat %s/esserv1.pid)"
 pidfile = "%s/esserv1.pid"
 processes = '-tag %s( |$)'
-`, timeouts, r.mfdsPort, mfdsBin, r.mfdsPort, dir, r.mfdsTag, dir, dir, regexp.QuoteMeta(r.mfdsTag),
+`, r.mfdsPort, mfdsBin, r.mfdsPort, dir, r.mfdsTag, dir, dir, regexp.QuoteMeta(r.mfdsTag),
 		r.port, start, dir, dir, regexp.QuoteMeta(r.tag))
 	if err := os.WriteFile(r.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -169,6 +147,15 @@ processes = '-tag %s( |$)'
 		}
 	})
 	return r
+}
+
+// mfesConfigHead is the beginning of a configuration of the Micro Focus commands: the folders
+// and the [timeouts] table's keys, the tests' usual ones when "".
+func mfesConfigHead(timeouts string) string {
+	if timeouts == "" {
+		timeouts = "start = \"20s\"\nstop = \"5s\"\nforce = \"2s\""
+	}
+	return "state_dir = \"state\"\nlog_dir = \"log\"\n\n[timeouts]\n" + timeouts + "\n"
 }
 
 // useMFESRegion gives every process the test starts from now on (clpd, and so its scripts) the
@@ -199,13 +186,8 @@ func useMFESRegion(t *testing.T, bin string) {
 // procs returns the live processes whose command line holds "-tag <tag>".
 func (r *mfesRegion) procs(tag string) []int {
 	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+	for _, pid := range clustertest.PIDs() {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		if err != nil || clustertest.Gone(pid) {
 			continue
 		}
@@ -222,23 +204,11 @@ func (r *mfesRegion) procs(tag string) []int {
 // in dir (the script's folder for scripts), and returns stdout, stderr and the exit status.
 func (r *mfesRegion) run(t *testing.T, dir string, extra []string, argv ...string) (string, string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	name := argv[0]
-	if !strings.Contains(name, "/") {
-		name = filepath.Join(r.bin, name)
+	argv = slices.Clone(argv)
+	if !strings.Contains(argv[0], "/") {
+		argv[0] = filepath.Join(r.bin, argv[0])
 	}
-	cmd := exec.CommandContext(ctx, name, argv[1:]...)
-	cmd.Dir = dir
-	cmd.Env = append(slices.Clone(r.env), extra...)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatalf("running %v: %v", argv, err)
-	}
-	return so.String(), se.String(), cmd.ProcessState.ExitCode()
+	return clustertest.Exec(t, dir, append(slices.Clone(r.env), extra...), argv...)
 }
 
 // accepting reports whether the region's listener accepts connections.
@@ -296,15 +266,11 @@ func listenerOwners(t *testing.T, port int) []int {
 		}
 	}
 	var out []int
-	procs, _ := os.ReadDir("/proc")
-	for _, e := range procs {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		fds, _ := os.ReadDir(filepath.Join("/proc", e.Name(), "fd"))
-		for _, fd := range fds {
-			if l, err := os.Readlink(filepath.Join("/proc", e.Name(), "fd", fd.Name())); err == nil && inodes[l] {
+	for _, pid := range clustertest.PIDs() {
+		fd := fmt.Sprintf("/proc/%d/fd", pid)
+		fds, _ := os.ReadDir(fd)
+		for _, f := range fds {
+			if l, err := os.Readlink(filepath.Join(fd, f.Name())); err == nil && inodes[l] {
 				out = append(out, pid)
 				break
 			}
@@ -374,29 +340,13 @@ func hostMFDS(t *testing.T) func(tb testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(sh)
-	if err != nil {
-		t.Fatal(err)
-	}
 	wait := fmt.Sprintf("while kill -0 %d 2>/dev/null; do sleep 1; done", os.Getpid())
 	dir := t.TempDir()
-	type host struct {
-		name string
-		cmd  *exec.Cmd
-		done chan struct{}
-	}
-	var hosts []*host
+	var hosts []*clustertest.Proc
 	for _, name := range []string{"mfds32", "mfd32"} {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		h := &host{name: name, cmd: exec.Command(p, "-c", wait), done: make(chan struct{})}
-		if err := h.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() { _ = h.cmd.Wait(); close(h.done) }()
-		hosts = append(hosts, h)
+		copyProgram(t, sh, p)
+		hosts = append(hosts, clustertest.StartProc(t, exec.Command(p, "-c", wait)))
 	}
 	check := func(tb testing.TB) {
 		tb.Helper()
@@ -404,33 +354,47 @@ func hostMFDS(t *testing.T) func(tb testing.TB) {
 		defer cancel()
 		for _, h := range hosts {
 			select {
-			case <-h.done:
-				tb.Errorf("the host's %s (pid %d, not started by the test) was killed: %s", h.name, h.cmd.Process.Pid, h.cmd.ProcessState)
+			case <-h.Done():
+				tb.Errorf("the host's %s (pid %d, not started by the test) was killed: %s", filepath.Base(h.Cmd.Path), h.Cmd.Process.Pid, h.Cmd.ProcessState)
 			case <-grace.Done():
 			}
 		}
 	}
-	t.Cleanup(func() {
-		check(t)
-		for _, h := range hosts {
-			_ = h.cmd.Process.Kill()
-			<-h.done
-		}
-	})
+	// Registered after the processes' kills, so it runs before them.
+	t.Cleanup(func() { check(t) })
 	return check
 }
 
 // mfesCases are the cluster's runs of the seed scripts that reach the Micro Focus commands, with
 // what they print on stdout (the seed's lines; templates/templates_test.go has the others).
-var mfesCases = []struct {
-	name string
-	env  []string
-	out  string
-}{
+var mfesCases = []mfesCase{
 	{"start-home", []string{"CLP_EVENT=START", "CLP_DISK=SUCCESS", "CLP_SERVER=HOME"}, "NORMAL1\nNORMAL2\nEXIT\n"},
 	{"start-other", []string{"CLP_EVENT=START", "CLP_DISK=SUCCESS", "CLP_SERVER=OTHER"}, "NORMAL1\nON_OTHER1\nEXIT\n"},
 	{"failover-home", []string{"CLP_EVENT=FAILOVER", "CLP_DISK=SUCCESS", "CLP_SERVER=HOME"}, "FAILOVER1\nFAILOVER2\nEXIT\n"},
 	{"failover-other", []string{"CLP_EVENT=FAILOVER", "CLP_DISK=SUCCESS", "CLP_SERVER=OTHER"}, "FAILOVER1\nON_OTHER2\nEXIT\n"},
+}
+
+// mfesCase is a run of a script under the CLP_* variables env, and what it prints on stdout.
+type mfesCase struct {
+	name string
+	env  []string
+	out  string
+}
+
+// runMFESCases runs check for each of mfesCases, in parallel subtests of t that each have a
+// region of their own, on the scripts of folder (relative to the module root); hostAlive is
+// hostMFDS's check.
+func runMFESCases(t *testing.T, folder string, check func(t *testing.T, c mfesCase, r *mfesRegion, dir string, hostAlive func(testing.TB))) {
+	s := setup(t)
+	t.Parallel()
+	hostAlive := hostMFDS(t)
+	dir := repoPath(t, folder)
+	for _, c := range mfesCases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			check(t, c, newMFESRegion(t, s.bin, regionOpts{}), dir, hostAlive)
+		})
+	}
 }
 
 // TestMFESSeedScripts runs seed 000's start.sh and stop.sh exactly as the seed prints them, by
@@ -441,77 +405,66 @@ var mfesCases = []struct {
 // first on PATH (killallStub): a process named mfd32 or mfds32 that the test did not start
 // still runs after each stop.sh and at the end.
 func TestMFESSeedScripts(t *testing.T) {
-	s := setup(t)
-	t.Parallel()
-	hostAlive := hostMFDS(t)
-	seed, err := filepath.Abs("../../testdata/mfes/seed000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range mfesCases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			r := newMFESRegion(t, s.bin, regionOpts{})
-			line := 10 // the `source` line of the START branch
-			if strings.HasPrefix(c.name, "failover") {
-				line = 29
-			}
-			start, stop := filepath.Join(seed, "start.sh"), filepath.Join(seed, "stop.sh")
-			began := time.Now()
-			so, se, code := r.run(t, seed, c.env, start)
-			took := time.Since(began)
-			if so != c.out || code != 0 || se != fmt.Sprintf("%s: %d: source: not found\n", start, line) {
-				t.Fatalf("start.sh: exit %d\nstdout %q\nstderr %q", code, so, se)
-			}
-			if took < 15*time.Second {
-				t.Errorf("start.sh took %s: the seed's sleep 15 did not run", took)
-			}
-			if !r.accepting() {
-				t.Fatal("the region does not accept connections after start.sh")
-			}
-			if so, se, code := r.run(t, seed, nil, "mdump", "localhost", "ESSERV1"); code != 0 || se != "" || !strings.Contains(so, "mListenerStatus: Started\n") {
-				t.Errorf("mdump after start.sh: exit %d, %q, %q", code, so, se)
-			}
-			mfds := r.procs(r.mfdsTag)
-			if len(mfds) != 1 {
-				t.Fatalf("directory server processes after start.sh: %v", mfds)
-			}
-			so, se, code = r.run(t, seed, c.env, stop)
-			if so != c.out || code != 0 || se != fmt.Sprintf("%s: %d: source: not found\nmfd32: no process found\n", stop, line) {
-				t.Fatalf("stop.sh: exit %d\nstdout %q\nstderr %q", code, so, se)
-			}
-			hostAlive(t)
-			if b, err := os.ReadFile(filepath.Join(r.dir, "killall.calls")); err != nil || string(b) != "-9 mfd32\n" {
-				t.Errorf("stop.sh called killall with %q (%v), want -9 mfd32 once", b, err)
-			}
-			if left := r.procs(r.tag); len(left) > 0 {
-				t.Errorf("region processes left after stop.sh: %v", left)
-			}
-			if r.stillAccepts(t) {
-				t.Error("the region still accepts connections after stop.sh")
-			}
-			// killall -9 mfd32 matched nothing: the directory server still runs, as it did for
-			// the seed. mfds -s 1 stops it.
-			if got := r.procs(r.mfdsTag); !slices.Equal(got, mfds) {
-				t.Errorf("directory server after stop.sh: %v, want %v still running", got, mfds)
-			}
-			if so, se, code := r.run(t, seed, nil, "mfds", "-s", "1"); code != 0 || so != "" || se != "" {
-				t.Errorf("mfds -s 1: exit %d, %q, %q", code, so, se)
-			}
-			if got := r.procs(r.mfdsTag); len(got) > 0 {
-				t.Errorf("directory server after mfds -s 1: %v", got)
-			}
-			var want []string
-			want = append(want, "INFO 7 mfds has started in X.", "INFO 1 Region ESSERV1 has started in X.", "INFO 3 Stopping region ESSERV1 has completed.", "INFO 9 Stopping the directory server (mfds) has completed.")
-			var got []string
-			for _, a := range r.alerts(t) {
-				got = append(got, msInText.ReplaceAllString(a, "in X."))
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("alert log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
-		})
-	}
+	runMFESCases(t, "testdata/mfes/seed000", func(t *testing.T, c mfesCase, r *mfesRegion, seed string, hostAlive func(testing.TB)) {
+		line := 10 // the `source` line of the START branch
+		if strings.HasPrefix(c.name, "failover") {
+			line = 29
+		}
+		start, stop := filepath.Join(seed, "start.sh"), filepath.Join(seed, "stop.sh")
+		began := time.Now()
+		so, se, code := r.run(t, seed, c.env, start)
+		took := time.Since(began)
+		if so != c.out || code != 0 || se != fmt.Sprintf("%s: %d: source: not found\n", start, line) {
+			t.Fatalf("start.sh: exit %d\nstdout %q\nstderr %q", code, so, se)
+		}
+		if took < 15*time.Second {
+			t.Errorf("start.sh took %s: the seed's sleep 15 did not run", took)
+		}
+		if !r.accepting() {
+			t.Fatal("the region does not accept connections after start.sh")
+		}
+		if so, se, code := r.run(t, seed, nil, "mdump", "localhost", "ESSERV1"); code != 0 || se != "" || !strings.Contains(so, "mListenerStatus: Started\n") {
+			t.Errorf("mdump after start.sh: exit %d, %q, %q", code, so, se)
+		}
+		mfds := r.procs(r.mfdsTag)
+		if len(mfds) != 1 {
+			t.Fatalf("directory server processes after start.sh: %v", mfds)
+		}
+		so, se, code = r.run(t, seed, c.env, stop)
+		if so != c.out || code != 0 || se != fmt.Sprintf("%s: %d: source: not found\nmfd32: no process found\n", stop, line) {
+			t.Fatalf("stop.sh: exit %d\nstdout %q\nstderr %q", code, so, se)
+		}
+		hostAlive(t)
+		if b, err := os.ReadFile(filepath.Join(r.dir, "killall.calls")); err != nil || string(b) != "-9 mfd32\n" {
+			t.Errorf("stop.sh called killall with %q (%v), want -9 mfd32 once", b, err)
+		}
+		if left := r.procs(r.tag); len(left) > 0 {
+			t.Errorf("region processes left after stop.sh: %v", left)
+		}
+		if r.stillAccepts(t) {
+			t.Error("the region still accepts connections after stop.sh")
+		}
+		// killall -9 mfd32 matched nothing: the directory server still runs, as it did for
+		// the seed. mfds -s 1 stops it.
+		if got := r.procs(r.mfdsTag); !slices.Equal(got, mfds) {
+			t.Errorf("directory server after stop.sh: %v, want %v still running", got, mfds)
+		}
+		if so, se, code := r.run(t, seed, nil, "mfds", "-s", "1"); code != 0 || so != "" || se != "" {
+			t.Errorf("mfds -s 1: exit %d, %q, %q", code, so, se)
+		}
+		if got := r.procs(r.mfdsTag); len(got) > 0 {
+			t.Errorf("directory server after mfds -s 1: %v", got)
+		}
+		var want []string
+		want = append(want, "INFO 7 mfds has started in X.", "INFO 1 Region ESSERV1 has started in X.", "INFO 3 Stopping region ESSERV1 has completed.", "INFO 9 Stopping the directory server (mfds) has completed.")
+		var got []string
+		for _, a := range r.alerts(t) {
+			got = append(got, msInText.ReplaceAllString(a, "in X."))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("alert log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
 }
 
 // TestMFESTemplates runs templates/mfes/start.sh and stop.sh the same way. The template sources
@@ -521,47 +474,36 @@ func TestMFESSeedScripts(t *testing.T) {
 // directory server only: a process named mfds32 that the test did not start still runs after
 // each stop.sh and at the end.
 func TestMFESTemplates(t *testing.T) {
-	s := setup(t)
-	t.Parallel()
-	hostAlive := hostMFDS(t)
-	tpl, err := filepath.Abs("../../templates/mfes")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range mfesCases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			r := newMFESRegion(t, s.bin, regionOpts{})
-			so, se, code := r.run(t, tpl, c.env, filepath.Join(tpl, "start.sh"))
-			if so != c.out || se != "" || code != 0 {
-				t.Fatalf("start.sh: exit %d\nstdout %q\nstderr %q", code, so, se)
-			}
-			if !r.accepting() || len(r.procs(r.mfdsTag)) != 1 {
-				t.Fatalf("after start.sh: listener accepting %v, directory server %v", r.accepting(), r.procs(r.mfdsTag))
-			}
-			so, se, code = r.run(t, tpl, c.env, filepath.Join(tpl, "stop.sh"))
-			if so != c.out || se != "" || code != 0 {
-				t.Fatalf("stop.sh: exit %d\nstdout %q\nstderr %q", code, so, se)
-			}
-			// casstop returns only once nothing of the region runs: that is checked at once.
-			if left := r.procs(r.tag); len(left) > 0 {
-				t.Errorf("region processes left after stop.sh: %v", left)
-			}
-			// The script's last step, `killall -9 mfds32`, returns before the kernel has
-			// finished the killed process, so the directory server gets a moment to be gone.
-			deadline := time.Now().Add(5 * time.Second)
-			for len(r.procs(r.mfdsTag)) > 0 && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
-			if left := r.procs(r.mfdsTag); len(left) > 0 {
-				t.Errorf("directory server processes left after stop.sh: %v", left)
-			}
-			hostAlive(t)
-			if b, err := os.ReadFile(filepath.Join(r.dir, "killall.calls")); err != nil || string(b) != "-9 mfds32\n" {
-				t.Errorf("stop.sh called killall with %q (%v), want -9 mfds32 once", b, err)
-			}
-		})
-	}
+	runMFESCases(t, "templates/mfes", func(t *testing.T, c mfesCase, r *mfesRegion, tpl string, hostAlive func(testing.TB)) {
+		so, se, code := r.run(t, tpl, c.env, filepath.Join(tpl, "start.sh"))
+		if so != c.out || se != "" || code != 0 {
+			t.Fatalf("start.sh: exit %d\nstdout %q\nstderr %q", code, so, se)
+		}
+		if !r.accepting() || len(r.procs(r.mfdsTag)) != 1 {
+			t.Fatalf("after start.sh: listener accepting %v, directory server %v", r.accepting(), r.procs(r.mfdsTag))
+		}
+		so, se, code = r.run(t, tpl, c.env, filepath.Join(tpl, "stop.sh"))
+		if so != c.out || se != "" || code != 0 {
+			t.Fatalf("stop.sh: exit %d\nstdout %q\nstderr %q", code, so, se)
+		}
+		// casstop returns only once nothing of the region runs: that is checked at once.
+		if left := r.procs(r.tag); len(left) > 0 {
+			t.Errorf("region processes left after stop.sh: %v", left)
+		}
+		// The script's last step, `killall -9 mfds32`, returns before the kernel has
+		// finished the killed process, so the directory server gets a moment to be gone.
+		deadline := time.Now().Add(5 * time.Second)
+		for len(r.procs(r.mfdsTag)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if left := r.procs(r.mfdsTag); len(left) > 0 {
+			t.Errorf("directory server processes left after stop.sh: %v", left)
+		}
+		hostAlive(t)
+		if b, err := os.ReadFile(filepath.Join(r.dir, "killall.calls")); err != nil || string(b) != "-9 mfds32\n" {
+			t.Errorf("stop.sh called killall with %q (%v), want -9 mfds32 once", b, err)
+		}
+	})
 }
 
 // TestMFESStopScriptsLeaveTheHostAlone: the seed's stop.sh (killall -9 mfd32) and the
@@ -573,14 +515,8 @@ func TestMFESStopScriptsLeaveTheHostAlone(t *testing.T) {
 	s := setup(t)
 	t.Parallel()
 	hostAlive := hostMFDS(t)
-	seed, err := filepath.Abs("../../testdata/mfes/seed000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl, err := filepath.Abs("../../templates/mfes")
-	if err != nil {
-		t.Fatal(err)
-	}
+	seed := repoPath(t, "testdata/mfes/seed000")
+	tpl := repoPath(t, "templates/mfes")
 	env := []string{"CLP_EVENT=START", "CLP_DISK=SUCCESS", "CLP_SERVER=HOME"}
 	for _, sc := range []struct{ name, dir, stderr string }{
 		{"seed", seed, "%s: 10: source: not found\nmfd32: no process found\n"},
@@ -621,14 +557,8 @@ func TestMFESStopScriptsLeaveTheHostAlone(t *testing.T) {
 func TestMFESMonitor(t *testing.T) {
 	s := setup(t)
 	t.Parallel()
-	seed, err := filepath.Abs("../../testdata/mfes/seed000/monitor.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl, err := filepath.Abs("../../templates/mfes/monitor.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
+	seed := repoPath(t, "testdata/mfes/seed000/monitor.sh")
+	tpl := repoPath(t, "templates/mfes/monitor.sh")
 	for _, kill := range []string{"region", "mfds"} {
 		t.Run("kill-"+kill, func(t *testing.T) {
 			t.Parallel()
@@ -637,25 +567,19 @@ func TestMFESMonitor(t *testing.T) {
 				t.Fatalf("casstart: exit %d, %q, %q", code, so, se)
 			}
 			type monitor struct {
+				*clustertest.Proc
 				name string
-				cmd  *exec.Cmd
 				out  bytes.Buffer
-				done chan struct{}
 			}
 			var mons []*monitor
 			// The seed's block has no #! line: sh runs it, as clpd's wrapper does.
 			for _, m := range []struct{ name, path string }{{"seed", seed}, {"template", tpl}} {
-				work := t.TempDir() // the script writes $$tmp.txt into its working directory
-				mon := &monitor{name: m.name, done: make(chan struct{})}
-				mon.cmd = exec.Command("/bin/sh", m.path)
-				mon.cmd.Dir = work
-				mon.cmd.Env = r.env
-				mon.cmd.Stdout, mon.cmd.Stderr = &mon.out, &mon.out
-				if err := mon.cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				go func() { _ = mon.cmd.Wait(); close(mon.done) }()
-				t.Cleanup(func() { _ = mon.cmd.Process.Kill(); <-mon.done })
+				mon := &monitor{name: m.name}
+				cmd := exec.Command("/bin/sh", m.path)
+				cmd.Dir = t.TempDir() // the script writes $$tmp.txt into its working directory
+				cmd.Env = r.env
+				cmd.Stdout, cmd.Stderr = &mon.out, &mon.out
+				mon.Proc = clustertest.StartProc(t, cmd)
 				mons = append(mons, mon)
 			}
 			before := countLines(r.accepts)
@@ -664,8 +588,8 @@ func TestMFESMonitor(t *testing.T) {
 			time.Sleep(22 * time.Second)
 			for _, m := range mons {
 				select {
-				case <-m.done:
-					t.Fatalf("the %s monitor ended while the region runs: %s\n%s", m.name, m.cmd.ProcessState, m.out.String())
+				case <-m.Done():
+					t.Fatalf("the %s monitor ended while the region runs: %s\n%s", m.name, m.Cmd.ProcessState, m.out.String())
 				default:
 				}
 			}
@@ -688,11 +612,11 @@ func TestMFESMonitor(t *testing.T) {
 			killed := time.Now()
 			for _, m := range mons {
 				select {
-				case <-m.done:
+				case <-m.Done():
 				case <-time.After(time.Until(killed.Add(7 * time.Second))):
 					t.Fatalf("the %s monitor still runs %s after the %s was killed", m.name, time.Since(killed).Round(time.Millisecond), kill)
 				}
-				if code := m.cmd.ProcessState.ExitCode(); code != 0 || m.out.String() != "" {
+				if code := m.Cmd.ProcessState.ExitCode(); code != 0 || m.out.String() != "" {
 					t.Errorf("the %s monitor: exit %d, output %q", m.name, code, m.out.String())
 				}
 			}
@@ -966,19 +890,11 @@ func TestMFESEnterpriseServer(t *testing.T) {
 	standin := buildStandin(t, s.bin)
 	dir := t.TempDir()
 	cob, rec := filepath.Join(dir, "cobdir"), filepath.Join(dir, "record")
-	for _, d := range []string{filepath.Join(cob, "bin"), rec} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := os.ReadFile(standin)
-	if err != nil {
+	if err := os.MkdirAll(rec, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"casmgr", "mfds32"} {
-		if err := os.WriteFile(filepath.Join(cob, "bin", n), data, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		copyProgram(t, standin, filepath.Join(cob, "bin", n))
 	}
 	port, mfdsPort := clustertest.FreePort(t), clustertest.FreePort(t)
 	region := fmt.Sprintf("ESX%d", port) // unique: the default process pattern is by name
@@ -1008,14 +924,7 @@ exec "$COBDIR/bin/mfds32" -listen "127.0.0.1:$ES_MFDS_PORT"
 		t.Fatal(err)
 	}
 	config := filepath.Join(dir, "mfes.toml")
-	cfg := fmt.Sprintf(`state_dir = "state"
-log_dir = "log"
-
-[timeouts]
-start = "20s"
-stop = "5s"
-force = "2s"
-
+	cfg := mfesConfigHead("") + fmt.Sprintf(`
 [enterprise_server]
 env_file = %q
 

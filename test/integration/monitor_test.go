@@ -16,17 +16,8 @@ import (
 // The monitors, tried as an operator would: real clpd, real processes killed, the text clpstat,
 // clpmonctrl and the alert log show, and what the scripts were told.
 
-const monitorGroups = `
-[[group]]
-name = "failover1"
-
-[[group.resource]]
-name = "exec1"
-type = "exec"
-start = "scripts/exec1/start.sh"
-stop = "scripts/exec1/stop.sh"
-start_mode = "async"
-
+// monitorGroups has a %s for the process monitor's command line.
+var monitorGroups = group("failover1") + execResource("exec1", "scripts/exec1", `start_mode = "async"`) + `
 [[monitor]]
 name = "pidw1"
 type = "pidw"
@@ -82,9 +73,7 @@ echo "$CLP_ACTION $CLP_MONITORNAME $CLP_RECOVERYCOUNT $CLP_RESTARTCOUNT $CLP_FAI
 env | grep '^CLPKIT_' | sort > "$d/preaction.env"
 exit 0
 `)
-	clustertest.Script(t, dir, "scripts/genw.sh", `[ -e "`+dir+`/genw-fail" ] && exit 1
-exit 0
-`)
+	genwScript(t, dir)
 	clustertest.Script(t, dir, "scripts/genw-async.sh", `while [ ! -e "`+dir+`/genw2-fail" ]; do sleep 0.05; done
 exit 1
 `)
@@ -93,16 +82,36 @@ exit 1
 	return c, dir, mark
 }
 
+// genwScript writes scripts/genw.sh, a custom monitor's script that fails while dir/genw-fail
+// exists.
+func genwScript(t *testing.T, dir string) {
+	t.Helper()
+	clustertest.Script(t, dir, "scripts/genw.sh", `[ -e "`+dir+`/genw-fail" ] && exit 1
+exit 0
+`)
+}
+
+// rebootCluster writes, not yet started, a cluster whose group failover1 runs exec1 (its scripts
+// dump their environment), with the given [[monitor]] tables, and whose [os] reboot command
+// records its call in dir/rebooted; it returns the cluster and dir.
+func rebootCluster(t *testing.T, monitors string) (*clustertest.Cluster, string) {
+	s := setup(t)
+	dir := t.TempDir()
+	dumpScript(t, dir, "scripts/exec1/start.sh", "exec1-start", "exit 0")
+	dumpScript(t, dir, "scripts/exec1/stop.sh", "exec1-stop", "exit 0")
+	clustertest.Script(t, dir, "scripts/reboot.sh", `echo "reboot $*" > "`+dir+`/rebooted"
+`)
+	osTable := `
+[os]
+reboot = ["` + filepath.Join(dir, "scripts", "reboot.sh") + `", "-r", "now"]
+`
+	return clustertest.New(t, s.bin, dir, osTable+group("failover1")+execResource("exec1", "scripts/exec1")+monitors), dir
+}
+
 // monitorLine returns the <monitor> line of name in plain clpstat.
 func monitorLine(t *testing.T, c *clustertest.Cluster, name string) string {
 	t.Helper()
-	for _, l := range strings.Split(c.MustRun(t, "clpstat"), "\n") {
-		if strings.HasPrefix(l, "    "+name+" ") {
-			return l
-		}
-	}
-	t.Fatalf("clpstat has no monitor line for %s", name)
-	return ""
+	return clpstatLine(t, c, "    ", name)
 }
 
 func waitMonitor(t *testing.T, c *clustertest.Cluster, name, state string) {
@@ -212,9 +221,7 @@ func readAlerts(t *testing.T, c *clustertest.Cluster) string {
 func TestCustomMonitorSync(t *testing.T) {
 	c, dir, _ := monitorCluster(t)
 	waitMonitor(t, c, "genw1", "Normal")
-	if err := os.WriteFile(filepath.Join(dir, "genw-fail"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	touch(t, filepath.Join(dir, "genw-fail"))
 	waitMonitor(t, c, "genw1", "Error")
 	m := c.MustRun(t, "clpstat", "-m")
 	if !strings.Contains(m, "[genw1 : Error]") || !strings.Contains(m, "    server0 [o] : Error\n") {
@@ -233,9 +240,7 @@ func TestCustomMonitorSync(t *testing.T) {
 func TestCustomMonitorAsync(t *testing.T) {
 	c, dir, _ := monitorCluster(t)
 	waitMonitor(t, c, "genw2", "Normal")
-	if err := os.WriteFile(filepath.Join(dir, "genw2-fail"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	touch(t, filepath.Join(dir, "genw2-fail"))
 	waitMonitor(t, c, "genw2", "Error")
 	want := "rm 9 ERR Detected an error in monitoring genw2. (script " + filepath.Join(dir, "scripts", "genw-async.sh") + " ended with exit status 1)"
 	if a := readAlerts(t, c); !strings.Contains(a, want) {
@@ -309,6 +314,9 @@ func TestClprsc(t *testing.T) {
 	if got := resourceLine(t, c, "exec1"); got != "      exec1          : Online           " {
 		t.Fatalf("exec1 after clprsc -s: %q", got)
 	}
+	// exec1 starts asynchronously: it is Online once its start.sh is launched, which may be
+	// before the script has written its dump. A third run would still fail below.
+	startPID(t, dir, 2)
 	if n := len(dumps(t, dir, "exec1-start")); n != 2 {
 		t.Fatalf("start.sh ran %d times, want 2", n)
 	}
@@ -321,28 +329,7 @@ func TestClprsc(t *testing.T) {
 // with SERVERSHUTDOWN), clpd exits, and the configured [os] reboot command runs, here a script
 // that records its call.
 func TestFinalActionReboot(t *testing.T) {
-	s := setup(t)
-	dir := t.TempDir()
-	dumpScript(t, dir, "scripts/exec1/start.sh", "exec1-start", "exit 0")
-	dumpScript(t, dir, "scripts/exec1/stop.sh", "exec1-stop", "exit 0")
-	clustertest.Script(t, dir, "scripts/genw.sh", `[ -e "`+dir+`/genw-fail" ] && exit 1
-exit 0
-`)
-	clustertest.Script(t, dir, "scripts/reboot.sh", `echo "reboot $*" > "`+dir+`/rebooted"
-`)
-	c := clustertest.New(t, s.bin, dir, `
-[os]
-reboot = ["`+filepath.Join(dir, "scripts", "reboot.sh")+`", "-r", "now"]
-
-[[group]]
-name = "failover1"
-
-[[group.resource]]
-name = "exec1"
-type = "exec"
-start = "scripts/exec1/start.sh"
-stop = "scripts/exec1/stop.sh"
-
+	c, dir := rebootCluster(t, `
 [[monitor]]
 name = "genw1"
 type = "genw"
@@ -352,11 +339,10 @@ retry = 0
 failover_threshold = 0
 final_action = "stop-cluster-reboot"
 `)
+	genwScript(t, dir)
 	c.Start(t)
 	waitMonitor(t, c, "genw1", "Normal")
-	if err := os.WriteFile(filepath.Join(dir, "genw-fail"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	touch(t, filepath.Join(dir, "genw-fail"))
 	code, err := c.Wait(30 * time.Second)
 	if err != nil {
 		t.Fatalf("clpd did not exit after the final action: %v\n%s", err, c.Output())
@@ -380,25 +366,7 @@ final_action = "stop-cluster-reboot"
 // clpdown -r: the cluster service stops (stop.sh with SERVERSHUTDOWN), clpd exits, and the
 // [os] reboot command runs.
 func TestClpdownReboot(t *testing.T) {
-	s := setup(t)
-	dir := t.TempDir()
-	dumpScript(t, dir, "scripts/exec1/start.sh", "exec1-start", "exit 0")
-	dumpScript(t, dir, "scripts/exec1/stop.sh", "exec1-stop", "exit 0")
-	clustertest.Script(t, dir, "scripts/reboot.sh", `echo "reboot $*" > "`+dir+`/rebooted"
-`)
-	c := clustertest.New(t, s.bin, dir, `
-[os]
-reboot = ["`+filepath.Join(dir, "scripts", "reboot.sh")+`", "-r", "now"]
-
-[[group]]
-name = "failover1"
-
-[[group.resource]]
-name = "exec1"
-type = "exec"
-start = "scripts/exec1/start.sh"
-stop = "scripts/exec1/stop.sh"
-`)
+	c, dir := rebootCluster(t, "")
 	c.Start(t)
 	clustertest.WaitFor(t, 10*time.Second, "failover1 Online", func() bool {
 		return strings.Contains(c.MustRun(t, "clpstat"), "    failover1 .......: Online ")

@@ -21,18 +21,8 @@ func TestStoreLostSelfFence(t *testing.T) {
 	clustertest.Script(t, dir, "scripts/exec1/start.sh", `echo "$CLP_SERVER start $CLP_EVENT" >> `+events+"\n")
 	clustertest.Script(t, dir, "scripts/exec1/stop.sh", `echo "$CLP_SERVER stop $CLP_FACTOR" >> `+events+"\n")
 	etcd := clustertest.StartEtcd(t, dir)
-	cs := clustertest.NewMulti(t, s.bin, dir, etcd.URL, []string{"server1", "server2"}, `
-[[group]]
-name = "failover1"
-servers = ["server1", "server2"]
-auto_start = false
-
-[[group.resource]]
-name = "exec1"
-type = "exec"
-start = "scripts/exec1/start.sh"
-stop = "scripts/exec1/stop.sh"
-`)
+	cs := clustertest.NewMulti(t, s.bin, dir, etcd.URL, []string{"server1", "server2"},
+		group("failover1", `servers = ["server1", "server2"]`, "auto_start = false")+execResource("exec1", "scripts/exec1"))
 	s1, s2 := cs[0], cs[1]
 	s1.Start(t)
 	s2.Start(t)

@@ -23,6 +23,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"clpkit/internal/clustertest"
 	"clpkit/pkg/alert"
 	"clpkit/pkg/procwatch"
 )
@@ -40,24 +41,10 @@ var (
 func pcheckBins(t *testing.T) string {
 	t.Helper()
 	pcheckBuild.Do(func() {
-		root, err := exec.Command("go", "env", "GOMOD").Output()
-		if err != nil {
-			pcheckBuildErr = err
-			return
+		dir := filepath.Join(binDir(), "pcheck-padmin")
+		if pcheckBuildErr = clustertest.BuildCommands(dir, "./cmd/pcheck", "./cmd/padmin"); pcheckBuildErr == nil {
+			pcheckBinDir = dir
 		}
-		dir := filepath.Join(os.TempDir(), fmt.Sprintf("clpkit-integration-bin-%d", os.Getpid()), "pcheck-padmin")
-		args := []string{"build", "-o", dir + "/"}
-		// As clustertest.Build: CLPKIT_RACE=1 builds with the race detector.
-		if os.Getenv("CLPKIT_RACE") != "" {
-			args = append(args, "-race")
-		}
-		cmd := exec.Command("go", append(args, "./cmd/pcheck", "./cmd/padmin")...)
-		cmd.Dir = filepath.Dir(strings.TrimSpace(string(root)))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			pcheckBuildErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		pcheckBinDir = dir
 	})
 	if pcheckBuildErr != nil {
 		t.Fatal(pcheckBuildErr)
@@ -102,16 +89,7 @@ func newPsEnv(t *testing.T) *psEnv {
 	e.tag = fmt.Sprintf("itest-%d-%s", os.Getpid(), t.Name())
 	e.key = 0x5a000000 + ipcKeys.Add(1)
 	e.java = filepath.Join(e.dir, "usr", "bin", "java")
-	if err := os.MkdirAll(filepath.Dir(e.java), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile(pl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(e.java, src, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	copyProgram(t, pl, e.java)
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: e.syslog, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
@@ -210,53 +188,24 @@ func (e *psEnv) tomcat(words ...string) string {
 
 // pcheck is a running pcheck.
 type pcheck struct {
-	cmd    *exec.Cmd
+	*clustertest.Proc
 	stderr string // file
-	done   chan struct{}
 }
 
 func (e *psEnv) pcheck(args ...string) *pcheck {
 	e.t.Helper()
-	p := &pcheck{cmd: exec.Command(filepath.Join(e.bin, "pcheck"), args...), done: make(chan struct{})}
-	p.cmd.Env = e.env()
-	p.stderr = filepath.Join(e.dir, fmt.Sprintf("pcheck.%d.stderr", time.Now().UnixNano()))
+	cmd := exec.Command(filepath.Join(e.bin, "pcheck"), args...)
+	cmd.Env = e.env()
+	p := &pcheck{stderr: filepath.Join(e.dir, fmt.Sprintf("pcheck.%d.stderr", time.Now().UnixNano()))}
 	f, err := os.Create(p.stderr)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer f.Close()
 	// A file, not a pipe: processes started by restart scripts must not hold our pipe open.
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	if err := p.cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	e.t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	})
+	cmd.Stdout, cmd.Stderr = f, f
+	p.Proc = clustertest.StartProc(e.t, cmd)
 	return p
-}
-
-// exit waits up to d for pcheck to exit and returns its status.
-func (p *pcheck) exit(t *testing.T, d time.Duration) int {
-	t.Helper()
-	select {
-	case <-p.done:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(d):
-		t.Fatalf("pcheck (pid %d) still runs after %v", p.cmd.Process.Pid, d)
-		return -1
-	}
-}
-
-func (p *pcheck) running() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
 }
 
 func (p *pcheck) errText(t *testing.T) string {
@@ -271,16 +220,7 @@ func (p *pcheck) errText(t *testing.T) string {
 // padmin runs padmin and returns stdout, stderr and the exit status.
 func (e *psEnv) padmin(args ...string) (string, string, int) {
 	e.t.Helper()
-	cmd := exec.Command(filepath.Join(e.bin, "padmin"), args...)
-	cmd.Env = e.env()
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		e.t.Fatal(err)
-	}
-	return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+	return clustertest.Exec(e.t, "", e.env(), append([]string{filepath.Join(e.bin, "padmin")}, args...)...)
 }
 
 // show runs padmin -c show pent and fails the test unless it succeeds.
@@ -299,21 +239,30 @@ func (e *psEnv) expect(want ...string) []syslogLine {
 	e.t.Helper()
 	var got []syslogLine
 	for i, w := range want {
-		select {
-		case l := <-e.lines:
-			got = append(got, l)
-			s := fmt.Sprintf("%s[%d]: %s", l.tag, l.pid, l.text)
-			if strings.Contains(w, "[0]: ") {
-				s = fmt.Sprintf("%s[0]: %s", l.tag, l.text)
-			}
-			if s != w {
-				e.t.Fatalf("syslog line %d:\n got %q\nwant %q", i+1, s, w)
-			}
-		case <-time.After(15 * time.Second):
+		l, ok := e.next()
+		if !ok {
 			e.t.Fatalf("syslog line %d never came: want %q", i+1, w)
+		}
+		got = append(got, l)
+		s := fmt.Sprintf("%s[%d]: %s", l.tag, l.pid, l.text)
+		if strings.Contains(w, "[0]: ") {
+			s = fmt.Sprintf("%s[0]: %s", l.tag, l.text)
+		}
+		if s != w {
+			e.t.Fatalf("syslog line %d:\n got %q\nwant %q", i+1, s, w)
 		}
 	}
 	return got
+}
+
+// next returns the next syslog line, or false when none comes within 15 s.
+func (e *psEnv) next() (syslogLine, bool) {
+	select {
+	case l := <-e.lines:
+		return l, true
+	case <-time.After(15 * time.Second):
+		return syslogLine{}, false
+	}
 }
 
 // quiet checks that nothing reaches syslog for d.
@@ -331,6 +280,21 @@ func (e *psEnv) quiet(d time.Duration) {
 func upLine(pc int, prog string, pid int) string {
 	n := strconv.Itoa(pid)
 	return fmt.Sprintf("pcheck[%d]: (%s%s,pid=%s) Up", pc, prog, strings.Repeat(" ", max(1, 8-len(n))), n)
+}
+
+// restartLine is pcheck's line when it runs the restart script of prog.
+func restartLine(pc int, prog string) string {
+	return fmt.Sprintf("pcheck[%d]: Try to restart ('%s')", pc, prog)
+}
+
+// retryOverExit kills pid, watched by pcheck pc, one time too many: pcheck says so and that it
+// ends (its exit status is the caller's to check).
+func (e *psEnv) retryOverExit(pc, pid int) {
+	e.t.Helper()
+	killPID(e.t, pid, syscall.SIGKILL)
+	e.expect(downLine(pc, e.java, pid),
+		fmt.Sprintf("pcheck[%d]: (%s) RETRY_OVER:EXIT", pc, e.java),
+		fmt.Sprintf("pcheck[%d]: (%s) FATAL", pc, e.java))
 }
 
 func downLine(pc int, prog string, pid int) string {
@@ -377,12 +341,7 @@ func rerunOf(t *testing.T, text string, from time.Time) string {
 	return m[1]
 }
 
-func alive(pid int) bool { return !gone(pid) }
-
-func gone(pid int) bool {
-	st, err := procwatch.Stat("/proc", pid)
-	return err != nil || st.Exited()
-}
+func alive(pid int) bool { return !clustertest.Gone(pid) }
 
 func killPID(t *testing.T, pid int, sig syscall.Signal) {
 	t.Helper()
@@ -420,7 +379,7 @@ func TestPcheckSeed002(t *testing.T) {
 		"SHM_DUMP_FILE %s\n##### PENT #####\n%s:%s:86400:3:exit:include_strings=%s\n", e.key, dump, e.java, script, options), 0o644)
 
 	pc := e.pcheck("-f", pfile)
-	pcPID := pc.cmd.Process.Pid
+	pcPID := pc.Cmd.Process.Pid
 	e.expect(upLine(pcPID, e.java, first))
 	opt := "include_strings = " + options
 	// 7.1.1.1 (1): the process is watched, nothing restarted yet.
@@ -438,7 +397,7 @@ func TestPcheckSeed002(t *testing.T) {
 		// 7.1.1.2 (1)-(2): kill it; it is restarted with a new pid and the counters move.
 		t0 := time.Now()
 		killPID(t, pid, syscall.SIGTERM)
-		e.expect(downLine(pcPID, e.java, pid), fmt.Sprintf("pcheck[%d]: Try to restart ('%s')", pcPID, e.java))
+		e.expect(downLine(pcPID, e.java, pid), restartLine(pcPID, e.java))
 		next := e.expectUp(pcPID, e.java)
 		if next == pid {
 			t.Fatalf("restart %d: the same pid %d", n, pid)
@@ -461,11 +420,8 @@ func TestPcheckSeed002(t *testing.T) {
 	}
 
 	// 7.1.1.2 (4): the fourth death is a retry-over: pcheck logs and exits 1.
-	killPID(t, pid, syscall.SIGKILL)
-	e.expect(downLine(pcPID, e.java, pid),
-		fmt.Sprintf("pcheck[%d]: (%s) RETRY_OVER:EXIT", pcPID, e.java),
-		fmt.Sprintf("pcheck[%d]: (%s) FATAL", pcPID, e.java))
-	if code := pc.exit(t, 10*time.Second); code != 1 {
+	e.retryOverExit(pcPID, pid)
+	if code := pc.Exit(t, 10*time.Second); code != 1 {
 		t.Fatalf("pcheck exit status %d after RETRY_OVER:EXIT, want 1", code)
 	}
 	if s := pc.errText(t); s != "" {
@@ -495,20 +451,18 @@ func TestPcheckSeed002(t *testing.T) {
 // seed's layout, and returns its pid.
 func (e *psEnv) expectUp(pc int, prog string) int {
 	e.t.Helper()
-	select {
-	case l := <-e.lines:
-		pid := upPID(e.t, l)
-		if got, want := fmt.Sprintf("%s[%d]: %s", l.tag, l.pid, l.text), upLine(pc, prog, pid); got != want {
-			e.t.Fatalf("Up line:\n got %q\nwant %q", got, want)
-		}
-		if l.pri != 30 {
-			e.t.Errorf("Up line priority %d, want 30 (daemon.info)", l.pri)
-		}
-		return pid
-	case <-time.After(15 * time.Second):
+	l, ok := e.next()
+	if !ok {
 		e.t.Fatal("no Up line")
-		return 0
 	}
+	pid := upPID(e.t, l)
+	if got, want := fmt.Sprintf("%s[%d]: %s", l.tag, l.pid, l.text), upLine(pc, prog, pid); got != want {
+		e.t.Fatalf("Up line:\n got %q\nwant %q", got, want)
+	}
+	if l.pri != 30 {
+		e.t.Errorf("Up line priority %d, want 30 (daemon.info)", l.pri)
+	}
+	return pid
 }
 
 // psEntry writes a restart script that starts a Tomcat-like process with the given words (or
@@ -540,11 +494,11 @@ func TestPcheckContinue(t *testing.T) {
 	script := e.restartScript("start.sh", "=cont=")
 	pfile := e.file("pfile", e.pfileText(1, e.java+":"+script+":86400:1:continue:include_strings==cont=&"+e.tag), 0o644)
 	pc := e.pcheck("-f", pfile)
-	pcPID := pc.cmd.Process.Pid
+	pcPID := pc.Cmd.Process.Pid
 	e.expect(upLine(pcPID, e.java, pid))
 
 	killPID(t, pid, syscall.SIGKILL)
-	e.expect(downLine(pcPID, e.java, pid), fmt.Sprintf("pcheck[%d]: Try to restart ('%s')", pcPID, e.java))
+	e.expect(downLine(pcPID, e.java, pid), restartLine(pcPID, e.java))
 	pid = e.expectUp(pcPID, e.java)
 	killPID(t, pid, syscall.SIGKILL)
 	ls := e.expect(downLine(pcPID, e.java, pid),
@@ -553,7 +507,7 @@ func TestPcheckContinue(t *testing.T) {
 		t.Errorf("RETRY_OVER priority %d, want 27 (daemon.err)", ls[1].pri)
 	}
 	t0 := time.Now()
-	e.expect(fmt.Sprintf("pcheck[%d]: Try to restart ('%s')", pcPID, e.java))
+	e.expect(restartLine(pcPID, e.java))
 	if d := time.Since(t0); d < 700*time.Millisecond {
 		t.Errorf("the attempt after RETRY_OVER:CONTINUE came after %v, want MONITOR_INTERVAL (1s)", d)
 	}
@@ -562,13 +516,13 @@ func TestPcheckContinue(t *testing.T) {
 	if want := showText(e.java, pid, 2, 2, "AVAIL", "continue", rerunOf(t, text, t0), "include_strings = =cont=&"+e.tag, 1, "on"); text != want {
 		t.Errorf("padmin:\n%s\nwant:\n%s", text, want)
 	}
-	if !pc.running() {
+	if !pc.Running() {
 		t.Fatal("pcheck exited with continue")
 	}
 
-	killPID(t, pc.cmd.Process.Pid, syscall.SIGTERM)
+	killPID(t, pc.Cmd.Process.Pid, syscall.SIGTERM)
 	e.expect(fmt.Sprintf("pcheck[%d]: SIGTERM Catch (15)!!", pcPID), fmt.Sprintf("pcheck[%d]: Stop pcheck!!", pcPID))
-	if code := pc.exit(t, 10*time.Second); code != 0 {
+	if code := pc.Exit(t, 10*time.Second); code != 0 {
 		t.Errorf("pcheck exit status %d after SIGTERM, want 0", code)
 	}
 	if !alive(pid) {
@@ -585,12 +539,12 @@ func TestPcheckGrace(t *testing.T) {
 	opt := "include_strings = =grace=&" + e.tag
 	pfile := e.file("pfile", e.pfileText(2, e.java+":"+script+":2:1:exit:include_strings==grace=&"+e.tag), 0o644)
 	pc := e.pcheck("-f", pfile)
-	pcPID := pc.cmd.Process.Pid
+	pcPID := pc.Cmd.Process.Pid
 	e.expect(upLine(pcPID, e.java, pid))
 	for n := 1; n <= 2; n++ {
 		t0 := time.Now()
 		killPID(t, pid, syscall.SIGKILL)
-		e.expect(downLine(pcPID, e.java, pid), fmt.Sprintf("pcheck[%d]: Try to restart ('%s')", pcPID, e.java))
+		e.expect(downLine(pcPID, e.java, pid), restartLine(pcPID, e.java))
 		pid = e.expectUp(pcPID, e.java)
 		text := e.show(pfile)
 		rerun := rerunOf(t, text, t0)
@@ -609,13 +563,10 @@ func TestPcheckGrace(t *testing.T) {
 	}
 	// Two failures within grace: the second is over the one retry.
 	killPID(t, pid, syscall.SIGKILL)
-	e.expect(downLine(pcPID, e.java, pid), fmt.Sprintf("pcheck[%d]: Try to restart ('%s')", pcPID, e.java))
+	e.expect(downLine(pcPID, e.java, pid), restartLine(pcPID, e.java))
 	pid = e.expectUp(pcPID, e.java)
-	killPID(t, pid, syscall.SIGKILL)
-	e.expect(downLine(pcPID, e.java, pid),
-		fmt.Sprintf("pcheck[%d]: (%s) RETRY_OVER:EXIT", pcPID, e.java),
-		fmt.Sprintf("pcheck[%d]: (%s) FATAL", pcPID, e.java))
-	if code := pc.exit(t, 10*time.Second); code != 1 {
+	e.retryOverExit(pcPID, pid)
+	if code := pc.Exit(t, 10*time.Second); code != 1 {
 		t.Errorf("exit status %d, want 1", code)
 	}
 }
@@ -630,11 +581,11 @@ func TestPcheckSetPidFail(t *testing.T) {
 	// With clpd's alert log present, pcheck reports there too.
 	alertLog := e.file("no-alert.log", "", 0o644)
 	pc := e.pcheck("-f", pfile)
-	pcPID := pc.cmd.Process.Pid
+	pcPID := pc.Cmd.Process.Pid
 	e.expect(upLine(pcPID, e.java, pid))
 	t0 := time.Now()
 	killPID(t, pid, syscall.SIGKILL)
-	try := fmt.Sprintf("pcheck[%d]: Try to restart ('%s')", pcPID, e.java)
+	try := restartLine(pcPID, e.java)
 	fail := fmt.Sprintf("pcheck[%d]: Set pid fail ('%s')", pcPID, e.java)
 	ls := e.expect(downLine(pcPID, e.java, pid), try, fail, try, fail,
 		fmt.Sprintf("pcheck[%d]: (%s) RETRY_OVER:EXIT", pcPID, e.java),
@@ -648,7 +599,7 @@ func TestPcheckSetPidFail(t *testing.T) {
 			t.Errorf("line %d %q: priority %d, want %d", i+1, ls[i].text, ls[i].pri, want)
 		}
 	}
-	if code := pc.exit(t, 10*time.Second); code != 1 {
+	if code := pc.Exit(t, 10*time.Second); code != 1 {
 		t.Errorf("exit status %d, want 1", code)
 	}
 	recs, err := alert.Read(alertLog)
@@ -684,7 +635,7 @@ func TestPadminStopStartReload(t *testing.T) {
 	optA := "include_strings = =alpha=&" + e.tag
 	pfile := e.file("pfile", e.pfileText(1, lineA), 0o644)
 	pc := e.pcheck("-f", pfile)
-	pcPID := pc.cmd.Process.Pid
+	pcPID := pc.Cmd.Process.Pid
 	e.expect(upLine(pcPID, e.java, pidA))
 	// command runs padmin -c c and expects its syslog line and then what pcheck logs because of
 	// it. padmin logs once pcheck has answered, and pcheck may log first: the two processes'
@@ -698,15 +649,14 @@ func TestPadminStopStartReload(t *testing.T) {
 		want := append([]string{fmt.Sprintf("padmin[0]: Command execute. [%s] pfile='%s'", c, pfile)}, pcheckLines...)
 		var got []string
 		for range want {
-			select {
-			case l := <-e.lines:
-				if l.tag == "padmin" {
-					got = append([]string{fmt.Sprintf("padmin[0]: %s", l.text)}, got...)
-				} else {
-					got = append(got, fmt.Sprintf("%s[%d]: %s", l.tag, l.pid, l.text))
-				}
-			case <-time.After(15 * time.Second):
+			l, ok := e.next()
+			if !ok {
 				t.Fatalf("after padmin -c %s: got %q, want %q", c, got, want)
+			}
+			if l.tag == "padmin" {
+				got = append([]string{fmt.Sprintf("padmin[0]: %s", l.text)}, got...)
+			} else {
+				got = append(got, fmt.Sprintf("%s[%d]: %s", l.tag, l.pid, l.text))
 			}
 		}
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -725,7 +675,7 @@ func TestPadminStopStartReload(t *testing.T) {
 	}
 
 	t0 := time.Now()
-	command("start", fmt.Sprintf("pcheck[%d]: Set pid fail ('%s')", pcPID, e.java), fmt.Sprintf("pcheck[%d]: Try to restart ('%s')", pcPID, e.java))
+	command("start", fmt.Sprintf("pcheck[%d]: Set pid fail ('%s')", pcPID, e.java), restartLine(pcPID, e.java))
 	pidA = e.expectUp(pcPID, e.java)
 	text := e.show(pfile)
 	rerunA := rerunOf(t, text, t0)
@@ -781,33 +731,33 @@ func TestPcheckOneInstance(t *testing.T) {
 	pfile := e.file("pfile_a", e.pfileText(1, line), 0o644)
 	other := e.file("pfile_b", e.pfileText(1, line), 0o644)
 	first := e.pcheck("-f", pfile)
-	e.expectUp(first.cmd.Process.Pid, e.java)
+	e.expectUp(first.Cmd.Process.Pid, e.java)
 
 	for _, tt := range []struct{ pfile, want string }{
-		{pfile, fmt.Sprintf("pcheck: %s is already watched by pcheck (pid %d)\n", pfile, first.cmd.Process.Pid)},
-		{other, fmt.Sprintf("pcheck: IPCKEY 0x%08x of %s is already used by pcheck (pid %d) for %s\n", e.key, other, first.cmd.Process.Pid, pfile)},
+		{pfile, fmt.Sprintf("pcheck: %s is already watched by pcheck (pid %d)\n", pfile, first.Cmd.Process.Pid)},
+		{other, fmt.Sprintf("pcheck: IPCKEY 0x%08x of %s is already used by pcheck (pid %d) for %s\n", e.key, other, first.Cmd.Process.Pid, pfile)},
 	} {
 		second := e.pcheck("-f", tt.pfile)
-		if code := second.exit(t, 10*time.Second); code != 3 {
+		if code := second.Exit(t, 10*time.Second); code != 3 {
 			t.Errorf("second pcheck on %s: exit %d, want 3", tt.pfile, code)
 		}
 		if got := second.errText(t); got != tt.want {
 			t.Errorf("second pcheck: stderr %q, want %q", got, tt.want)
 		}
-		l := e.expect(fmt.Sprintf("pcheck[%d]: %s", second.cmd.Process.Pid, strings.TrimSuffix(strings.TrimPrefix(tt.want, "pcheck: "), "\n")))
+		l := e.expect(fmt.Sprintf("pcheck[%d]: %s", second.Cmd.Process.Pid, strings.TrimSuffix(strings.TrimPrefix(tt.want, "pcheck: "), "\n")))
 		if l[0].pri != 27 {
 			t.Errorf("refusal priority %d, want 27", l[0].pri)
 		}
 	}
 
 	// SIGKILL leaves the socket file; the next pcheck replaces it.
-	killPID(t, first.cmd.Process.Pid, syscall.SIGKILL)
-	first.exit(t, 10*time.Second)
+	killPID(t, first.Cmd.Process.Pid, syscall.SIGKILL)
+	first.Exit(t, 10*time.Second)
 	if _, err := os.Stat(filepath.Join(e.runDir, fmt.Sprintf("0x%08x.sock", e.key))); err != nil {
 		t.Fatalf("no stale socket after SIGKILL: %v", err)
 	}
 	third := e.pcheck("-f", other)
-	e.expectUp(third.cmd.Process.Pid, e.java)
+	e.expectUp(third.Cmd.Process.Pid, e.java)
 	if out := e.show(other); !strings.Contains(out, "proc_sts  = AVAIL\n") {
 		t.Errorf("padmin on the new pcheck:\n%s", out)
 	}
@@ -817,10 +767,7 @@ func TestPcheckOneInstance(t *testing.T) {
 // placeholders filled in: the seed's script with its catalina.sh start and sleep 5.
 func TestPcheckTemplate(t *testing.T) {
 	e := newPsEnv(t)
-	root, err := filepath.Abs("../../templates/processsaver/bin")
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := repoPath(t, "templates/processsaver/bin")
 	read := func(name string) string {
 		b, err := os.ReadFile(filepath.Join(root, name))
 		if err != nil {
@@ -841,10 +788,10 @@ func TestPcheckTemplate(t *testing.T) {
 	).Replace(read("pfile_tomcat")), 0o644)
 	pid := e.start(e.java, e.javaArgs(words...)...)
 	pc := e.pcheck("-f", pfile)
-	pcPID := pc.cmd.Process.Pid
+	pcPID := pc.Cmd.Process.Pid
 	e.expect(upLine(pcPID, e.java, pid))
 	killPID(t, pid, syscall.SIGTERM)
-	e.expect(downLine(pcPID, e.java, pid), fmt.Sprintf("pcheck[%d]: Try to restart ('%s')", pcPID, e.java))
+	e.expect(downLine(pcPID, e.java, pid), restartLine(pcPID, e.java))
 	t0 := time.Now()
 	pid = e.expectUp(pcPID, e.java)
 	// pcheck takes the new process once the script has ended, after its "sleep 5".
@@ -906,19 +853,15 @@ func TestPcheckTerminalAndSignals(t *testing.T) {
 			}
 		}
 	}()
-	pc := &pcheck{cmd: exec.Command(filepath.Join(e.bin, "pcheck"), "-f", pfile), done: make(chan struct{})}
-	pc.cmd.Env = e.env()
-	pc.cmd.Stdout, pc.cmd.Stderr = slave, slave
-	if err := pc.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = pc.cmd.Wait(); close(pc.done) }()
-	t.Cleanup(func() { _ = pc.cmd.Process.Kill(); <-pc.done })
-	pcPID := pc.cmd.Process.Pid
+	cmd := exec.Command(filepath.Join(e.bin, "pcheck"), "-f", pfile)
+	cmd.Env = e.env()
+	cmd.Stdout, cmd.Stderr = slave, slave
+	pc := clustertest.StartProc(t, cmd)
+	pcPID := pc.Cmd.Process.Pid
 	e.expect(upLine(pcPID, e.java, pid))
 	killPID(t, pcPID, syscall.SIGINT)
 	e.expect(fmt.Sprintf("pcheck[%d]: SIGINT Catch (2)!!", pcPID), fmt.Sprintf("pcheck[%d]: Stop pcheck!!", pcPID))
-	if code := pc.exit(t, 10*time.Second); code != 0 {
+	if code := pc.Exit(t, 10*time.Second); code != 0 {
 		t.Errorf("exit status %d after SIGINT, want 0", code)
 	}
 	want := upLine(pcPID, e.java, pid) + "\r\n" + fmt.Sprintf("pcheck[%d]: SIGINT Catch (2)!!\r\npcheck[%d]: Stop pcheck!!\r\n", pcPID, pcPID)
@@ -926,23 +869,19 @@ func TestPcheckTerminalAndSignals(t *testing.T) {
 		func() string { mu.Lock(); defer mu.Unlock(); return screen.String() }, want)
 
 	// Under nohup (SIGHUP ignored), SIGHUP does nothing; SIGTERM still stops pcheck.
-	nohup := &pcheck{cmd: exec.Command("/bin/sh", "-c", `trap "" HUP; exec "$0" -f "$1"`, filepath.Join(e.bin, "pcheck"), pfile), done: make(chan struct{})}
-	nohup.cmd.Env = e.env()
-	if err := nohup.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = nohup.cmd.Wait(); close(nohup.done) }()
-	t.Cleanup(func() { _ = nohup.cmd.Process.Kill(); <-nohup.done })
-	np := nohup.cmd.Process.Pid
+	cmd = exec.Command("/bin/sh", "-c", `trap "" HUP; exec "$0" -f "$1"`, filepath.Join(e.bin, "pcheck"), pfile)
+	cmd.Env = e.env()
+	nohup := clustertest.StartProc(t, cmd)
+	np := nohup.Cmd.Process.Pid
 	e.expect(upLine(np, e.java, pid))
 	killPID(t, np, syscall.SIGHUP)
 	e.quiet(500 * time.Millisecond)
-	if !nohup.running() {
+	if !nohup.Running() {
 		t.Fatal("an ignored SIGHUP stopped pcheck")
 	}
 	killPID(t, np, syscall.SIGTERM)
 	e.expect(fmt.Sprintf("pcheck[%d]: SIGTERM Catch (15)!!", np), fmt.Sprintf("pcheck[%d]: Stop pcheck!!", np))
-	if code := nohup.exit(t, 10*time.Second); code != 0 {
+	if code := nohup.Exit(t, 10*time.Second); code != 0 {
 		t.Errorf("exit status %d after SIGTERM, want 0", code)
 	}
 }

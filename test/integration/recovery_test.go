@@ -12,28 +12,10 @@ import (
 	"clpkit/internal/clustertest"
 )
 
-const recoveryGroups = `
-[[group]]
-name = "async1"
-auto_start = false
-
-[[group.resource]]
-name = "daemon1"
-type = "exec"
-start = "scripts/daemon1/start.sh"
-stop = "scripts/daemon1/stop.sh"
-start_mode = "async"
-
-[[group]]
-name = "slow1"
-auto_start = false
-
-[[group.resource]]
-name = "slowstart"
-type = "exec"
-start = "scripts/slowstart/start.sh"
-stop = "scripts/slowstart/stop.sh"
-`
+var recoveryGroups = group("async1", "auto_start = false") +
+	execResource("daemon1", "scripts/daemon1", `start_mode = "async"`) +
+	group("slow1", "auto_start = false") +
+	execResource("slowstart", "scripts/slowstart")
 
 func recoveryCluster(t *testing.T) (*clustertest.Cluster, string) {
 	s := setup(t)
@@ -48,10 +30,17 @@ func recoveryCluster(t *testing.T) (*clustertest.Cluster, string) {
 	return c, dir
 }
 
+// resourceLine returns the line of resource name in plain clpstat.
 func resourceLine(t *testing.T, c *clustertest.Cluster, name string) string {
 	t.Helper()
+	return clpstatLine(t, c, "      ", name)
+}
+
+// clpstatLine returns the line of plain clpstat that names name after indent.
+func clpstatLine(t *testing.T, c *clustertest.Cluster, indent, name string) string {
+	t.Helper()
 	for _, l := range strings.Split(c.MustRun(t, "clpstat"), "\n") {
-		if strings.HasPrefix(l, "      "+name+" ") {
+		if strings.HasPrefix(l, indent+name+" ") {
 			return l
 		}
 	}
@@ -59,13 +48,30 @@ func resourceLine(t *testing.T, c *clustertest.Cluster, name string) string {
 	return ""
 }
 
+// startAsync starts the group async1 and returns the pid of daemon1's asynchronous start
+// script once it has dumped its environment.
+func startAsync(t *testing.T, c *clustertest.Cluster, dir string) int {
+	t.Helper()
+	c.MustRun(t, "clpgrp", "-s", "async1")
+	clustertest.WaitFor(t, 5*time.Second, "the start dump", func() bool { return len(dumps(t, dir, "daemon1-start")) == 1 })
+	pid, _ := strconv.Atoi(selfOf(dumps(t, dir, "daemon1-start")[0]))
+	return pid
+}
+
+// stoppedOnce checks that daemon1's stop.sh ran once, told the pid of its start script.
+func stoppedOnce(t *testing.T, dir string, pid int) {
+	t.Helper()
+	stops := dumps(t, dir, "daemon1-stop")
+	if len(stops) != 1 || !strings.Contains(stops[0], "CLP_PID="+strconv.Itoa(pid)+"\n") {
+		t.Fatalf("stop dumps: %q", stops)
+	}
+}
+
 // A running asynchronous script survives clpd's SIGKILL and is adopted by the next clpd: shown
 // Online with the same pid, never started a second time, and stopped with its CLP_PID.
 func TestKillAdoptsRunningScript(t *testing.T) {
 	c, dir := recoveryCluster(t)
-	c.MustRun(t, "clpgrp", "-s", "async1")
-	clustertest.WaitFor(t, 5*time.Second, "the start dump", func() bool { return len(dumps(t, dir, "daemon1-start")) == 1 })
-	pid, _ := strconv.Atoi(selfOf(dumps(t, dir, "daemon1-start")[0]))
+	pid := startAsync(t, c, dir)
 
 	c.Kill(t)
 	if err := syscall.Kill(pid, 0); err != nil {
@@ -83,19 +89,14 @@ func TestKillAdoptsRunningScript(t *testing.T) {
 		t.Fatalf("clpgrp -s on the adopted group: exit %d, %q", code, se)
 	}
 	c.MustRun(t, "clpgrp", "-t", "async1")
-	stops := dumps(t, dir, "daemon1-stop")
-	if len(stops) != 1 || !strings.Contains(stops[0], "CLP_PID="+strconv.Itoa(pid)+"\n") {
-		t.Fatalf("stop dumps: %q", stops)
-	}
+	stoppedOnce(t, dir, pid)
 	clustertest.WaitFor(t, 5*time.Second, "the adopted service to be stopped", func() bool { return clustertest.Gone(pid) })
 }
 
 // A script that died while clpd was down is not shown Online after the restart.
 func TestKillNoGhostOnline(t *testing.T) {
 	c, dir := recoveryCluster(t)
-	c.MustRun(t, "clpgrp", "-s", "async1")
-	clustertest.WaitFor(t, 5*time.Second, "the start dump", func() bool { return len(dumps(t, dir, "daemon1-start")) == 1 })
-	pid, _ := strconv.Atoi(selfOf(dumps(t, dir, "daemon1-start")[0]))
+	pid := startAsync(t, c, dir)
 
 	c.Kill(t)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
@@ -114,10 +115,7 @@ func TestKillNoGhostOnline(t *testing.T) {
 		t.Fatalf("start.sh ran %d times, want 1: a dead service is not restarted behind the operator's back", n)
 	}
 	// Its stop script cleaned up, with the pid that died.
-	stops := dumps(t, dir, "daemon1-stop")
-	if len(stops) != 1 || !strings.Contains(stops[0], "CLP_PID="+strconv.Itoa(pid)+"\n") {
-		t.Fatalf("stop dumps: %q", stops)
-	}
+	stoppedOnce(t, dir, pid)
 	alerts, _ := os.ReadFile(c.AlertLog)
 	if !strings.Contains(string(alerts), " rc 32 ERR Resource daemon1 has failed.(asynchronous start script ended while clpd was not running)\n") {
 		t.Fatalf("alert log lacks the failure:\n%s", alerts)
@@ -141,9 +139,7 @@ func TestKillDuringSynchronousStart(t *testing.T) {
 	if got := resourceLine(t, c, "slowstart"); got != "      slowstart      : Online Pending   " {
 		t.Fatalf("while the adopted start runs: %q", got)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "release"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	touch(t, filepath.Join(dir, "release"))
 	clustertest.WaitFor(t, 5*time.Second, "the adopted start to finish", func() bool {
 		return resourceLine(t, c, "slowstart") == "      slowstart      : Online           "
 	})

@@ -49,22 +49,17 @@ func TestTemplatesUnderClpd(t *testing.T) {
 	}
 	t.Setenv("PATH", fsmonBin+":"+os.Getenv("PATH"))
 	t.Setenv("CLPKIT_FSMON_DIR", filepath.Join(dir, "fsmon"))
-	root, err := filepath.Abs("../../templates")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var groups strings.Builder
-	groups.WriteString("[[group]]\nname = \"failover1\"\nservers = [\"server1\", \"server2\"]\nauto_start = false\n\n")
+	root := repoPath(t, "templates")
+	groups := group("failover1", `servers = ["server1", "server2"]`, "auto_start = false")
 	names := []string{"mfes", "samba", "samba-monitor", "nfs", "nfs-monitor"}
 	for _, n := range names {
-		fmt.Fprintf(&groups, "[[group.resource]]\nname = %q\ntype = \"exec\"\nstart = %q\nstop = %q\n\n",
-			n, filepath.Join(root, n, "start.sh"), filepath.Join(root, n, "stop.sh"))
+		groups += execResource(n, filepath.Join(root, n))
 	}
 	etcd := clustertest.StartEtcd(t, dir)
 	// mfes/start.sh and stop.sh run casstart, casstop and mfds (and start.sh sleeps 15 s, as the
 	// seed does): both clpd get the built commands on PATH and a stand-in region (mfes_test.go).
 	useMFESRegion(t, s.bin)
-	cs := clustertest.NewMulti(t, s.bin, dir, etcd.URL, []string{"server1", "server2"}, groups.String())
+	cs := clustertest.NewMulti(t, s.bin, dir, etcd.URL, []string{"server1", "server2"}, groups)
 	s1, s2 := cs[0], cs[1]
 	s1.Start(t)
 	s2.Start(t)

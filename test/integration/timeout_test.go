@@ -12,29 +12,10 @@ import (
 	"clpkit/pkg/alert"
 )
 
-const timeoutGroups = `
-[[group]]
-name = "slow1"
-auto_start = false
-
-[[group.resource]]
-name = "hang"
-type = "exec"
-start = "scripts/hang/start.sh"
-stop = "scripts/hang/stop.sh"
-start_timeout = 1
-
-[[group]]
-name = "bgstop"
-auto_start = false
-
-[[group.resource]]
-name = "bg"
-type = "exec"
-start = "scripts/bg/start.sh"
-stop = "scripts/bg/stop.sh"
-stop_mode = "async"
-`
+var timeoutGroups = group("slow1", "auto_start = false") +
+	execResource("hang", "scripts/hang", "start_timeout = 1") +
+	group("bgstop", "auto_start = false") +
+	execResource("bg", "scripts/bg", `stop_mode = "async"`)
 
 // TestStartTimeoutAndAsyncStop: a start script that outlives start_timeout is killed with
 // everything it started, the resource is Online Failure and the alert log says why; an
@@ -95,9 +76,7 @@ func TestStartTimeoutAndAsyncStop(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "bg-stopped")); err == nil {
 		t.Fatal("the asynchronous stop script finished before it was released: clpgrp waited for it")
 	}
-	if err := os.WriteFile(filepath.Join(dir, "release"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	touch(t, filepath.Join(dir, "release"))
 	clustertest.WaitFor(t, 5*time.Second, "the asynchronous stop script to finish", func() bool {
 		_, err := os.Stat(filepath.Join(dir, "bg-stopped"))
 		return err == nil

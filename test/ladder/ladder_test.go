@@ -25,14 +25,7 @@ const appMon = "pidw_app"
 //	server A: kill → final action          A: both spent: the group stops
 func TestLadderAcrossServers(t *testing.T) {
 	c := trials.New(t, build(t), trials.Options{
-		Resources: `
-[[group.resource]]
-name = "app"
-type = "exec"
-start = "{{dir}}/scripts/app/start.sh"
-stop = "{{dir}}/scripts/app/stop.sh"
-start_mode = "async"
-`,
+		Resources: trials.AsyncExec("app"),
 		Monitors: `
 [[monitor]]
 name = "` + appMon + `"
@@ -100,25 +93,41 @@ exit 0
 	}
 	pid := func(p int) string { return strconv.Itoa(p) }
 
-	// 1. On A, the first error restarts the group there.
-	t0 := time.Now()
-	old := killApp(t, c, a, 0)
-	waitRestarted(t, c, a, old, len(wantRuns[a.Name])+2)
-	if at, ok := c.Sampler.FirstSeen(trials.Group, b.Name, t0); ok {
-		t.Errorf("the restart on %s ran the group on %s at %s", a.Name, b.Name, at.Format(time.StampMilli))
+	// restartOn kills the process that app's last start left on s (old before it), whose restart
+	// step is still open: the group restarts on s, and nowhere else. started is the reason of the
+	// run that the restart stops.
+	restartOn := func(s, other *trials.Server, old int, started string) int {
+		t.Helper()
+		t0 := time.Now()
+		old = killApp(t, c, s, old)
+		waitRestarted(t, c, s, old, len(wantRuns[s.Name])+2)
+		if at, ok := c.Sampler.FirstSeen(trials.Group, other.Name, t0); ok {
+			t.Errorf("the restart on %s ran the group on %s at %s", s.Name, other.Name, at.Format(time.StampMilli))
+		}
+		wantRuns[s.Name] = append(wantRuns[s.Name], "stop "+started+" RESOURCERESTART", "start START")
+		want = append(want, s.Name+" RESTART 0 1 0")
+		return old
 	}
-	wantRuns[a.Name] = append(wantRuns[a.Name], "stop START RESOURCERESTART", "start START")
-	want = append(want, a.Name+" RESTART 0 1 0")
+
+	// failOver kills app's process on s, whose restart step is spent: the group fails over to to.
+	failOver := func(s, to *trials.Server, old int) int {
+		t.Helper()
+		old = killApp(t, c, s, old)
+		failedOver(t, c, to)
+		wantRuns[s.Name] = append(wantRuns[s.Name], "stop START GROUPFAILOVER")
+		wantRuns[to.Name] = append(wantRuns[to.Name], "start FAILOVER")
+		want = append(want, s.Name+" FAILOVER 0 1 1")
+		return old
+	}
+
+	// 1. On A, the first error restarts the group there.
+	old := restartOn(a, b, 0, "START")
 	checkEnv("the first kill on "+a.Name, a.Name, "stop", map[string]string{"CLP_PID": pid(old), "CLP_SERVER": where(a)})
 	checkCounters(t, c, a, appMon, wantCounters(appMon, "Normal", 1, 1, 0, 1, 0, "stop-group"))
 	checkStep("the first kill on " + a.Name)
 
 	// 2. On A, the second error fails the group over to B.
-	old = killApp(t, c, a, old)
-	failedOver(t, c, b)
-	wantRuns[a.Name] = append(wantRuns[a.Name], "stop START GROUPFAILOVER")
-	wantRuns[b.Name] = append(wantRuns[b.Name], "start FAILOVER")
-	want = append(want, a.Name+" FAILOVER 0 1 1")
+	old = failOver(a, b, old)
 	checkEnv("the second kill on "+a.Name, a.Name, "stop", map[string]string{"CLP_PID": pid(old)})
 	checkEnv("the second kill on "+a.Name, b.Name, "start", map[string]string{"CLP_SERVER_PREV": a.Name, "CLP_GROUPNAME": trials.Group})
 	checkCounters(t, c, a, appMon, wantCounters(appMon, "Normal", 1, 1, 1, 1, 0, "stop-group"))
@@ -126,24 +135,13 @@ exit 0
 	checkStep("the second kill on " + a.Name)
 
 	// 3. On B, whose counters are its own, the first error restarts the group there.
-	t1 := time.Now()
-	old = killApp(t, c, b, old)
-	waitRestarted(t, c, b, old, len(wantRuns[b.Name])+2)
-	if at, ok := c.Sampler.FirstSeen(trials.Group, a.Name, t1); ok {
-		t.Errorf("the restart on %s ran the group on %s at %s", b.Name, a.Name, at.Format(time.StampMilli))
-	}
-	wantRuns[b.Name] = append(wantRuns[b.Name], "stop FAILOVER RESOURCERESTART", "start START")
-	want = append(want, b.Name+" RESTART 0 1 0")
+	old = restartOn(b, a, old, "FAILOVER")
 	checkEnv("the first kill on "+b.Name, b.Name, "stop", map[string]string{"CLP_PID": pid(old)})
 	checkCounters(t, c, b, appMon, wantCounters(appMon, "Normal", 1, 1, 0, 1, 0, "stop-group"))
 	checkStep("the first kill on " + b.Name)
 
 	// 4. On B, the second error fails the group back to A.
-	old = killApp(t, c, b, old)
-	failedOver(t, c, a)
-	wantRuns[b.Name] = append(wantRuns[b.Name], "stop START GROUPFAILOVER")
-	wantRuns[a.Name] = append(wantRuns[a.Name], "start FAILOVER")
-	want = append(want, b.Name+" FAILOVER 0 1 1")
+	old = failOver(b, a, old)
 	checkEnv("the second kill on "+b.Name, b.Name, "stop", map[string]string{"CLP_PID": pid(old)})
 	checkEnv("the second kill on "+b.Name, a.Name, "start", map[string]string{"CLP_SERVER_PREV": b.Name})
 	checkCounters(t, c, b, appMon, wantCounters(appMon, "Normal", 1, 1, 1, 1, 0, "stop-group"))

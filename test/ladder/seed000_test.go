@@ -46,14 +46,7 @@ done
 // server, where the client reaches the service again.
 func TestSeed000MonitorShell(t *testing.T) {
 	c := trials.New(t, build(t), trials.Options{
-		Resources: `
-[[group.resource]]
-name = "execo1"
-type = "exec"
-start = "{{dir}}/scripts/execo1/start.sh"
-stop = "{{dir}}/scripts/execo1/stop.sh"
-start_mode = "async"
-`,
+		Resources: trials.AsyncExec("execo1"),
 		Monitors: `
 [[monitor]]
 name = "pidw1"

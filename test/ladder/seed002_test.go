@@ -63,14 +63,7 @@ SHM_DUMP_FILE %s/pfile_tomcat.dmp
 	syslog := listenSyslog(t, filepath.Join(ps, "log.sock"))
 
 	c := trials.New(t, bin, trials.Options{
-		Resources: `
-[[group.resource]]
-name = "exec_tomcat"
-type = "exec"
-start = "{{dir}}/scripts/exec_tomcat/start.sh"
-stop = "{{dir}}/scripts/exec_tomcat/stop.sh"
-start_mode = "async"
-`,
+		Resources: trials.AsyncExec("exec_tomcat"),
 		Monitors: fmt.Sprintf(`
 [[monitor]]
 name = %q

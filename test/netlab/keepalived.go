@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -129,16 +128,7 @@ func keepalivedConfig(host *Host, o KeepalivedOptions) (string, error) {
 // Stop stops keepalived with SIGTERM (it then drops the VIP, as on a clean shutdown) and waits up
 // to 10 s, then kills it. Stopping a stopped keepalived is not an error.
 func (k *Keepalived) Stop() error {
-	select {
-	case <-k.proc.Done():
-		return nil
-	default:
-	}
-	_ = k.proc.Signal(syscall.SIGTERM)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := k.proc.Wait(ctx); err != nil && ctx.Err() != nil {
-		k.proc.Kill()
+	if !k.proc.Terminate(10 * time.Second) {
 		return fmt.Errorf("keepalived on %s did not stop within 10s of SIGTERM", k.Host.Name)
 	}
 	return nil

@@ -22,6 +22,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -374,6 +376,42 @@ func (h *Host) Run(ctx context.Context, name string, args ...string) (stdout, st
 	return so.String(), se.String(), 0, nil
 }
 
+// Within runs fn on a thread of its own inside the host's network namespace and returns once fn
+// has: a socket that fn makes belongs to the host. The thread goes back to the test's namespace
+// before it is unlocked (a goroutine may run on the main thread, whose namespace is the whole
+// process's in /proc); if it cannot, it ends with its goroutine, namespace and all.
+func (h *Host) Within(fn func()) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		own, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer own.Close()
+		target, err := os.Open("/run/netns/" + h.NS)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("entering %s: %w", h.NS, err)
+			return
+		}
+		fn()
+		if unix.Setns(int(own.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- nil
+	}()
+	return <-errc
+}
+
 // NetnsInode is the inode of the host's network namespace, as /proc/<pid>/ns/net shows it.
 func (h *Host) NetnsInode() uint64 { return h.inode }
 
@@ -387,43 +425,43 @@ func (h *Host) Addrs() []string {
 // AddAddr adds an address (with prefix, "10.77.0.200/24") to the host's eth0. Adding an address
 // the host has is not an error.
 func (h *Host) AddAddr(cidr string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	if _, err := runIP(ctx, "-n", h.NS, "addr", "replace", cidr, "dev", "eth0"); err != nil {
+	ip, err := h.changeAddr("replace", cidr)
+	if err != nil {
 		return fmt.Errorf("adding %s to host %s: %w", cidr, h.Name, err)
 	}
-	ip, _, _ := strings.Cut(cidr, "/")
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, a := range h.extra {
-		if a == ip {
-			return nil
-		}
+	if !slices.Contains(h.extra, ip) {
+		h.extra = append(h.extra, ip)
 	}
-	h.extra = append(h.extra, ip)
 	return nil
 }
 
 // DelAddr removes an address added with AddAddr (or by anyone else) from eth0; removing an
 // absent address is not an error.
 func (h *Host) DelAddr(cidr string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	if _, err := runIP(ctx, "-n", h.NS, "addr", "del", cidr, "dev", "eth0"); err != nil &&
+	ip, err := h.changeAddr("del", cidr)
+	if err != nil &&
 		!strings.Contains(err.Error(), "Cannot assign requested address") &&
 		!strings.Contains(err.Error(), "Address not found") {
 		return fmt.Errorf("removing %s from host %s: %w", cidr, h.Name, err)
 	}
-	ip, _, _ := strings.Cut(cidr, "/")
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for i, a := range h.extra {
-		if a == ip {
-			h.extra = append(h.extra[:i], h.extra[i+1:]...)
-			break
-		}
+	if i := slices.Index(h.extra, ip); i >= 0 {
+		h.extra = slices.Delete(h.extra, i, i+1)
 	}
 	return nil
+}
+
+// changeAddr runs `ip addr OP CIDR dev eth0` in the host and returns the address without its
+// prefix length.
+func (h *Host) changeAddr(op, cidr string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	_, err := runIP(ctx, "-n", h.NS, "addr", op, cidr, "dev", "eth0")
+	ip, _, _ := strings.Cut(cidr, "/")
+	return ip, err
 }
 
 // Ping sends one ICMP echo request from the host to addr and reports whether a reply came within
@@ -550,6 +588,24 @@ func (p *Proc) Kill() {
 	case <-p.done:
 	case <-time.After(10 * time.Second):
 	}
+}
+
+// Terminate sends SIGTERM and waits up to d for the process to exit, then kills it; it reports
+// whether the process exited by itself (or had already).
+func (p *Proc) Terminate(d time.Duration) bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+	}
+	_ = p.Signal(syscall.SIGTERM)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := p.Wait(ctx); err != nil && ctx.Err() != nil {
+		p.Kill()
+		return false
+	}
+	return true
 }
 
 // Done is closed once the process has exited and been reaped.

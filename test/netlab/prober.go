@@ -1,7 +1,6 @@
 package netlab
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -17,11 +16,7 @@ import (
 type Prober struct {
 	proc     *Proc
 	stopOnce sync.Once
-
-	mu       sync.Mutex
-	attempts []Attempt
-	bad      []string // lines that did not parse
-	partial  []byte
+	attempts *Lines[Attempt]
 }
 
 // Attempt is one request of a prober: when it started and ended, and the host that answered
@@ -43,10 +38,10 @@ const probeTimeout = 100 * time.Millisecond
 func (l *Lab) StartProber(tb testing.TB, from *Host, url string, interval time.Duration) *Prober {
 	tb.Helper()
 	dir := BuildTools(tb)
-	p := &Prober{}
+	p := &Prober{attempts: NewLines(parseAttempt)}
 	cmd := from.Command(filepath.Join(dir, "labhttp"), "-probe", url,
 		"-interval", interval.String(), "-timeout", probeTimeout.String(), "-for", "30m")
-	cmd.Stdout = writerFunc(p.write)
+	cmd.Stdout = p.attempts
 	p.proc = from.StartCmd(tb, cmd)
 	tb.Cleanup(p.Stop)
 	return p
@@ -55,32 +50,6 @@ func (l *Lab) StartProber(tb testing.TB, from *Host, url string, interval time.D
 // Stop ends the polling; the records stay readable.
 func (p *Prober) Stop() {
 	p.stopOnce.Do(p.proc.Kill)
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
-
-// write takes the prober's output as it comes and records each complete line.
-func (p *Prober) write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.partial = append(p.partial, b...)
-	for {
-		i := bytes.IndexByte(p.partial, '\n')
-		if i < 0 {
-			break
-		}
-		line := string(p.partial[:i])
-		p.partial = p.partial[i+1:]
-		a, err := parseAttempt(line)
-		if err != nil {
-			p.bad = append(p.bad, line)
-			continue
-		}
-		p.attempts = append(p.attempts, a)
-	}
-	return len(b), nil
 }
 
 // parseAttempt parses "<start-ns> <end-ns> ok NAME" or "<start-ns> <end-ns> fail REASON".
@@ -107,18 +76,10 @@ func parseAttempt(line string) (Attempt, error) {
 }
 
 // Attempts returns every attempt so far, in the order they ended.
-func (p *Prober) Attempts() []Attempt {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]Attempt(nil), p.attempts...)
-}
+func (p *Prober) Attempts() []Attempt { return p.attempts.All() }
 
 // BadLines returns the prober's output lines that did not parse (none, unless labhttp failed).
-func (p *Prober) BadLines() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.bad...)
-}
+func (p *Prober) BadLines() []string { return p.attempts.Bad() }
 
 // Output is what the prober process printed on stderr.
 func (p *Prober) Output() string { return p.proc.Output() }
@@ -126,14 +87,14 @@ func (p *Prober) Output() string { return p.proc.Output() }
 // FirstAnswer returns when the first answer of host to a request started at or after after
 // arrived.
 func (p *Prober) FirstAnswer(host string, after time.Time) (time.Time, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	var first time.Time
-	for _, a := range p.attempts {
-		if a.Host == host && !a.Start.Before(after) && (first.IsZero() || a.End.Before(first)) {
-			first = a.End
+	p.attempts.View(func(attempts []Attempt) {
+		for _, a := range attempts {
+			if a.Host == host && !a.Start.Before(after) && (first.IsZero() || a.End.Before(first)) {
+				first = a.End
+			}
 		}
-	}
+	})
 	return first, !first.IsZero()
 }
 
@@ -169,23 +130,23 @@ type Outage struct {
 // Outage returns what the prober saw around a fault injected at after. ok is false while no
 // other host than From has answered since.
 func (p *Prober) Outage(after time.Time) (o Outage, ok bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, a := range p.attempts {
-		if a.Host != "" && !a.End.After(after) && a.End.After(o.LastAnswer) {
-			o.From, o.LastAnswer = a.Host, a.End
+	p.attempts.View(func(attempts []Attempt) {
+		for _, a := range attempts {
+			if a.Host != "" && !a.End.After(after) && a.End.After(o.LastAnswer) {
+				o.From, o.LastAnswer = a.Host, a.End
+			}
 		}
-	}
-	for _, a := range p.attempts {
-		if a.Start.Before(after) {
-			continue
+		for _, a := range attempts {
+			if a.Start.Before(after) {
+				continue
+			}
+			if a.Err != "" && (o.FirstFailure.IsZero() || a.Start.Before(o.FirstFailure)) {
+				o.FirstFailure = a.Start
+			}
+			if a.Host != "" && a.Host != o.From && (o.Answered.IsZero() || a.End.Before(o.Answered)) {
+				o.By, o.Answered = a.Host, a.End
+			}
 		}
-		if a.Err != "" && (o.FirstFailure.IsZero() || a.Start.Before(o.FirstFailure)) {
-			o.FirstFailure = a.Start
-		}
-		if a.Host != "" && a.Host != o.From && (o.Answered.IsZero() || a.End.Before(o.Answered)) {
-			o.By, o.Answered = a.Host, a.End
-		}
-	}
+	})
 	return o, !o.Answered.IsZero()
 }

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"clpkit/test/netlab/probefail"
 )
 
 // The test binary doubles as the lab's service and its client: run with SEED000_HELPER set, it is
@@ -331,30 +333,19 @@ func probeMain(args []string) error {
 func get(client *http.Client, url string) string {
 	resp, err := client.Get(url)
 	if err != nil {
-		var ne net.Error
-		switch {
-		case errors.As(err, &ne) && ne.Timeout():
-			return "fail timeout"
-		case errors.Is(err, syscall.ECONNREFUSED):
-			return "fail refused"
-		case errors.Is(err, syscall.EHOSTUNREACH):
-			return "fail unreachable"
-		case errors.Is(err, syscall.ECONNRESET):
-			return "fail reset"
-		}
-		return "fail " + strings.ReplaceAll(err.Error(), "\n", " ")
+		return "fail " + probefail.Reason(err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if err != nil {
-		return "fail reading: " + strings.ReplaceAll(err.Error(), "\n", " ")
+		return "fail reading: " + probefail.OneLine(err.Error())
 	}
 	body := strings.TrimSpace(string(b))
 	if resp.StatusCode != http.StatusOK {
-		return "fail status " + strconv.Itoa(resp.StatusCode) + " " + strings.ReplaceAll(body, "\n", " ")
+		return "fail status " + strconv.Itoa(resp.StatusCode) + " " + probefail.OneLine(body)
 	}
 	if f := strings.Fields(body); len(f) != 2 {
-		return "fail answer " + strings.ReplaceAll(body, "\n", " ")
+		return "fail answer " + probefail.OneLine(body)
 	}
 	return "ok " + body
 }

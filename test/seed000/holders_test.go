@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -54,7 +53,7 @@ func startHolders(tb testing.TB, servers []*netlab.Host, addrs map[string]netip.
 	h := &holders{servers: servers, addrs: addrs, mounts: mounts, files: files,
 		stop: make(chan struct{}), done: make(chan struct{}), cur: map[string][]string{}, changes: map[string][]holding{}}
 	for _, s := range servers {
-		fd, err := netlinkIn(s.NS)
+		fd, err := netlinkIn(s)
 		if err != nil {
 			h.closeSocks()
 			tb.Fatalf("a netlink socket in %s: %v", s.Name, err)
@@ -206,53 +205,27 @@ func (h *holders) Stats() (int, time.Duration) {
 	return h.scans, h.maxGap
 }
 
-// netlinkIn opens a NETLINK_ROUTE socket inside the named network namespace: a socket belongs to
-// the namespace it was made in. The thread enters it and goes back, as trials.DialIn does.
-func netlinkIn(ns string) (int, error) {
-	type result struct {
-		fd  int
-		err error
+// netlinkIn opens a NETLINK_ROUTE socket inside the server's network namespace: a socket belongs
+// to the namespace it was made in, and keeps it for its binding and options.
+func netlinkIn(h *netlab.Host) (int, error) {
+	fd, err := -1, error(nil)
+	if nerr := h.Within(func() {
+		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	}); nerr != nil {
+		return -1, nerr
 	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		own, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{-1, err}
-			return
-		}
-		defer own.Close()
-		target, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{-1, err}
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{-1, err}
-			return
-		}
-		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
-		if unix.Setns(int(own.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		} // else the thread ends locked with this goroutine, namespace and all
-		if err == nil {
-			tv := unix.Timeval{Sec: 1}
-			err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-			if err == nil {
-				err = unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
-			}
-			if err != nil {
-				unix.Close(fd)
-			}
-		}
-		ch <- result{fd, err}
-	}()
-	r := <-ch
-	return r.fd, r.err
+	if err != nil {
+		return fd, err
+	}
+	tv := unix.Timeval{Sec: 1}
+	err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	if err == nil {
+		err = unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+	}
+	if err != nil {
+		unix.Close(fd)
+	}
+	return fd, err
 }
 
 // dumpAddrs lists the IPv4 addresses of the socket's namespace (RTM_GETADDR dump); seq tells

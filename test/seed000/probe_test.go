@@ -31,19 +31,15 @@ type client struct {
 	id, url string
 	proc    *netlab.Proc
 	once    sync.Once
-
-	mu      sync.Mutex
-	answers []answer
-	bad     []string
-	partial []byte
+	answers *netlab.Lines[answer]
 }
 
 func startClient(tb testing.TB, lab *netlab.Lab, from *netlab.Host, exe, id, url string) *client {
 	tb.Helper()
-	c := &client{id: id, url: url}
+	c := &client{id: id, url: url, answers: netlab.NewLines(parseAnswer)}
 	cmd := from.Command(exe, "-url", url, "-id", id, "-interval", "20ms", "-timeout", "300ms")
 	cmd.Env = append(os.Environ(), helperEnv+"=probe")
-	cmd.Stdout = writerFunc(c.write)
+	cmd.Stdout = c.answers
 	c.proc = from.StartCmd(tb, cmd)
 	tb.Cleanup(c.Stop)
 	return c
@@ -51,30 +47,6 @@ func startClient(tb testing.TB, lab *netlab.Lab, from *netlab.Host, exe, id, url
 
 // Stop ends the client; what it saw stays readable.
 func (c *client) Stop() { c.once.Do(c.proc.Kill) }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
-
-func (c *client) write(b []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.partial = append(c.partial, b...)
-	for {
-		i := bytes.IndexByte(c.partial, '\n')
-		if i < 0 {
-			return len(b), nil
-		}
-		line := string(c.partial[:i])
-		c.partial = c.partial[i+1:]
-		a, err := parseAnswer(line)
-		if err != nil {
-			c.bad = append(c.bad, line)
-			continue
-		}
-		c.answers = append(c.answers, a)
-	}
-}
 
 // parseAnswer parses "SEQ START END ok VALUE HOST" or "SEQ START END fail REASON".
 func parseAnswer(line string) (answer, error) {
@@ -106,11 +78,7 @@ func parseAnswer(line string) (answer, error) {
 }
 
 // Answers returns every request so far, in order.
-func (c *client) Answers() []answer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]answer(nil), c.answers...)
-}
+func (c *client) Answers() []answer { return c.answers.All() }
 
 // First returns the first answer from host to a request started at or after after.
 func (c *client) First(host string, after time.Time) (answer, bool) {

@@ -7,10 +7,8 @@ package seedsamba
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -502,19 +500,9 @@ func watcherPID(t *testing.T, c *trials.Cluster, s *trials.Server) int {
 }
 
 func runFsmon(c *trials.Cluster, s *trials.Server, args ...string) (string, string, int) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(suite.Bin(), "clp_sambamon"), append([]string{monitorID}, args...)...)
-	cmd.Env = append(os.Environ(), "CLPKIT_FSMON_DIR="+filepath.Join(c.Dir(), s.Name, "fsmon"),
-		"CLPKIT_ALERT_LOG="+filepath.Join(s.Dir, "log", "alert.log"), "CLPKIT_SERVER="+s.Name)
-	var so, se strings.Builder
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		return "", err.Error(), -1
-	}
-	return so.String(), se.String(), cmd.ProcessState.ExitCode()
+	return s.RunEnv(2*time.Minute, []string{"CLPKIT_FSMON_DIR=" + filepath.Join(c.Dir(), s.Name, "fsmon"),
+		"CLPKIT_ALERT_LOG=" + filepath.Join(s.Dir, "log", "alert.log"), "CLPKIT_SERVER=" + s.Name},
+		"clp_sambamon", append([]string{monitorID}, args...)...)
 }
 
 // countLogConnects counts the tree connects of the client to the share in the server's smbd log

@@ -15,13 +15,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"clpkit/internal/clustertest"
 	"clpkit/pkg/pki"
@@ -94,6 +91,24 @@ type Options struct {
 	// Embedded runs the store on the servers themselves: each clpd embeds an etcd member, and
 	// the store host runs the witness (clpd --witness) instead of an external etcd.
 	Embedded bool
+}
+
+// AsyncExec is the table, for Options.Resources, of an asynchronous exec resource whose scripts
+// a test writes to scripts/NAME/start.sh and stop.sh under the lab's directory.
+func AsyncExec(name string) string {
+	return ExecResource(name, "{{dir}}/scripts/"+name, `start_mode = "async"`+"\n")
+}
+
+// ExecResource is the [[group.resource]] table of an exec resource whose scripts are start.sh
+// and stop.sh in dir; more are further keys of it.
+func ExecResource(name, dir, more string) string {
+	return fmt.Sprintf(`
+[[group.resource]]
+name = %q
+type = "exec"
+start = "%[2]s/start.sh"
+stop = "%[2]s/stop.sh"
+%s`, name, dir, more)
 }
 
 // New builds the commands, the lab, the PKI and the etcd store host, writes the configuration and
@@ -328,10 +343,17 @@ func (s *Server) Output() string { return s.proc.Output() }
 // Run runs one of the kit's commands against this server's clpd (from the test's own namespace:
 // the API is a Unix socket).
 func (s *Server) Run(name string, args ...string) (string, string, int) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	return s.RunEnv(time.Minute, []string{"CLPKIT_SOCKET=" + s.Socket}, name, args...)
+}
+
+// RunEnv runs one of the kit's commands for this server, from the test's own namespace, with env
+// added to the test's environment, killing it after timeout; it returns the command's stdout,
+// stderr and exit code (-1 and the error when it could not run).
+func (s *Server) RunEnv(timeout time.Duration, env []string, name string, args ...string) (string, string, int) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(s.c.bin, name), args...)
-	cmd.Env = append(os.Environ(), "CLPKIT_SOCKET="+s.Socket)
+	cmd.Env = append(os.Environ(), env...)
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()
@@ -440,10 +462,8 @@ func (c *Cluster) SetFlag(name string, seconds float64) {
 	}
 }
 
-// DialIn returns a dialer that connects from inside a host's network namespace. The dialing
-// goroutine locks its thread, enters the namespace, dials (the socket belongs to the namespace it
-// was made in) and goes back to its own namespace before unlocking. Going back matters: the
-// goroutine may run on the main thread, whose namespace is the whole process's in /proc.
+// DialIn returns a dialer that connects from inside a host's network namespace (Host.Within): the
+// socket belongs to the namespace it was made in.
 func DialIn(h *netlab.Host) func(ctx context.Context, addr string) (net.Conn, error) {
 	return func(ctx context.Context, addr string) (net.Conn, error) {
 		type result struct {
@@ -452,32 +472,14 @@ func DialIn(h *netlab.Host) func(ctx context.Context, addr string) (net.Conn, er
 		}
 		ch := make(chan result, 1)
 		go func() {
-			runtime.LockOSThread()
-			own, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-			if err != nil {
-				runtime.UnlockOSThread()
-				ch <- result{err: err}
-				return
+			var r result
+			if err := h.Within(func() {
+				var d net.Dialer
+				r.c, r.err = d.DialContext(ctx, "tcp", addr)
+			}); err != nil {
+				r.err = err
 			}
-			defer own.Close()
-			target, err := os.Open("/run/netns/" + h.NS)
-			if err != nil {
-				runtime.UnlockOSThread()
-				ch <- result{err: err}
-				return
-			}
-			defer target.Close()
-			if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-				runtime.UnlockOSThread()
-				ch <- result{err: fmt.Errorf("entering %s: %w", h.NS, err)}
-				return
-			}
-			var d net.Dialer
-			c, err := d.DialContext(ctx, "tcp", addr)
-			if unix.Setns(int(own.Fd()), unix.CLONE_NEWNET) == nil {
-				runtime.UnlockOSThread()
-			} // else the thread stays locked and ends with this goroutine, namespace and all
-			ch <- result{c, err}
+			ch <- r
 		}()
 		select {
 		case r := <-ch:

@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"unicode/utf8"
 
@@ -318,14 +317,7 @@ func NewMFES(t *testing.T, mfdsDown bool) MFES {
 	// The running region: a shell whose command line carries the tag, in a process group of its
 	// own, killed whole at the end.
 	up := exec.Command("/bin/sh", "-c", "sleep 600; :", tag)
-	up.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := up.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-up.Process.Pid, syscall.SIGKILL)
-		_ = up.Wait()
-	})
+	cmdtest.StartGroup(t, up)
 	mfds, mfdsStart := "127.0.0.1:1", "false"
 	if !mfdsDown {
 		mfds, mfdsStart = listen(), "true"

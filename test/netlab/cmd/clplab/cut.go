@@ -12,9 +12,9 @@ import (
 // etcd's expiry sweep, the address's ARP probe and the scripts take a few seconds.
 const takeoverTimeout = time.Minute
 
-// cut pulls the cable of the server that runs the group, then waits for the other to take it
-// over.
-func cut(dir string) error {
+// onRunningLab runs cmd (cut or mend) on the lab in dir, which must be up, within a bound that
+// covers a takeover.
+func onRunningLab(dir string, cmd func(context.Context, *lab) error) error {
 	l, err := openLab(dir)
 	if err != nil {
 		return err
@@ -24,6 +24,12 @@ func cut(dir string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), takeoverTimeout+30*time.Second)
 	defer cancel()
+	return cmd(ctx, l)
+}
+
+// cut pulls the cable of the server that runs the group, then waits for the other to take it
+// over.
+func cut(ctx context.Context, l *lab) error {
 	for _, s := range servers {
 		if up, err := cableUp(ctx, s); err != nil {
 			return err
@@ -61,16 +67,7 @@ func cut(dir string) error {
 }
 
 // mend plugs every cable back in, then waits until both servers see each other Online.
-func mend(dir string) error {
-	l, err := openLab(dir)
-	if err != nil {
-		return err
-	}
-	if !nsExists(switchNS) {
-		return errors.New("no lab is up (make lab starts one)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), takeoverTimeout+30*time.Second)
-	defer cancel()
+func mend(ctx context.Context, l *lab) error {
 	var mended []string
 	for _, h := range hosts {
 		up, err := cableUp(ctx, h.name)

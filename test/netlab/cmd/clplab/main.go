@@ -48,9 +48,9 @@ func main() {
 		case "up":
 			err = up(args[0])
 		case "cut":
-			err = cut(args[0])
+			err = onRunningLab(args[0], cut)
 		case "mend":
-			err = mend(args[0])
+			err = onRunningLab(args[0], mend)
 		case "down":
 			err = down(args[0], os.Stdout)
 		}

@@ -31,8 +31,9 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"clpkit/test/netlab/probefail"
 )
 
 func main() {
@@ -142,16 +143,16 @@ func attempt(parent context.Context, client *http.Client, url string, timeout ti
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return "fail " + oneLine(err.Error())
+		return "fail " + probefail.OneLine(err.Error())
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "fail " + reason(err)
+		return "fail " + probefail.Reason(err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if err != nil {
-		return "fail " + reason(err)
+		return "fail " + probefail.Reason(err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return "fail status " + resp.Status
@@ -162,23 +163,6 @@ func attempt(parent context.Context, client *http.Client, url string, timeout ti
 	}
 	return "ok " + first
 }
-
-// reason shortens the usual errors to a word a test can match on.
-func reason(err error) string {
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "refused"
-	case errors.Is(err, syscall.EHOSTUNREACH):
-		return "unreachable"
-	case errors.Is(err, syscall.ECONNRESET):
-		return "reset"
-	}
-	return oneLine(err.Error())
-}
-
-func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 
 func pingOnce(addr string, timeout time.Duration) error {
 	dst, err := net.ResolveIPAddr("ip4", addr)
