@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"clpkit/internal/clustertest"
+	"clpkit/internal/proctest"
 	"clpkit/pkg/alert"
 	"clpkit/pkg/cgroup"
 	"clpkit/test/netlab"
@@ -523,10 +524,6 @@ func startKaNode(b *testing.B, h *netlab.Host, tag, vip string, routerID, priori
 	if err != nil {
 		b.Skip("keepalived is not installed")
 	}
-	sleepBin, err := exec.LookPath("sleep")
-	if err != nil {
-		b.Fatal(err)
-	}
 	dir := filepath.Join(b.TempDir(), "keepalived-"+h.Name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.Fatal(err)
@@ -536,14 +533,7 @@ func startKaNode(b *testing.B, h *netlab.Host, tag, vip string, routerID, priori
 	if len(k.name) > 15 {
 		b.Fatalf("tracked process name %q is longer than a comm (15 bytes)", k.name)
 	}
-	raw, err := os.ReadFile(sleepBin)
-	if err != nil {
-		b.Fatal(err)
-	}
-	k.exe = filepath.Join(dir, k.name)
-	if err := os.WriteFile(k.exe, raw, 0o755); err != nil {
-		b.Fatal(err)
-	}
+	k.exe = proctest.CopyProgram(b, "sleep", filepath.Join(dir, k.name))
 	k.notify = filepath.Join(dir, "notify.log")
 	notify := clustertest.Script(b, dir, "notify.sh", kaNotifyScript(k.notify))
 	check := clustertest.Script(b, dir, "check.sh", "pidof "+k.name+" >/dev/null\n")

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"clpkit/internal/proctest"
 	"clpkit/internal/syslogtest"
 )
 
@@ -44,21 +45,7 @@ var upRE = regexp.MustCompile(`pcheck\[\d+\]: \(.*,pid=(\d+)\) Up\n$`)
 func newPcheckRig(b *testing.B) *pcheckRig {
 	b.Helper()
 	r := &pcheckRig{b: b, dir: b.TempDir(), bin: bins(b), ups: make(chan int, 10000)}
-	src, err := exec.LookPath("sleep")
-	if err != nil {
-		b.Skip("no sleep")
-	}
-	data, err := os.ReadFile(src)
-	if err != nil {
-		b.Fatal(err)
-	}
-	r.victim = filepath.Join(r.dir, "bin", "victim")
-	if err := os.MkdirAll(filepath.Dir(r.victim), 0o755); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(r.victim, data, 0o755); err != nil {
-		b.Fatal(err)
-	}
+	r.victim = proctest.CopyProgram(b, "sleep", filepath.Join(r.dir, "bin", "victim"))
 	// A syslog daemon of our own: pcheck's Up lines tell when a new process is watched.
 	_, msgs := syslogtest.Listen(b, filepath.Join(r.dir, "log"))
 	go func() {

@@ -38,12 +38,12 @@ const (
 	// than 2 s (etcd's shortest lease is ceil(1.5 × election timeout) seconds); else etcd's own
 	// default applies.
 	defaultElectionShort = 500 * time.Millisecond
-	// defaultElectionMembers is the election timeout of an embedded store of several members: a
-	// member that loses the leader must elect a new one (in up to twice this) before the active
-	// server's renewals stall past its fencing deadline, or it fences for nothing. 200 ms is
-	// twenty round trips of a slow LAN.
-	defaultElectionMembers = 200 * time.Millisecond
-	defaultElection        = time.Second
+	defaultElection      = time.Second
+	// minElection is the shortest election timeout the kit gives etcd (a tick of 5 ms).
+	minElection = 50 * time.Millisecond
+	// leaderChangeSlack is what a change of the store's leader takes besides the election
+	// timeouts: the votes, the new leader's first commit, the forwarded renewal.
+	leaderChangeSlack = 100 * time.Millisecond
 
 	watchdogAuto          = "auto"
 	watchdogOn            = "on"
@@ -116,8 +116,8 @@ func (p *parser) build(raw map[string]any) *Config {
 		// a quorum, so losing one server would stop the groups of both.
 		p.errorf(c.Servers[1].Line, `2 servers on an embedded store need a witness: with two etcd members, losing either server leaves the other without a quorum, and it stops its groups; add a [witness] table (name, address) for a third machine that runs clpd --witness, or add a third server`)
 	}
-	if c.Store.Mode == storeEmbedded && (len(c.Servers) > 1 || c.Witness != nil) && !p.electionSet {
-		c.Store.ElectionTimeout = defaultElectionMembers
+	if c.Store.Mode == storeEmbedded && (len(c.Servers) > 1 || c.Witness != nil) {
+		p.fitElection(c)
 	}
 	if c.Witness != nil && c.Store.Mode != storeEmbedded {
 		p.errorf(c.Witness.Line, `[witness] is a member of the embedded store: with store.mode "external" the external etcd cluster is the quorum; remove [witness]`)
@@ -271,6 +271,32 @@ func (p *parser) timing(top *table) Timing {
 	return tm
 }
 
+// maxElection is the longest election timeout of a store of several members with which losing
+// the store's leader does not make the servers fence. When the leader goes, its followers notice
+// after one to two election timeouts; until then they still forward renewals to it, and they are
+// lost. A server's last acknowledged renewal may be a heartbeat_interval old when the leader
+// goes, and its first renewal after the election a heartbeat_interval late. All of it must end
+// before the fencing deadline, fence_fraction × heartbeat_timeout after that last renewal:
+// 2 × election + 2 × interval + slack ≤ fence.
+func maxElection(tm Timing) time.Duration {
+	fence := time.Duration(float64(tm.HeartbeatTimeout) * tm.FenceFraction)
+	return (fence - 2*tm.HeartbeatInterval - leaderChangeSlack) / 2
+}
+
+// fitElection gives a store of several members an election timeout that a change of leader fits
+// in (maxElection), or refuses one the file sets that does not fit.
+func (p *parser) fitElection(c *Config) {
+	limit := maxElection(c.Timing)
+	if !p.electionSet {
+		c.Store.ElectionTimeout = max(min(c.Store.ElectionTimeout, limit), minElection)
+		return
+	}
+	if d := c.Store.ElectionTimeout; d > limit && d > minElection {
+		p.errorf(p.electionLine, "store.election_timeout (%s) lets a change of the store's leader outlast the fencing deadline, and every server would stop its groups when the leader is lost (2 × election_timeout + 2 × heartbeat_interval + %s must be at most fence_fraction × heartbeat_timeout): use at most %s, or raise timing.heartbeat_timeout",
+			d, leaderChangeSlack, max(limit, minElection).Truncate(time.Millisecond))
+	}
+}
+
 // fraction reads a number (integer or float) that must lie in [lo, hi].
 func (t *table) fraction(key string, lo, hi float64) (float64, bool) {
 	v, ok := t.m[key]
@@ -335,13 +361,14 @@ func (p *parser) store(top *table, tm Timing) Store {
 	}
 	if d, ok := t.duration("election_timeout"); ok {
 		p.electionSet = true
+		p.electionLine = t.keyLine("election_timeout")
 		st.ElectionTimeout = d
 		minTTL := time.Duration(math.Ceil(1.5*d.Seconds())) * time.Second
 		switch {
 		case st.Mode == storeExternal:
 			t.errorf("election_timeout", "store.election_timeout applies to the embedded member only: set the external etcd's --election-timeout instead, and remove this key")
-		case d < 50*time.Millisecond:
-			t.errorf("election_timeout", "store.election_timeout (%s) is too short for etcd: use at least \"50ms\"", d)
+		case d < minElection:
+			t.errorf("election_timeout", "store.election_timeout (%s) is too short for etcd: use at least %q", d, minElection.String())
 		case minTTL > tm.HeartbeatTimeout:
 			t.errorf("election_timeout", "store.election_timeout (%s) makes etcd's shortest lease %s, longer than timing.heartbeat_timeout (%s): use at most %s, or raise the heartbeat timeout",
 				d, minTTL, tm.HeartbeatTimeout, time.Duration(float64(tm.HeartbeatTimeout)/1.5).Truncate(time.Millisecond))

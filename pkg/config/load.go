@@ -114,7 +114,8 @@ type parser struct {
 	lines LineIndex
 	errs  []*Error
 	// electionSet: the file sets store.election_timeout (its default depends on the members).
-	electionSet bool
+	electionSet  bool
+	electionLine int
 }
 
 func (p *parser) errorf(line int, format string, args ...any) {

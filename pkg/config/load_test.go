@@ -212,3 +212,35 @@ func TestLoadBounded(t *testing.T) {
 		t.Fatalf("Load(/dev/zero) = %v", err)
 	}
 }
+
+// The election timeout of a store of several members fits a change of leader inside the fencing
+// deadline (maxElection); one member keeps etcd's lease-bound default; a value the file sets
+// that fits is kept.
+func TestElectionTimeoutFitsLeaderChange(t *testing.T) {
+	const servers = "[cluster]\nname = \"c\"\n[[server]]\nname = \"s1\"\naddress = \"10.0.0.1\"\n"
+	const more = "[[server]]\nname = \"s2\"\naddress = \"10.0.0.2\"\n[witness]\nname = \"w\"\naddress = \"10.0.0.3\"\n"
+	for _, tt := range []struct {
+		name, toml string
+		want       time.Duration
+	}{
+		{"one member", servers, 500 * time.Millisecond},
+		{"several members, 1s lease", servers + more, 100 * time.Millisecond},
+		{"several members, 2s lease", servers + more + "[timing]\nheartbeat_timeout = \"2s\"\n", 350 * time.Millisecond},
+		{"several members, 10s lease", servers + more + "[timing]\nheartbeat_timeout = \"10s\"\n", time.Second},
+		{"several members, long interval", servers + more + "[timing]\nheartbeat_interval = \"250ms\"\n", 50 * time.Millisecond},
+		{"several members, set and fitting", servers + more + "[store]\nelection_timeout = \"80ms\"\n", 80 * time.Millisecond},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("/etc/clpkit/cluster.toml", []byte(tt.toml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Store.ElectionTimeout; got != tt.want {
+				t.Errorf("election timeout %s, want %s", got, tt.want)
+			}
+			if d := c.Store.ElectionTimeout; len(c.Servers) > 1 && d > minElection && 2*d+2*c.Timing.HeartbeatInterval+leaderChangeSlack > time.Duration(float64(c.Timing.HeartbeatTimeout)*c.Timing.FenceFraction) {
+				t.Errorf("election timeout %s does not fit a change of leader in the fencing deadline", d)
+			}
+		})
+	}
+}

@@ -2,9 +2,10 @@ package disk
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"clpkit/internal/proctest"
 )
 
 // Users finds the processes with their current directory, an open file or their executable
@@ -17,18 +18,7 @@ func TestUsers(t *testing.T) {
 	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skip("skipped: no sleep program")
-	}
-	b, err := os.ReadFile(sleep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ownSleep := filepath.Join(dir, "sleep")
-	if err := os.WriteFile(ownSleep, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	ownSleep := proctest.CopyProgram(t, "sleep", filepath.Join(dir, "sleep"))
 
 	cwd := holder(t, dir, "sleep", "1000")
 	fd := holder(t, elsewhere, "sh", "-c", `exec 3<"$1"; exec sleep 1000`, "sh", file)

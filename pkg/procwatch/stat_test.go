@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"clpkit/internal/proctest"
 )
 
 // A stat line of a sleeping process, as Linux 6.x prints it (52 fields).
@@ -89,19 +91,8 @@ func FuzzParseStat(f *testing.F) {
 // A real process whose command name holds ") Z 1 1 1 (": Stat reads its real state, parent and
 // start time, and Identify and Alive agree; once it is gone, Stat says so.
 func TestStatRealProcess(t *testing.T) {
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skip("no sleep on PATH")
-	}
-	data, err := os.ReadFile(sleep)
-	if err != nil {
-		t.Fatal(err)
-	}
 	name := "s) Z 1 1 1 (x" // 13 bytes: the kernel keeps 15
-	bin := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin := proctest.CopyProgram(t, "sleep", filepath.Join(t.TempDir(), name))
 	cmd := exec.Command(bin, "30")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -115,6 +106,7 @@ func TestStatRealProcess(t *testing.T) {
 	pid := cmd.Process.Pid
 
 	var st State
+	var err error
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		st, err = Stat("/proc", pid)
 		if err == nil && st.Comm == name && st.State == 'S' {

@@ -141,19 +141,3 @@ func touch(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
-
-// copyProgram copies the program src to dst, creating dst's folder: a process started from the
-// copy has a name (and /proc/PID/exe) of its own.
-func copyProgram(t *testing.T, src, dst string) {
-	t.Helper()
-	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-}

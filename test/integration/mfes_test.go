@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"clpkit/internal/clustertest"
+	"clpkit/internal/proctest"
 	"clpkit/pkg/alert"
 )
 
@@ -103,7 +104,7 @@ func newMFESRegion(t *testing.T, bin string, o regionOpts) *mfesRegion {
 	// The directory server runs under its own name, as Micro Focus's mfds32 does, so that
 	// killall finds it by that name.
 	mfdsBin := filepath.Join(dir, "bin", o.mfdsName)
-	copyProgram(t, standin, mfdsBin)
+	proctest.CopyProgram(t, standin, mfdsBin)
 	listen := fmt.Sprintf("-listen 127.0.0.1:%d ", r.port)
 	if o.noListen {
 		listen = ""
@@ -345,7 +346,7 @@ func hostMFDS(t *testing.T) func(tb testing.TB) {
 	var hosts []*clustertest.Proc
 	for _, name := range []string{"mfds32", "mfd32"} {
 		p := filepath.Join(dir, name)
-		copyProgram(t, sh, p)
+		proctest.CopyProgram(t, sh, p)
 		hosts = append(hosts, clustertest.StartProc(t, exec.Command(p, "-c", wait)))
 	}
 	check := func(tb testing.TB) {
@@ -894,7 +895,7 @@ func TestMFESEnterpriseServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"casmgr", "mfds32"} {
-		copyProgram(t, standin, filepath.Join(cob, "bin", n))
+		proctest.CopyProgram(t, standin, filepath.Join(cob, "bin", n))
 	}
 	port, mfdsPort := clustertest.FreePort(t), clustertest.FreePort(t)
 	region := fmt.Sprintf("ESX%d", port) // unique: the default process pattern is by name

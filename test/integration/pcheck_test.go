@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"clpkit/internal/clustertest"
+	"clpkit/internal/proctest"
 	"clpkit/pkg/alert"
 	"clpkit/pkg/procwatch"
 )
@@ -89,7 +90,7 @@ func newPsEnv(t *testing.T) *psEnv {
 	e.tag = fmt.Sprintf("itest-%d-%s", os.Getpid(), t.Name())
 	e.key = 0x5a000000 + ipcKeys.Add(1)
 	e.java = filepath.Join(e.dir, "usr", "bin", "java")
-	copyProgram(t, pl, e.java)
+	proctest.CopyProgram(t, pl, e.java)
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: e.syslog, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
