@@ -155,8 +155,11 @@ func TestAddRemove(t *testing.T) {
 				}
 			}
 			if a.Prefix.Addr().Is6() {
-				// IFA_F_NODAD: usable at once, without the second or more of duplicate address detection.
-				took, err := ping(t, l.b.ns, a.Prefix.Addr().String(), time.Second)
+				// IFA_F_NODAD: usable at once, without the second or more of duplicate address
+				// detection (the flags above say it is not tentative). The peer must reach it; its
+				// neighbour solicitation is retried only after a second, and in CI one was once
+				// lost, so the ping may take up to three.
+				took, err := ping(t, l.b.ns, a.Prefix.Addr().String(), 3*time.Second)
 				if err != nil {
 					t.Fatalf("ping from b right after Add: %v", err)
 				}

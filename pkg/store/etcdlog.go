@@ -39,26 +39,41 @@ func (q *quietStop) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Ch
 }
 
 func (q *quietStop) Write(e zapcore.Entry, fs []zapcore.Field) error {
-	if q.closing.Load() && cleanStop(e, fs) {
+	if q.closing.Load() && cleanStop(fs) {
 		return nil
+	}
+	if e.Level == zapcore.ErrorLevel && bootstrapVersion(e, fs) {
+		e.Level = zapcore.WarnLevel
 	}
 	return q.Core.Write(e, fs)
 }
 
-func cleanStop(e zapcore.Entry, fs []zapcore.Field) bool {
+// bootstrapVersion is etcd's storage-version monitor running before a new member has written its
+// first term or configuration (etcd-io/etcd#18978, #20495): it logs an error and succeeds on its
+// next round. It stays in the log, as the warning it is.
+func bootstrapVersion(e zapcore.Entry, fs []zapcore.Field) bool {
+	if e.Message != "failed to update storage version" {
+		return false
+	}
+	s := errorText(fs)
+	return strings.Contains(s, "missing term information") || strings.Contains(s, "missing confstate information")
+}
+
+// errorText is the entry's "error" field as text.
+func errorText(fs []zapcore.Field) string {
 	for _, f := range fs {
 		if f.Key != "error" {
 			continue
 		}
-		var s string
 		if err, ok := f.Interface.(error); ok {
-			s = err.Error()
-		} else {
-			s = f.String
+			return err.Error()
 		}
-		if strings.Contains(s, "http: Server closed") || strings.Contains(s, "use of closed network connection") {
-			return true
-		}
+		return f.String
 	}
-	return false
+	return ""
+}
+
+func cleanStop(fs []zapcore.Field) bool {
+	s := errorText(fs)
+	return strings.Contains(s, "http: Server closed") || strings.Contains(s, "use of closed network connection")
 }
