@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	"clpkit/internal/fsmoncmd"
+	"clpkit/internal/proctest"
 	"clpkit/pkg/alert"
 	"clpkit/pkg/api"
 	"clpkit/pkg/fsmon"
@@ -95,15 +96,7 @@ func unprivilegedCopy(t *testing.T, name string) string {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	exe, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, name+".test")
-	if err := os.WriteFile(bin, exe, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return bin
+	return proctest.CopyProgram(t, self, filepath.Join(dir, name+".test"))
 }
 
 // Serve runs h (clpd's API over a test's fake service) on a Unix socket in a temporary

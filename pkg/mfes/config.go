@@ -165,8 +165,7 @@ func Load(path string, explicit bool, cobdirEnv string) (*Config, error) {
 	}
 	data, err := bounded.ReadFile(abs, MaxConfigSize)
 	if err != nil {
-		var tl *bounded.TooLargeError
-		if errors.As(err, &tl) {
+		if _, ok := errors.AsType[*bounded.TooLargeError](err); ok {
 			return nil, &ConfigError{File: abs, Msg: fmt.Sprintf("the configuration is larger than %s, more than any mfes.toml needs: check that --config or $%s names the TOML file", bounded.Size(MaxConfigSize), EnvConfig)}
 		}
 		if errors.Is(err, fs.ErrNotExist) && !explicit {

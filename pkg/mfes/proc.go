@@ -188,8 +188,7 @@ func pidfileProc(procRoot, path string) (proc, bool, error) {
 		if errors.Is(err, os.ErrNotExist) {
 			return proc{}, false, nil
 		}
-		var tl *bounded.TooLargeError
-		if errors.As(err, &tl) {
+		if _, ok := errors.AsType[*bounded.TooLargeError](err); ok {
 			return proc{}, false, fmt.Errorf("pidfile %s is larger than %s: a pidfile holds one process id; check that the pidfile setting names the service's own pidfile", path, bounded.Size(maxPidfile))
 		}
 		return proc{}, false, fmt.Errorf("reading pidfile: %w", err)
